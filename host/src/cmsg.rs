@@ -1,0 +1,414 @@
+//! The ancillary-data (control message) codec: `struct cmsghdr` layout,
+//! `CMSG_SPACE`/`CMSG_LEN` arithmetic, an aligned control buffer, an encoder
+//! and a bounded walker.
+//!
+//! Written by hand on purpose. `nix` leaks the file descriptors of a
+//! truncated `SCM_RIGHTS` item (`MSG_CTRUNC`) and relies on the allocator for
+//! alignment; `rustix` and std type only rights and credentials and drop
+//! every other item, but capsock must pass unknown items through as `raw`
+//! and refuse some on send. This module is pure (no syscalls, no `unsafe`):
+//! [`crate::sys::recvmsg`] calls [`walk`] and takes ownership of every fd.
+//!
+//! Every platform constant and layout fact lives here, so another Unix can
+//! be added in one place. The unit tests check each one against libc's
+//! `CMSG_*` macros.
+
+use std::mem::{align_of, offset_of, size_of};
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+/// `SCM_MAX_FD`: the most file descriptors Linux accepts in one message.
+pub const SCM_MAX_FD: usize = 253;
+
+/// `sizeof(struct cmsghdr)`: 16 on 64-bit Linux.
+pub const HEADER_LEN: usize = size_of::<libc::cmsghdr>();
+
+/// `sizeof(int)`: the size of one file descriptor in an `SCM_RIGHTS` payload.
+pub const FD_LEN: usize = size_of::<libc::c_int>();
+
+/// `sizeof(struct ucred)`: the payload of `SCM_CREDENTIALS`.
+pub const UCRED_LEN: usize = size_of::<libc::ucred>();
+
+const LEN_OFFSET: usize = offset_of!(libc::cmsghdr, cmsg_len);
+const LEVEL_OFFSET: usize = offset_of!(libc::cmsghdr, cmsg_level);
+const TYPE_OFFSET: usize = offset_of!(libc::cmsghdr, cmsg_type);
+const LEN_SIZE: usize = size_of::<usize>();
+
+// `cmsg_len` is a `size_t` on Linux; the codec reads and writes it as usize.
+const _: () = assert!(LEN_SIZE == size_of::<libc::size_t>());
+// The control buffer is a Vec<u64>; cmsghdr must not need more alignment.
+const _: () = assert!(align_of::<libc::cmsghdr>() <= align_of::<u64>());
+
+/// `CMSG_ALIGN(len)`: rounds up to the alignment of `size_t`.
+pub const fn align(len: usize) -> usize {
+    (len + LEN_SIZE - 1) & !(LEN_SIZE - 1)
+}
+
+/// `CMSG_SPACE(len)`: the bytes one item with `len` bytes of payload takes in
+/// a control buffer, trailing padding included.
+pub const fn space(len: usize) -> usize {
+    align(HEADER_LEN) + align(len)
+}
+
+/// `CMSG_LEN(len)`: the `cmsg_len` of an item with `len` bytes of payload.
+pub const fn len(len: usize) -> usize {
+    align(HEADER_LEN) + len
+}
+
+/// Checked [`space`] for lengths that come from a guest.
+pub fn checked_space(len: usize) -> Option<usize> {
+    len.checked_add(LEN_SIZE - 1)
+        .map(|l| l & !(LEN_SIZE - 1))
+        .and_then(|l| l.checked_add(align(HEADER_LEN)))
+}
+
+/// `struct ucred`, the payload of `SCM_CREDENTIALS` and `SO_PEERCRED`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ucred {
+    /// `pid`.
+    pub pid: i32,
+    /// `uid`.
+    pub uid: u32,
+    /// `gid`.
+    pub gid: u32,
+}
+
+impl Ucred {
+    /// Encodes the native `struct ucred` layout.
+    pub fn to_bytes(self) -> [u8; UCRED_LEN] {
+        let mut out = [0u8; UCRED_LEN];
+        out[offset_of!(libc::ucred, pid)..][..4].copy_from_slice(&self.pid.to_ne_bytes());
+        out[offset_of!(libc::ucred, uid)..][..4].copy_from_slice(&self.uid.to_ne_bytes());
+        out[offset_of!(libc::ucred, gid)..][..4].copy_from_slice(&self.gid.to_ne_bytes());
+        out
+    }
+
+    /// Decodes a native `struct ucred`; `None` if `data` is too short
+    /// (a credentials item cut by `MSG_CTRUNC`).
+    pub fn from_bytes(data: &[u8]) -> Option<Ucred> {
+        let field = |off: usize| -> Option<[u8; 4]> { data.get(off..off + 4)?.try_into().ok() };
+        Some(Ucred {
+            pid: i32::from_ne_bytes(field(offset_of!(libc::ucred, pid))?),
+            uid: u32::from_ne_bytes(field(offset_of!(libc::ucred, uid))?),
+            gid: u32::from_ne_bytes(field(offset_of!(libc::ucred, gid))?),
+        })
+    }
+}
+
+/// A zero-filled control buffer aligned for `struct cmsghdr`, reused across
+/// calls: it only ever grows.
+#[derive(Default)]
+pub struct ControlBuf {
+    words: Vec<u64>,
+}
+
+impl ControlBuf {
+    /// An empty buffer.
+    pub fn new() -> ControlBuf {
+        ControlBuf::default()
+    }
+
+    /// The first `len` bytes, zero-filled, growing the buffer if needed.
+    pub fn zeroed(&mut self, len: usize) -> &mut [u8] {
+        let words = len.div_ceil(size_of::<u64>());
+        if self.words.len() < words {
+            self.words.resize(words, 0);
+        }
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut self.words[..words]);
+        let bytes = &mut bytes[..len];
+        bytes.fill(0);
+        bytes
+    }
+}
+
+/// Writes control messages into an aligned, zero-filled buffer.
+pub struct Encoder<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+}
+
+/// The buffer given to [`Encoder`] is too small for the next item.
+#[derive(Debug, PartialEq, Eq)]
+pub struct BufferFull;
+
+impl<'a> Encoder<'a> {
+    /// Encodes into `buf`, which must come from [`ControlBuf::zeroed`].
+    pub fn new(buf: &'a mut [u8]) -> Encoder<'a> {
+        Encoder { buf, pos: 0 }
+    }
+
+    /// Appends one item; its payload is written by `fill` into a slice of
+    /// `data_len` bytes.
+    pub fn push_with(
+        &mut self,
+        level: i32,
+        ty: i32,
+        data_len: usize,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> Result<(), BufferFull> {
+        let item_space = checked_space(data_len).ok_or(BufferFull)?;
+        let end = self.pos.checked_add(item_space).ok_or(BufferFull)?;
+        let item = self.buf.get_mut(self.pos..end).ok_or(BufferFull)?;
+        item[LEN_OFFSET..][..LEN_SIZE].copy_from_slice(&len(data_len).to_ne_bytes());
+        item[LEVEL_OFFSET..][..4].copy_from_slice(&level.to_ne_bytes());
+        item[TYPE_OFFSET..][..4].copy_from_slice(&ty.to_ne_bytes());
+        fill(&mut item[align(HEADER_LEN)..][..data_len]);
+        self.pos = end;
+        Ok(())
+    }
+
+    /// Appends one item with `data` as payload.
+    pub fn push(&mut self, level: i32, ty: i32, data: &[u8]) -> Result<(), BufferFull> {
+        self.push_with(level, ty, data.len(), |out| out.copy_from_slice(data))
+    }
+
+    /// Appends an `SCM_RIGHTS` item carrying `fds` (borrowed: the kernel
+    /// copies them into the receiver).
+    pub fn push_rights(&mut self, fds: &[BorrowedFd<'_>]) -> Result<(), BufferFull> {
+        self.push_with(libc::SOL_SOCKET, libc::SCM_RIGHTS, fds.len() * FD_LEN, |out| {
+            for (chunk, fd) in out.chunks_exact_mut(FD_LEN).zip(fds) {
+                chunk.copy_from_slice(&fd.as_raw_fd().to_ne_bytes());
+            }
+        })
+    }
+
+    /// Appends an `SCM_CREDENTIALS` item.
+    pub fn push_credentials(&mut self, cred: Ucred) -> Result<(), BufferFull> {
+        self.push(libc::SOL_SOCKET, libc::SCM_CREDENTIALS, &cred.to_bytes())
+    }
+
+    /// Bytes written so far: the `msg_controllen` to pass to `sendmsg`.
+    pub fn len(&self) -> usize {
+        self.pos
+    }
+
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.pos == 0
+    }
+}
+
+/// One control message as found in a received buffer.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RawItem<'a> {
+    /// `cmsg_level`.
+    pub level: i32,
+    /// `cmsg_type`.
+    pub ty: i32,
+    /// The payload: `cmsg_len - CMSG_LEN(0)` bytes, cut at the end of the
+    /// buffer if the kernel truncated the item.
+    pub data: &'a [u8],
+}
+
+impl RawItem<'_> {
+    /// Whether this is `SCM_RIGHTS`, whose payload holds fds the receiver
+    /// now owns.
+    pub fn is_rights(&self) -> bool {
+        self.level == libc::SOL_SOCKET && self.ty == libc::SCM_RIGHTS
+    }
+
+    /// The file descriptor numbers of an `SCM_RIGHTS` payload. A trailing
+    /// partial int (never written by Linux) is ignored.
+    pub fn fds(&self) -> impl Iterator<Item = i32> + '_ {
+        self.data
+            .chunks_exact(FD_LEN)
+            .map(|c| i32::from_ne_bytes(c.try_into().expect("chunk of FD_LEN bytes")))
+    }
+}
+
+/// Walks the control messages in `buf`, which must be exactly the
+/// `msg_controllen` bytes `recvmsg` reported. Mirrors `CMSG_FIRSTHDR` /
+/// `CMSG_NXTHDR`, but never reads past `buf`: an item whose `cmsg_len` is
+/// smaller than a header ends the walk, and one that claims more bytes than
+/// remain is cut at the end of the buffer and ends the walk.
+pub fn walk(buf: &[u8]) -> Walk<'_> {
+    Walk { buf, pos: 0 }
+}
+
+/// Iterator returned by [`walk`].
+pub struct Walk<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Iterator for Walk<'a> {
+    type Item = RawItem<'a>;
+
+    fn next(&mut self) -> Option<RawItem<'a>> {
+        let rest = self.buf.get(self.pos..)?;
+        if rest.len() < HEADER_LEN {
+            self.pos = self.buf.len();
+            return None;
+        }
+        let cmsg_len = usize::from_ne_bytes(rest[LEN_OFFSET..][..LEN_SIZE].try_into().ok()?);
+        let level = i32::from_ne_bytes(rest[LEVEL_OFFSET..][..4].try_into().ok()?);
+        let ty = i32::from_ne_bytes(rest[TYPE_OFFSET..][..4].try_into().ok()?);
+        if cmsg_len < HEADER_LEN {
+            self.pos = self.buf.len();
+            return None;
+        }
+        let end = cmsg_len.min(rest.len());
+        let data = &rest[align(HEADER_LEN).min(end)..end];
+        // `align` cannot overflow here: cmsg_len was clamped to the buffer.
+        self.pos = match self.pos.checked_add(align(end)) {
+            Some(next) if end == cmsg_len => next,
+            _ => self.buf.len(),
+        };
+        Some(RawItem { level, ty, data })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    #[test]
+    #[allow(unsafe_code)] // libc's CMSG_* are `unsafe fn`s, even the pure ones.
+    fn sizes_match_libc_macros() {
+        for n in 0..2048u32 {
+            assert_eq!(space(n as usize), unsafe { libc::CMSG_SPACE(n) } as usize, "CMSG_SPACE({n})");
+            assert_eq!(len(n as usize), unsafe { libc::CMSG_LEN(n) } as usize, "CMSG_LEN({n})");
+            assert_eq!(checked_space(n as usize), Some(space(n as usize)));
+        }
+        assert_eq!(checked_space(usize::MAX), None);
+    }
+
+    /// Builds a `msghdr` over `buf[..controllen]` so libc's macros can walk it.
+    #[allow(unsafe_code)]
+    fn libc_walk(buf: &[u8]) -> Vec<(usize, i32, i32, usize)> {
+        let mut out = Vec::new();
+        unsafe {
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_control = buf.as_ptr() as *mut _;
+            msg.msg_controllen = buf.len() as _;
+            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+            while !cmsg.is_null() {
+                let data_off = libc::CMSG_DATA(cmsg).offset_from(buf.as_ptr()) as usize;
+                out.push(((*cmsg).cmsg_len as usize, (*cmsg).cmsg_level, (*cmsg).cmsg_type, data_off));
+                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn encoded_layout_matches_libc_walk() {
+        let mut storage = ControlBuf::new();
+        let items: [(i32, i32, &[u8]); 4] = [
+            (libc::SOL_SOCKET, libc::SCM_RIGHTS, &[1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0]),
+            (libc::IPPROTO_IP, libc::IP_TTL, &[64, 0, 0, 0]),
+            (7, 9, &[0xAA; 5]),
+            (libc::SOL_SOCKET, libc::SCM_CREDENTIALS, &Ucred { pid: 1, uid: 2, gid: 3 }.to_bytes()),
+        ];
+        let total: usize = items.iter().map(|i| space(i.2.len())).sum();
+        let buf = storage.zeroed(total);
+        let mut enc = Encoder::new(buf);
+        for (level, ty, data) in items {
+            enc.push(level, ty, data).unwrap();
+        }
+        assert_eq!(enc.len(), total);
+        assert_eq!(enc.push(1, 1, &[0]), Err(BufferFull));
+
+        let ours: Vec<_> = walk(buf).collect();
+        let theirs = libc_walk(buf);
+        assert_eq!(ours.len(), items.len());
+        assert_eq!(theirs.len(), items.len());
+        let mut offset = 0;
+        for ((item, expect), libc_item) in ours.iter().zip(items).zip(theirs) {
+            assert_eq!((item.level, item.ty, item.data), (expect.0, expect.1, expect.2));
+            assert_eq!(libc_item, (len(expect.2.len()), expect.0, expect.1, offset + HEADER_LEN));
+            offset += space(expect.2.len());
+        }
+        // Padding bytes after the 5-byte item stay zero.
+        let third = space(12) + space(4);
+        assert!(buf[third + HEADER_LEN + 5..third + space(5)].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn walk_stops_at_short_or_overlong_headers() {
+        let mut storage = ControlBuf::new();
+        let buf = storage.zeroed(space(4) * 2);
+        let mut enc = Encoder::new(buf);
+        enc.push(1, 1, &[1, 2, 3, 4]).unwrap();
+        enc.push(2, 2, &[5, 6, 7, 8]).unwrap();
+        // A buffer cut inside the second header yields only the first item.
+        assert_eq!(walk(&buf[..space(4) + 8]).count(), 1);
+        // A cmsg_len below the header size ends the walk.
+        let mut bad = buf.to_vec();
+        bad[space(4)..][..LEN_SIZE].copy_from_slice(&3usize.to_ne_bytes());
+        assert_eq!(walk(&bad).count(), 1);
+        // A cmsg_len past the end is cut at the end and ends the walk.
+        let mut long = buf.to_vec();
+        long[..LEN_SIZE].copy_from_slice(&usize::MAX.to_ne_bytes());
+        let items: Vec<_> = walk(&long).collect();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].data.len(), long.len() - HEADER_LEN);
+        // Nothing at all in a buffer shorter than a header.
+        assert_eq!(walk(&buf[..HEADER_LEN - 1]).count(), 0);
+        assert_eq!(walk(&[]).count(), 0);
+    }
+
+    #[test]
+    fn rights_payload_round_trips() {
+        let mut storage = ControlBuf::new();
+        let buf = storage.zeroed(space(3 * FD_LEN));
+        let (i, o, e) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+        let fds = [i.as_fd(), o.as_fd(), e.as_fd()];
+        Encoder::new(buf).push_rights(&fds).unwrap();
+        let item = walk(buf).next().unwrap();
+        assert!(item.is_rights());
+        assert_eq!(item.fds().collect::<Vec<_>>(), [0, 1, 2]);
+    }
+
+    #[test]
+    fn ucred_round_trips_and_rejects_short_payloads() {
+        let cred = Ucred { pid: 42, uid: 1000, gid: 100 };
+        assert_eq!(Ucred::from_bytes(&cred.to_bytes()), Some(cred));
+        assert_eq!(Ucred::from_bytes(&cred.to_bytes()[..8]), None);
+    }
+
+    #[test]
+    fn control_buf_is_rezeroed_on_reuse() {
+        let mut storage = ControlBuf::new();
+        storage.zeroed(32).fill(0xFF);
+        assert!(storage.zeroed(24).iter().all(|&b| b == 0));
+        assert_eq!(storage.zeroed(0).len(), 0);
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Whatever the encoder writes, the walker reads back unchanged.
+            #[test]
+            fn encode_then_walk_is_identity(
+                items in proptest::collection::vec(
+                    (any::<i32>(), any::<i32>(), proptest::collection::vec(any::<u8>(), 0..64)),
+                    0..8,
+                )
+            ) {
+                let total: usize = items.iter().map(|i| space(i.2.len())).sum();
+                let mut storage = ControlBuf::new();
+                let buf = storage.zeroed(total);
+                let mut enc = Encoder::new(buf);
+                for (level, ty, data) in &items {
+                    enc.push(*level, *ty, data).unwrap();
+                }
+                let back: Vec<_> = walk(buf).map(|i| (i.level, i.ty, i.data.to_vec())).collect();
+                prop_assert_eq!(back, items);
+            }
+
+            /// The walker never panics and never yields bytes outside the
+            /// buffer, whatever the bytes are.
+            #[test]
+            fn walk_survives_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+                let mut total = 0;
+                for item in walk(&bytes) {
+                    total += item.data.len();
+                    prop_assert!(total <= bytes.len());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Per-guest state and the embedding API: [`CapsockCtx`] (grants, policy,
+//! limits), the [`CapsockView`] an embedder implements on its store data,
+//! and [`add_to_linker`].
+
+use std::os::fd::OwnedFd;
+
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
+
+use crate::bindings;
+use crate::cmsg::ControlBuf;
+use crate::error::{CapsockError, ErrorCode};
+use crate::handles::{Descriptor, Socket};
+use crate::policy::{Limits, Policy};
+
+/// capsock's state for one guest: what it was granted, what it may do, and
+/// how many handles it holds.
+pub struct CapsockCtx {
+    pub(crate) grants: Vec<(String, OwnedFd)>,
+    pub(crate) policy: Policy,
+    pub(crate) limits: Limits,
+    pub(crate) handles: usize,
+    /// Control buffer reused by every send and receive of this guest.
+    pub(crate) control: ControlBuf,
+}
+
+impl CapsockCtx {
+    /// A builder with nothing granted, the default policy and limits.
+    pub fn builder() -> CapsockCtxBuilder {
+        CapsockCtxBuilder::default()
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Socket and descriptor handles the guest holds now.
+    pub fn handles_held(&self) -> usize {
+        self.handles
+    }
+}
+
+/// Builds a [`CapsockCtx`].
+#[derive(Default)]
+pub struct CapsockCtxBuilder {
+    grants: Vec<(String, OwnedFd)>,
+    policy: Policy,
+    limits: Limits,
+}
+
+impl CapsockCtxBuilder {
+    /// Grants `fd` to the guest under `name`; the guest takes it with
+    /// `preopens.take(name)`. A second grant of the same name replaces (and
+    /// closes) the first.
+    pub fn grant(&mut self, name: impl Into<String>, fd: impl Into<OwnedFd>) -> &mut Self {
+        let name = name.into();
+        self.grants.retain(|(n, _)| *n != name);
+        self.grants.push((name, fd.into()));
+        self
+    }
+
+    /// Sets the policy.
+    pub fn policy(&mut self, policy: Policy) -> &mut Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Sets the limits. `max_fds_per_message` is capped at `SCM_MAX_FD`.
+    pub fn limits(&mut self, mut limits: Limits) -> &mut Self {
+        limits.max_fds_per_message = limits.max_fds_per_message.min(crate::cmsg::SCM_MAX_FD);
+        self.limits = limits;
+        self
+    }
+
+    /// Builds the context, moving the grants into it.
+    pub fn build(&mut self) -> CapsockCtx {
+        let b = std::mem::take(self);
+        CapsockCtx {
+            grants: b.grants,
+            policy: b.policy,
+            limits: b.limits,
+            handles: 0,
+            control: ControlBuf::new(),
+        }
+    }
+}
+
+/// What capsock's host functions borrow from the store data.
+pub struct CapsockCtxView<'a> {
+    /// capsock's state.
+    pub ctx: &'a mut CapsockCtx,
+    /// The resource table, shared with WASI.
+    pub table: &'a mut ResourceTable,
+}
+
+/// Implemented by the embedder's store data to give capsock its state.
+pub trait CapsockView: Send {
+    /// Borrows capsock's state and the resource table.
+    fn capsock(&mut self) -> CapsockCtxView<'_>;
+}
+
+/// Marker for [`add_to_linker`]'s `HasData`.
+pub struct HasCapsock;
+
+impl HasData for HasCapsock {
+    type Data<'a> = CapsockCtxView<'a>;
+}
+
+/// Adds every capsock interface to `linker`. Add WASI separately (for
+/// example with `wasmtime_wasi::p2::add_to_linker_sync`).
+pub fn add_to_linker<T: CapsockView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    bindings::Imports::add_to_linker::<T, HasCapsock>(linker, T::capsock)
+}
+
+impl CapsockCtxView<'_> {
+    fn reserve_handles(&self, n: usize) -> Result<(), ErrorCode> {
+        match self.ctx.handles.checked_add(n) {
+            Some(total) if total <= self.ctx.limits.max_handles => Ok(()),
+            _ => Err(ErrorCode::LimitReached),
+        }
+    }
+
+    /// Handles the guest may still take before reaching its limit.
+    pub(crate) fn handles_left(&self) -> usize {
+        self.ctx.limits.max_handles.saturating_sub(self.ctx.handles)
+    }
+
+    /// Pushes a socket for the guest, counting it against the handle limit.
+    pub(crate) fn push_socket(&mut self, s: Socket) -> Result<Resource<Socket>, CapsockError> {
+        self.reserve_handles(1)?;
+        let r = self.table.push(s)?;
+        self.ctx.handles += 1;
+        Ok(r)
+    }
+
+    /// Pushes a descriptor for the guest, counting it against the handle limit.
+    pub(crate) fn push_descriptor(&mut self, d: Descriptor) -> Result<Resource<Descriptor>, CapsockError> {
+        self.reserve_handles(1)?;
+        let r = self.table.push(d)?;
+        self.ctx.handles += 1;
+        Ok(r)
+    }
+
+    /// Checks that `n` more handles fit, before doing work that creates them.
+    pub(crate) fn check_room(&self, n: usize) -> Result<(), ErrorCode> {
+        self.reserve_handles(n)
+    }
+
+    /// Deletes a handle the guest dropped; its fd closes here.
+    pub(crate) fn delete<T: 'static>(&mut self, r: Resource<T>) -> wasmtime::Result<()> {
+        self.table.delete(r)?;
+        self.ctx.handles -= 1;
+        Ok(())
+    }
+}

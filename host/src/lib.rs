@@ -1,0 +1,36 @@
+//! capsock host: `sendmsg(2)` / `recvmsg(2)` with full ancillary data for
+//! WebAssembly components, behind the WIT package `capsock:sockets`.
+//!
+//! Guests hold [`Socket`] and [`Descriptor`] handles, never fd numbers. An
+//! embedder adds capsock to its own wasmtime store in three steps:
+//!
+//! 1. give its store data a [`CapsockCtx`] (built with [`CapsockCtx::builder`],
+//!    granting sockets by name) and implement [`CapsockView`];
+//! 2. call [`add_to_linker`] next to `wasmtime_wasi::p2::add_to_linker_sync`;
+//! 3. instantiate a component of the `capsock:sockets/sandbox` world.
+//!
+//! [`Runtime`] does all three for command components.
+//! See `examples/embed.rs` for an embedder with its own store.
+
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+
+mod bindings;
+pub mod cmsg;
+mod ctx;
+mod descriptors;
+mod error;
+mod handles;
+mod policy;
+mod preopens;
+mod runtime;
+mod sockets;
+pub mod sys;
+mod types;
+
+pub use bindings::types::ErrorCode;
+pub use ctx::{add_to_linker, CapsockCtx, CapsockCtxBuilder, CapsockCtxView, CapsockView, HasCapsock};
+pub use error::{CapsockError, CapsockResult};
+pub use handles::{Descriptor, Socket};
+pub use policy::{Limits, Policy, Refusal};
+pub use runtime::{Runtime, SandboxState};

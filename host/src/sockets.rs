@@ -1,0 +1,311 @@
+//! `capsock:sockets/sockets`: `sendmsg` / `recvmsg` and friends.
+
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, BorrowedFd};
+
+use wasmtime::component::{Resource, ResourceTable};
+
+use crate::bindings::sockets::{
+    AncillaryIn, AncillaryOut, HandleRef, Host, HostSocket, Message, RawControl,
+};
+use crate::bindings::types::{
+    Address, Credentials, ErrorCode, MessageFlags, RecvFlags, SendFlags, ShutdownHow, SocketType,
+};
+use crate::cmsg::{self, Encoder, Ucred};
+use crate::ctx::CapsockCtxView;
+use crate::error::CapsockResult;
+use crate::handles::{unix_socket_type, Descriptor, Socket};
+use crate::sys::{self, Received, UnixAddr, UnixName};
+
+impl From<UnixName> for Address {
+    fn from(n: UnixName) -> Address {
+        match n {
+            UnixName::Unnamed => Address::Unnamed,
+            UnixName::Pathname(p) => Address::Pathname(p),
+            UnixName::Abstract(a) => Address::Abstract(a),
+        }
+    }
+}
+
+impl From<Ucred> for Credentials {
+    fn from(c: Ucred) -> Credentials {
+        Credentials { pid: c.pid, uid: c.uid, gid: c.gid }
+    }
+}
+
+impl From<Credentials> for Ucred {
+    fn from(c: Credentials) -> Ucred {
+        Ucred { pid: c.pid, uid: c.uid, gid: c.gid }
+    }
+}
+
+fn send_flags(f: SendFlags) -> libc::c_int {
+    let mut out = libc::MSG_NOSIGNAL;
+    if f.contains(SendFlags::DONT_WAIT) {
+        out |= libc::MSG_DONTWAIT;
+    }
+    if f.contains(SendFlags::END_OF_RECORD) {
+        out |= libc::MSG_EOR;
+    }
+    if f.contains(SendFlags::OUT_OF_BAND) {
+        out |= libc::MSG_OOB;
+    }
+    out
+}
+
+fn recv_flags(f: RecvFlags) -> libc::c_int {
+    let mut out = 0;
+    if f.contains(RecvFlags::PEEK) {
+        out |= libc::MSG_PEEK;
+    }
+    if f.contains(RecvFlags::DONT_WAIT) {
+        out |= libc::MSG_DONTWAIT;
+    }
+    if f.contains(RecvFlags::WAIT_ALL) {
+        out |= libc::MSG_WAITALL;
+    }
+    if f.contains(RecvFlags::OUT_OF_BAND) {
+        out |= libc::MSG_OOB;
+    }
+    out
+}
+
+fn message_flags(f: libc::c_int) -> MessageFlags {
+    let mut out = MessageFlags::empty();
+    for (bit, flag) in [
+        (libc::MSG_TRUNC, MessageFlags::TRUNCATED),
+        (libc::MSG_CTRUNC, MessageFlags::CONTROL_TRUNCATED),
+        (libc::MSG_EOR, MessageFlags::END_OF_RECORD),
+        (libc::MSG_OOB, MessageFlags::OUT_OF_BAND),
+    ] {
+        if f & bit != 0 {
+            out |= flag;
+        }
+    }
+    out
+}
+
+/// A guest-supplied length, refused with `limit-reached` above `max`.
+fn bounded(len: u64, max: usize) -> Result<usize, ErrorCode> {
+    usize::try_from(len).ok().filter(|&n| n <= max).ok_or(ErrorCode::LimitReached)
+}
+
+impl CapsockCtxView<'_> {
+    /// Checks every ancillary item against the policy and limits and returns
+    /// the control-buffer bytes they need. Nothing is encoded yet.
+    fn size_ancillary(&self, items: &[AncillaryOut]) -> Result<usize, ErrorCode> {
+        let (policy, limits) = (&self.ctx.policy, &self.ctx.limits);
+        let mut bytes = 0usize;
+        let mut fds = 0usize;
+        for item in items {
+            let payload = match item {
+                AncillaryOut::Rights(handles) if handles.is_empty() => continue,
+                AncillaryOut::Rights(handles) => {
+                    fds += handles.len();
+                    handles.len() * cmsg::FD_LEN
+                }
+                AncillaryOut::Credentials(c) => {
+                    policy.check_credentials((*c).into()).map_err(|_| ErrorCode::AccessDenied)?;
+                    cmsg::UCRED_LEN
+                }
+                AncillaryOut::Raw(r) => {
+                    policy.check_raw(r.level, r.kind).map_err(|_| ErrorCode::AccessDenied)?;
+                    r.data.len()
+                }
+            };
+            bytes = cmsg::checked_space(payload)
+                .and_then(|s| bytes.checked_add(s))
+                .ok_or(ErrorCode::LimitReached)?;
+        }
+        if fds > limits.max_fds_per_message || bytes > limits.max_control_bytes {
+            return Err(ErrorCode::LimitReached);
+        }
+        Ok(bytes)
+    }
+
+    /// The authority check for `send-msg`'s destination. No authority to
+    /// name sockets is granted yet, so every named destination is refused.
+    fn destination(&self, to: Address) -> Result<UnixAddr, ErrorCode> {
+        match to {
+            Address::Unnamed => Err(ErrorCode::InvalidArgument),
+            Address::Pathname(_) | Address::Abstract(_) => Err(ErrorCode::AccessDenied),
+        }
+    }
+}
+
+/// The fd behind a handle lent for `SCM_RIGHTS`.
+fn handle_fd<'t>(table: &'t ResourceTable, h: &HandleRef) -> CapsockResult<BorrowedFd<'t>> {
+    Ok(match h {
+        HandleRef::Socket(s) => table.get(s)?.as_fd(),
+        HandleRef::Descriptor(d) => table.get(d)?.fd()?,
+    })
+}
+
+impl HostSocket for CapsockCtxView<'_> {
+    fn pair(&mut self, ty: SocketType) -> CapsockResult<(Resource<Socket>, Resource<Socket>)> {
+        self.check_room(2)?;
+        let (a, b) = Socket::pair(ty)?;
+        Ok((self.push_socket(a)?, self.push_socket(b)?))
+    }
+
+    fn from_descriptor(&mut self, d: Resource<Descriptor>) -> CapsockResult<Resource<Socket>> {
+        self.check_room(1)?;
+        let desc = self.table.get_mut(&d)?;
+        // Check before moving, so a refusal leaves the descriptor as it was.
+        unix_socket_type(desc.fd()?)?;
+        let fd = desc.take().ok_or(ErrorCode::BadDescriptor)?;
+        match Socket::new(fd) {
+            Ok(s) => self.push_socket(s),
+            Err((code, _)) => Err(code.into()),
+        }
+    }
+
+    fn get_type(&mut self, s: Resource<Socket>) -> wasmtime::Result<SocketType> {
+        Ok(self.table.get(&s)?.socket_type())
+    }
+
+    fn send_msg(
+        &mut self,
+        s: Resource<Socket>,
+        data: Vec<Vec<u8>>,
+        ancillary: Vec<AncillaryOut>,
+        flags: SendFlags,
+        to: Option<Address>,
+    ) -> CapsockResult<u64> {
+        let total = data.iter().try_fold(0usize, |acc, d| acc.checked_add(d.len()));
+        if total.is_none_or(|t| t > self.ctx.limits.max_message_bytes) {
+            return Err(ErrorCode::MessageSize.into());
+        }
+        let control_len = self.size_ancillary(&ancillary)?;
+        let to = to.map(|a| self.destination(a)).transpose()?;
+
+        // Split the view: the control buffer is written while the table is
+        // borrowed for the handles' fds.
+        let CapsockCtxView { ctx, table } = self;
+
+        // Resolve every handle before encoding: a bad one fails the call
+        // before anything is sent.
+        let mut rights = Vec::new();
+        for item in &ancillary {
+            if let AncillaryOut::Rights(handles) = item {
+                let fds = handles.iter().map(|h| handle_fd(table, h)).collect::<CapsockResult<Vec<_>>>()?;
+                rights.push(fds);
+            }
+        }
+
+        let buf = ctx.control.zeroed(control_len);
+        let mut enc = Encoder::new(buf);
+        let mut rights = rights.iter();
+        for item in &ancillary {
+            let pushed = match item {
+                AncillaryOut::Rights(_) => {
+                    let fds = rights.next().expect("one fd list per rights item");
+                    if fds.is_empty() {
+                        continue;
+                    }
+                    enc.push_rights(fds)
+                }
+                AncillaryOut::Credentials(c) => enc.push_credentials((*c).into()),
+                AncillaryOut::Raw(r) => enc.push(r.level, r.kind, &r.data),
+            };
+            // The buffer was sized from the same items just above.
+            pushed.expect("control buffer sized by size_ancillary");
+        }
+        let control_len = enc.len();
+        let control = &buf[..control_len];
+
+        let sock = table.get(&s)?;
+        let iov: Vec<IoSlice<'_>> = data.iter().map(|d| IoSlice::new(d)).collect();
+        let sent = sys::sendmsg(sock.as_fd(), &iov, control, to.as_ref(), send_flags(flags))?;
+        Ok(sent as u64)
+    }
+
+    fn recv_msg(
+        &mut self,
+        s: Resource<Socket>,
+        max_data: u64,
+        control_space: u64,
+        flags: RecvFlags,
+    ) -> CapsockResult<Message> {
+        let max_data = bounded(max_data, self.ctx.limits.max_message_bytes)?;
+        let control_space = bounded(control_space, self.ctx.limits.max_control_bytes)?;
+        let mut data = vec![0u8; max_data];
+        let sock = self.table.get(&s)?;
+        let control = self.ctx.control.zeroed(control_space);
+        let r = sys::recvmsg(sock.as_fd(), &mut [IoSliceMut::new(&mut data)], control, recv_flags(flags))?;
+        // From here on every received fd is owned by `r`: an early return
+        // closes the ones not yet in the table.
+        data.truncate(r.bytes);
+        let mut msg_flags = message_flags(r.flags);
+        let mut ancillary = Vec::with_capacity(r.control.len());
+        for item in r.control {
+            match item {
+                Received::Rights(fds) => {
+                    let mut handles = Vec::with_capacity(fds.len());
+                    for fd in fds {
+                        if self.handles_left() == 0 {
+                            // Over the guest's handle limit: close it and
+                            // report truncation, as Linux does at RLIMIT_NOFILE.
+                            drop(fd);
+                            msg_flags |= MessageFlags::CONTROL_TRUNCATED;
+                            continue;
+                        }
+                        handles.push(self.push_descriptor(Descriptor::new(fd))?);
+                    }
+                    if !handles.is_empty() {
+                        ancillary.push(AncillaryIn::Rights(handles));
+                    }
+                }
+                Received::Credentials(c) => ancillary.push(AncillaryIn::Credentials(c.into())),
+                Received::Raw { level, ty, data } => {
+                    ancillary.push(AncillaryIn::Raw(RawControl { level, kind: ty, data }))
+                }
+            }
+        }
+        Ok(Message {
+            data,
+            ancillary,
+            flags: msg_flags,
+            address: r.addr.map(|a| a.name().into()),
+        })
+    }
+
+    fn shutdown(&mut self, s: Resource<Socket>, how: ShutdownHow) -> CapsockResult<()> {
+        let how = match how {
+            ShutdownHow::Receive => libc::SHUT_RD,
+            ShutdownHow::Send => libc::SHUT_WR,
+            ShutdownHow::Both => libc::SHUT_RDWR,
+        };
+        Ok(sys::shutdown(self.table.get(&s)?.as_fd(), how)?)
+    }
+
+    fn local_address(&mut self, s: Resource<Socket>) -> CapsockResult<Address> {
+        Ok(sys::local_address(self.table.get(&s)?.as_fd())?.name().into())
+    }
+
+    fn remote_address(&mut self, s: Resource<Socket>) -> CapsockResult<Address> {
+        Ok(sys::peer_address(self.table.get(&s)?.as_fd())?.name().into())
+    }
+
+    fn peer_credentials(&mut self, s: Resource<Socket>) -> CapsockResult<Credentials> {
+        Ok(sys::peer_credentials(self.table.get(&s)?.as_fd())?.into())
+    }
+
+    fn set_pass_credentials(&mut self, s: Resource<Socket>, enable: bool) -> CapsockResult<()> {
+        Ok(sys::set_pass_credentials(self.table.get(&s)?.as_fd(), enable)?)
+    }
+
+    fn drop(&mut self, s: Resource<Socket>) -> wasmtime::Result<()> {
+        self.delete(s)
+    }
+}
+
+impl Host for CapsockCtxView<'_> {
+    fn cmsg_space(&mut self, data_len: u32) -> wasmtime::Result<u32> {
+        Ok(cmsg::checked_space(data_len as usize).and_then(|n| u32::try_from(n).ok()).unwrap_or(u32::MAX))
+    }
+
+    fn cmsg_len(&mut self, data_len: u32) -> wasmtime::Result<u32> {
+        Ok(u32::try_from(cmsg::len(data_len as usize)).unwrap_or(u32::MAX))
+    }
+}

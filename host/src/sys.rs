@@ -1,0 +1,390 @@
+//! The only module with `unsafe`: thin, safe wrappers over the socket
+//! syscalls capsock needs, on `libc`.
+//!
+//! Ownership rule: every file descriptor the kernel hands us becomes an
+//! [`OwnedFd`] inside the function that received it, before anything else can
+//! fail, so it is closed exactly once on every path.
+
+#![allow(unsafe_code)]
+
+use std::io::{self, IoSlice, IoSliceMut};
+use std::mem::{size_of, zeroed};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use crate::cmsg::{self, Ucred};
+
+/// Retries `f` while it fails with `EINTR`, like std's I/O helpers.
+fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    loop {
+        match f() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn check_size(ret: libc::ssize_t) -> io::Result<usize> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// `socketpair(AF_UNIX, ty | SOCK_CLOEXEC)`.
+pub fn socketpair(ty: libc::c_int) -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [-1 as RawFd; 2];
+    // SAFETY: `fds` is a valid out-array of two ints.
+    check(unsafe { libc::socketpair(libc::AF_UNIX, ty | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) })?;
+    // SAFETY: on success the kernel installed two new fds that nothing else owns.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// `socket(AF_UNIX, ty | SOCK_CLOEXEC, 0)`.
+pub fn unix_socket(ty: libc::c_int) -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall with integer arguments.
+    let fd = check(unsafe { libc::socket(libc::AF_UNIX, ty | libc::SOCK_CLOEXEC, 0) })?;
+    // SAFETY: a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `connect(2)` to a Unix address.
+pub fn connect(fd: BorrowedFd<'_>, addr: &UnixAddr) -> io::Result<()> {
+    // SAFETY: `addr` holds a valid sockaddr_un of `addr.len` bytes.
+    retry(|| check(unsafe { libc::connect(fd.as_raw_fd(), addr.as_ptr(), addr.len) }).map(drop))
+}
+
+fn getsockopt<T: Copy>(fd: BorrowedFd<'_>, level: libc::c_int, name: libc::c_int, init: T) -> io::Result<T> {
+    let mut value = init;
+    let mut len = size_of::<T>() as libc::socklen_t;
+    // SAFETY: `value` is a valid out-buffer of `len` bytes; `T` is plain data.
+    check(unsafe {
+        libc::getsockopt(fd.as_raw_fd(), level, name, (&mut value as *mut T).cast(), &mut len)
+    })?;
+    if len as usize != size_of::<T>() {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    Ok(value)
+}
+
+fn setsockopt<T: Copy>(fd: BorrowedFd<'_>, level: libc::c_int, name: libc::c_int, value: T) -> io::Result<()> {
+    // SAFETY: `value` is a valid buffer of size_of::<T>() bytes.
+    check(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&value as *const T).cast(),
+            size_of::<T>() as libc::socklen_t,
+        )
+    })
+    .map(drop)
+}
+
+/// `SO_TYPE`: `SOCK_STREAM`, `SOCK_DGRAM`, `SOCK_SEQPACKET`, ...
+/// Fails with `ENOTSOCK` for anything that is not a socket.
+pub fn socket_type(fd: BorrowedFd<'_>) -> io::Result<libc::c_int> {
+    getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE, 0 as libc::c_int)
+}
+
+/// `SO_DOMAIN`: `AF_UNIX`, `AF_INET`, ...
+pub fn socket_domain(fd: BorrowedFd<'_>) -> io::Result<libc::c_int> {
+    getsockopt(fd, libc::SOL_SOCKET, libc::SO_DOMAIN, 0 as libc::c_int)
+}
+
+/// `SO_PEERCRED`.
+pub fn peer_credentials(fd: BorrowedFd<'_>) -> io::Result<Ucred> {
+    let init = libc::ucred { pid: 0, uid: 0, gid: 0 };
+    let c = getsockopt(fd, libc::SOL_SOCKET, libc::SO_PEERCRED, init)?;
+    Ok(Ucred { pid: c.pid, uid: c.uid, gid: c.gid })
+}
+
+/// `SO_PASSCRED`.
+pub fn set_pass_credentials(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
+    setsockopt(fd, libc::SOL_SOCKET, libc::SO_PASSCRED, libc::c_int::from(on))
+}
+
+/// `shutdown(2)`.
+pub fn shutdown(fd: BorrowedFd<'_>, how: libc::c_int) -> io::Result<()> {
+    // SAFETY: plain syscall with integer arguments.
+    check(unsafe { libc::shutdown(fd.as_raw_fd(), how) }).map(drop)
+}
+
+/// A `struct sockaddr_un` with its length, as the kernel reads and writes it.
+#[derive(Clone, Copy)]
+pub struct UnixAddr {
+    addr: libc::sockaddr_un,
+    len: libc::socklen_t,
+}
+
+/// Offset of `sun_path` in `struct sockaddr_un`.
+const SUN_PATH_OFFSET: usize = std::mem::offset_of!(libc::sockaddr_un, sun_path);
+
+/// What a Unix socket address names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UnixName {
+    /// No name (`addrlen == sizeof(sa_family_t)`).
+    Unnamed,
+    /// A path name, without the trailing NUL.
+    Pathname(Vec<u8>),
+    /// An abstract name, without the leading NUL.
+    Abstract(Vec<u8>),
+}
+
+impl UnixAddr {
+    fn empty() -> UnixAddr {
+        UnixAddr {
+            addr: libc::sockaddr_un { sun_family: libc::AF_UNIX as libc::sa_family_t, sun_path: [0; 108] },
+            len: size_of::<libc::sockaddr_un>() as libc::socklen_t,
+        }
+    }
+
+    /// Builds an address; `ENAMETOOLONG` if the name does not fit in
+    /// `sun_path`, `EINVAL` for a path name with a NUL byte or an empty one.
+    pub fn new(name: &UnixName) -> io::Result<UnixAddr> {
+        let mut a = UnixAddr::empty();
+        let (bytes, start) = match name {
+            UnixName::Unnamed => (&[][..], 0),
+            UnixName::Pathname(p) if p.is_empty() || p.contains(&0) => {
+                return Err(io::Error::from_raw_os_error(libc::EINVAL))
+            }
+            UnixName::Pathname(p) => (&p[..], 0),
+            UnixName::Abstract(n) => (&n[..], 1),
+        };
+        // A path name keeps room for its NUL; an abstract name uses every byte.
+        let room = a.addr.sun_path.len() - start - usize::from(start == 0 && !bytes.is_empty());
+        if bytes.len() > room {
+            return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+        }
+        for (dst, src) in a.addr.sun_path[start..].iter_mut().zip(bytes) {
+            *dst = *src as libc::c_char;
+        }
+        let used = match name {
+            UnixName::Unnamed => 0,
+            UnixName::Pathname(_) => bytes.len() + 1,
+            UnixName::Abstract(_) => bytes.len() + 1,
+        };
+        a.len = (SUN_PATH_OFFSET + used) as libc::socklen_t;
+        Ok(a)
+    }
+
+    /// What this address names, as Linux's `unix(7)` describes the three kinds.
+    pub fn name(&self) -> UnixName {
+        let len = (self.len as usize).saturating_sub(SUN_PATH_OFFSET).min(self.addr.sun_path.len());
+        let path: Vec<u8> = self.addr.sun_path[..len].iter().map(|&c| c as u8).collect();
+        match path.first() {
+            None => UnixName::Unnamed,
+            Some(0) => UnixName::Abstract(path[1..].to_vec()),
+            Some(_) => {
+                let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
+                UnixName::Pathname(path[..end].to_vec())
+            }
+        }
+    }
+
+    fn as_ptr(&self) -> *const libc::sockaddr {
+        (&self.addr as *const libc::sockaddr_un).cast()
+    }
+}
+
+fn get_name(
+    fd: BorrowedFd<'_>,
+    f: unsafe extern "C" fn(libc::c_int, *mut libc::sockaddr, *mut libc::socklen_t) -> libc::c_int,
+) -> io::Result<UnixAddr> {
+    let mut a = UnixAddr::empty();
+    // SAFETY: `a.addr` is a writable sockaddr_un of `a.len` bytes; `f` is
+    // getsockname or getpeername.
+    check(unsafe { f(fd.as_raw_fd(), (&mut a.addr as *mut libc::sockaddr_un).cast(), &mut a.len) })?;
+    Ok(a)
+}
+
+/// `getsockname(2)` of a Unix socket.
+pub fn local_address(fd: BorrowedFd<'_>) -> io::Result<UnixAddr> {
+    get_name(fd, libc::getsockname)
+}
+
+/// `getpeername(2)` of a Unix socket.
+pub fn peer_address(fd: BorrowedFd<'_>) -> io::Result<UnixAddr> {
+    get_name(fd, libc::getpeername)
+}
+
+/// `sendmsg(2)`: `data` gathered into one message with the encoded control
+/// bytes, to `to` if given. Returns the bytes sent.
+pub fn sendmsg(
+    fd: BorrowedFd<'_>,
+    data: &[IoSlice<'_>],
+    control: &[u8],
+    to: Option<&UnixAddr>,
+    flags: libc::c_int,
+) -> io::Result<usize> {
+    // SAFETY: an all-zero msghdr is a valid empty message.
+    let mut msg: libc::msghdr = unsafe { zeroed() };
+    if let Some(to) = to {
+        msg.msg_name = to.as_ptr() as *mut _;
+        msg.msg_namelen = to.len;
+    }
+    // IoSlice is ABI-compatible with struct iovec (std guarantees it on Unix).
+    msg.msg_iov = data.as_ptr() as *mut libc::iovec;
+    msg.msg_iovlen = data.len() as _;
+    if !control.is_empty() {
+        msg.msg_control = control.as_ptr() as *mut _;
+        msg.msg_controllen = control.len() as _;
+    }
+    // SAFETY: every pointer in `msg` refers to a live buffer of the stated
+    // length for the duration of the call; the kernel only reads them.
+    retry(|| check_size(unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, flags) }))
+}
+
+/// One control message received, with every file descriptor owned.
+#[derive(Debug)]
+pub enum Received {
+    /// `SCM_RIGHTS`: the new file descriptors, in order.
+    Rights(Vec<OwnedFd>),
+    /// `SCM_CREDENTIALS`.
+    Credentials(Ucred),
+    /// Anything else, copied out of the control buffer.
+    Raw {
+        /// `cmsg_level`.
+        level: i32,
+        /// `cmsg_type`.
+        ty: i32,
+        /// The payload.
+        data: Vec<u8>,
+    },
+}
+
+/// What `recvmsg(2)` returned.
+pub struct RecvResult {
+    /// Bytes of data received (never more than the buffers hold: capsock
+    /// never passes `MSG_TRUNC` in).
+    pub bytes: usize,
+    /// `msg_flags`.
+    pub flags: libc::c_int,
+    /// `msg_name`, if the kernel filled it in.
+    pub addr: Option<UnixAddr>,
+    /// The control messages, in order.
+    pub control: Vec<Received>,
+}
+
+/// `recvmsg(2)` into `data`, with `control` (from
+/// [`cmsg::ControlBuf::zeroed`]) as `msg_control`. `MSG_CMSG_CLOEXEC` is
+/// added to `flags`. Every fd in an `SCM_RIGHTS` item is owned before this
+/// function returns, so dropping the result closes the ones nobody takes.
+pub fn recvmsg(
+    fd: BorrowedFd<'_>,
+    data: &mut [IoSliceMut<'_>],
+    control: &mut [u8],
+    flags: libc::c_int,
+) -> io::Result<RecvResult> {
+    let mut name = UnixAddr::empty();
+    // SAFETY: an all-zero msghdr is a valid empty message.
+    let mut msg: libc::msghdr = unsafe { zeroed() };
+    msg.msg_name = (&mut name.addr as *mut libc::sockaddr_un).cast();
+    msg.msg_namelen = name.len;
+    msg.msg_iov = data.as_mut_ptr() as *mut libc::iovec;
+    msg.msg_iovlen = data.len() as _;
+    if !control.is_empty() {
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = control.len() as _;
+    }
+    let flags = flags | libc::MSG_CMSG_CLOEXEC;
+    // SAFETY: every pointer in `msg` refers to a live, writable buffer of the
+    // stated length for the duration of the call.
+    let bytes = retry(|| {
+        msg.msg_namelen = name.len;
+        msg.msg_controllen = control.len() as _;
+        check_size(unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, flags) })
+    })?;
+    // The kernel never reports more control bytes than we gave it; clamp
+    // anyway so the walk can never leave the buffer.
+    let controllen = (msg.msg_controllen as usize).min(control.len());
+    let mut items = Vec::new();
+    for item in cmsg::walk(&control[..controllen]) {
+        items.push(if item.is_rights() {
+            // SAFETY: the kernel just installed these fds in our table for
+            // this message; nothing else knows their numbers.
+            Received::Rights(item.fds().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }).collect())
+        } else if item.level == libc::SOL_SOCKET && item.ty == libc::SCM_CREDENTIALS {
+            match Ucred::from_bytes(item.data) {
+                Some(cred) => Received::Credentials(cred),
+                None => Received::Raw { level: item.level, ty: item.ty, data: item.data.to_vec() },
+            }
+        } else {
+            Received::Raw { level: item.level, ty: item.ty, data: item.data.to_vec() }
+        });
+    }
+    name.len = msg.msg_namelen;
+    Ok(RecvResult {
+        bytes,
+        flags: msg.msg_flags,
+        addr: (msg.msg_namelen > 0).then_some(name),
+        control: items,
+    })
+}
+
+/// Whether `fd` is an open file descriptor of this process (`F_GETFD`).
+pub fn is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only reads the descriptor flags of `fd`, if open.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
+/// Takes ownership of an fd inherited from the parent process (`--fd N`)
+/// and marks it close-on-exec.
+///
+/// # Safety
+/// `fd` must be open and not owned by anything else in this process.
+pub unsafe fn adopt_inherited(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: guaranteed by the caller.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: plain fcntl on a descriptor we now own.
+    check(unsafe { libc::fcntl(owned.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) })?;
+    Ok(owned)
+}
+
+/// The host process's own pid, real and effective uids and gids.
+pub fn process_ids() -> (i32, [u32; 2], [u32; 2]) {
+    // SAFETY: these calls cannot fail and have no preconditions.
+    unsafe {
+        (
+            libc::getpid(),
+            [libc::getuid(), libc::geteuid()],
+            [libc::getgid(), libc::getegid()],
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_names_round_trip_through_sockaddr() {
+        for name in [
+            UnixName::Unnamed,
+            UnixName::Pathname(b"/tmp/x.sock".to_vec()),
+            UnixName::Abstract(b"capsock-test".to_vec()),
+            UnixName::Abstract(vec![0, 1, 2]),
+        ] {
+            assert_eq!(UnixAddr::new(&name).unwrap().name(), name);
+        }
+    }
+
+    #[test]
+    fn overlong_and_invalid_paths_are_refused() {
+        let err = UnixAddr::new(&UnixName::Pathname(vec![b'a'; 108])).err().unwrap();
+        assert_eq!(err.raw_os_error(), Some(libc::ENAMETOOLONG));
+        assert!(UnixAddr::new(&UnixName::Pathname(vec![b'a'; 107])).is_ok());
+        assert!(UnixAddr::new(&UnixName::Abstract(vec![b'a'; 107])).is_ok());
+        assert!(UnixAddr::new(&UnixName::Abstract(vec![b'a'; 108])).is_err());
+        let err = UnixAddr::new(&UnixName::Pathname(b"a\0b".to_vec())).err().unwrap();
+        assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
+    }
+}
