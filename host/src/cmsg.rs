@@ -164,11 +164,16 @@ impl<'a> Encoder<'a> {
     /// Appends an `SCM_RIGHTS` item carrying `fds` (borrowed: the kernel
     /// copies them into the receiver).
     pub fn push_rights(&mut self, fds: &[BorrowedFd<'_>]) -> Result<(), BufferFull> {
-        self.push_with(libc::SOL_SOCKET, libc::SCM_RIGHTS, fds.len() * FD_LEN, |out| {
-            for (chunk, fd) in out.chunks_exact_mut(FD_LEN).zip(fds) {
-                chunk.copy_from_slice(&fd.as_raw_fd().to_ne_bytes());
-            }
-        })
+        self.push_with(
+            libc::SOL_SOCKET,
+            libc::SCM_RIGHTS,
+            fds.len() * FD_LEN,
+            |out| {
+                for (chunk, fd) in out.chunks_exact_mut(FD_LEN).zip(fds) {
+                    chunk.copy_from_slice(&fd.as_raw_fd().to_ne_bytes());
+                }
+            },
+        )
     }
 
     /// Appends an `SCM_CREDENTIALS` item.
@@ -266,8 +271,16 @@ mod tests {
     #[allow(unsafe_code)] // libc's CMSG_* are `unsafe fn`s, even the pure ones.
     fn sizes_match_libc_macros() {
         for n in 0..2048u32 {
-            assert_eq!(space(n as usize), unsafe { libc::CMSG_SPACE(n) } as usize, "CMSG_SPACE({n})");
-            assert_eq!(len(n as usize), unsafe { libc::CMSG_LEN(n) } as usize, "CMSG_LEN({n})");
+            assert_eq!(
+                space(n as usize),
+                unsafe { libc::CMSG_SPACE(n) } as usize,
+                "CMSG_SPACE({n})"
+            );
+            assert_eq!(
+                len(n as usize),
+                unsafe { libc::CMSG_LEN(n) } as usize,
+                "CMSG_LEN({n})"
+            );
             assert_eq!(checked_space(n as usize), Some(space(n as usize)));
         }
         assert_eq!(checked_space(usize::MAX), None);
@@ -284,7 +297,12 @@ mod tests {
             let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
             while !cmsg.is_null() {
                 let data_off = libc::CMSG_DATA(cmsg).offset_from(buf.as_ptr()) as usize;
-                out.push(((*cmsg).cmsg_len as usize, (*cmsg).cmsg_level, (*cmsg).cmsg_type, data_off));
+                out.push((
+                    (*cmsg).cmsg_len as usize,
+                    (*cmsg).cmsg_level,
+                    (*cmsg).cmsg_type,
+                    data_off,
+                ));
                 cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
             }
         }
@@ -295,10 +313,23 @@ mod tests {
     fn encoded_layout_matches_libc_walk() {
         let mut storage = ControlBuf::new();
         let items: [(i32, i32, &[u8]); 4] = [
-            (libc::SOL_SOCKET, libc::SCM_RIGHTS, &[1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0]),
+            (
+                libc::SOL_SOCKET,
+                libc::SCM_RIGHTS,
+                &[1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0],
+            ),
             (libc::IPPROTO_IP, libc::IP_TTL, &[64, 0, 0, 0]),
             (7, 9, &[0xAA; 5]),
-            (libc::SOL_SOCKET, libc::SCM_CREDENTIALS, &Ucred { pid: 1, uid: 2, gid: 3 }.to_bytes()),
+            (
+                libc::SOL_SOCKET,
+                libc::SCM_CREDENTIALS,
+                &Ucred {
+                    pid: 1,
+                    uid: 2,
+                    gid: 3,
+                }
+                .to_bytes(),
+            ),
         ];
         let total: usize = items.iter().map(|i| space(i.2.len())).sum();
         let buf = storage.zeroed(total);
@@ -315,13 +346,21 @@ mod tests {
         assert_eq!(theirs.len(), items.len());
         let mut offset = 0;
         for ((item, expect), libc_item) in ours.iter().zip(items).zip(theirs) {
-            assert_eq!((item.level, item.ty, item.data), (expect.0, expect.1, expect.2));
-            assert_eq!(libc_item, (len(expect.2.len()), expect.0, expect.1, offset + HEADER_LEN));
+            assert_eq!(
+                (item.level, item.ty, item.data),
+                (expect.0, expect.1, expect.2)
+            );
+            assert_eq!(
+                libc_item,
+                (len(expect.2.len()), expect.0, expect.1, offset + HEADER_LEN)
+            );
             offset += space(expect.2.len());
         }
         // Padding bytes after the 5-byte item stay zero.
         let third = space(12) + space(4);
-        assert!(buf[third + HEADER_LEN + 5..third + space(5)].iter().all(|&b| b == 0));
+        assert!(buf[third + HEADER_LEN + 5..third + space(5)]
+            .iter()
+            .all(|&b| b == 0));
     }
 
     #[test]
@@ -362,7 +401,11 @@ mod tests {
 
     #[test]
     fn ucred_round_trips_and_rejects_short_payloads() {
-        let cred = Ucred { pid: 42, uid: 1000, gid: 100 };
+        let cred = Ucred {
+            pid: 42,
+            uid: 1000,
+            gid: 100,
+        };
         assert_eq!(Ucred::from_bytes(&cred.to_bytes()), Some(cred));
         assert_eq!(Ucred::from_bytes(&cred.to_bytes()[..8]), None);
     }

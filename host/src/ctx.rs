@@ -134,7 +134,10 @@ impl CapsockCtxView<'_> {
     }
 
     /// Pushes a descriptor for the guest, counting it against the handle limit.
-    pub(crate) fn push_descriptor(&mut self, d: Descriptor) -> Result<Resource<Descriptor>, CapsockError> {
+    pub(crate) fn push_descriptor(
+        &mut self,
+        d: Descriptor,
+    ) -> Result<Resource<Descriptor>, CapsockError> {
         self.reserve_handles(1)?;
         let r = self.table.push(d)?;
         self.ctx.handles += 1;

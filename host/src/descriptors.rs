@@ -58,7 +58,12 @@ impl HostDescriptor for CapsockCtxView<'_> {
         Ok(retry(|| file.write(&data))? as u64)
     }
 
-    fn read_at(&mut self, d: Resource<Descriptor>, len: u64, offset: u64) -> CapsockResult<Vec<u8>> {
+    fn read_at(
+        &mut self,
+        d: Resource<Descriptor>,
+        len: u64,
+        offset: u64,
+    ) -> CapsockResult<Vec<u8>> {
         let mut buf = self.read_buffer(len)?;
         let file = self.file(&d)?;
         let n = retry(|| file.read_at(&mut buf, offset))?;
@@ -66,7 +71,12 @@ impl HostDescriptor for CapsockCtxView<'_> {
         Ok(buf)
     }
 
-    fn write_at(&mut self, d: Resource<Descriptor>, data: Vec<u8>, offset: u64) -> CapsockResult<u64> {
+    fn write_at(
+        &mut self,
+        d: Resource<Descriptor>,
+        data: Vec<u8>,
+        offset: u64,
+    ) -> CapsockResult<u64> {
         let file = self.file(&d)?;
         Ok(retry(|| file.write_at(&data, offset))? as u64)
     }

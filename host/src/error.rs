@@ -107,10 +107,25 @@ mod tests {
 
     #[test]
     fn errno_maps_to_posix_named_codes() {
-        assert_eq!(ErrorCode::from(io::Error::from_raw_os_error(libc::EAGAIN)), ErrorCode::WouldBlock);
-        assert_eq!(ErrorCode::from(io::Error::from_raw_os_error(libc::EPIPE)), ErrorCode::BrokenPipe);
-        assert_eq!(ErrorCode::from(io::Error::from_raw_os_error(libc::EMSGSIZE)), ErrorCode::MessageSize);
-        assert_eq!(ErrorCode::from(io::Error::from_raw_os_error(libc::EXDEV)), ErrorCode::Unknown);
-        assert_eq!(ErrorCode::from(io::Error::other("no errno")), ErrorCode::Unknown);
+        assert_eq!(
+            ErrorCode::from(io::Error::from_raw_os_error(libc::EAGAIN)),
+            ErrorCode::WouldBlock
+        );
+        assert_eq!(
+            ErrorCode::from(io::Error::from_raw_os_error(libc::EPIPE)),
+            ErrorCode::BrokenPipe
+        );
+        assert_eq!(
+            ErrorCode::from(io::Error::from_raw_os_error(libc::EMSGSIZE)),
+            ErrorCode::MessageSize
+        );
+        assert_eq!(
+            ErrorCode::from(io::Error::from_raw_os_error(libc::EXDEV)),
+            ErrorCode::Unknown
+        );
+        assert_eq!(
+            ErrorCode::from(io::Error::other("no errno")),
+            ErrorCode::Unknown
+        );
     }
 }

@@ -47,10 +47,16 @@ impl Descriptor {
             Err(_) => DescriptorKind::Unknown,
         };
         let socket_type = match kind {
-            DescriptorKind::Socket => sys::socket_type(file.as_fd()).ok().and_then(sock_type_from_libc),
+            DescriptorKind::Socket => sys::socket_type(file.as_fd())
+                .ok()
+                .and_then(sock_type_from_libc),
             _ => None,
         };
-        Descriptor { file: Some(file), kind, socket_type }
+        Descriptor {
+            file: Some(file),
+            kind,
+            socket_type,
+        }
     }
 
     /// What the descriptor refers to.

@@ -29,7 +29,9 @@ pub mod sys;
 mod types;
 
 pub use bindings::types::ErrorCode;
-pub use ctx::{add_to_linker, CapsockCtx, CapsockCtxBuilder, CapsockCtxView, CapsockView, HasCapsock};
+pub use ctx::{
+    add_to_linker, CapsockCtx, CapsockCtxBuilder, CapsockCtxView, CapsockView, HasCapsock,
+};
 pub use error::{CapsockError, CapsockResult};
 pub use handles::{Descriptor, Socket};
 pub use policy::{Limits, Policy, Refusal};

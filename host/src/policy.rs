@@ -49,7 +49,10 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Policy {
-        Policy { raw_allowed: DEFAULT_RAW.to_vec(), foreign_credentials: false }
+        Policy {
+            raw_allowed: DEFAULT_RAW.to_vec(),
+            foreign_credentials: false,
+        }
     }
 }
 
@@ -163,22 +166,35 @@ mod tests {
     fn raw_allowlist_is_explicit() {
         let mut p = Policy::new();
         assert_eq!(p.check_raw(libc::IPPROTO_IP, libc::IP_TTL), Ok(()));
-        assert_eq!(p.check_raw(libc::SOL_SOCKET, libc::SO_MARK), Err(Refusal::NotAllowed));
+        assert_eq!(
+            p.check_raw(libc::SOL_SOCKET, libc::SO_MARK),
+            Err(Refusal::NotAllowed)
+        );
         p.allow_raw(1000, 1).unwrap();
         assert_eq!(p.check_raw(1000, 1), Ok(()));
         p.deny_all_raw();
-        assert_eq!(p.check_raw(libc::IPPROTO_IP, libc::IP_TTL), Err(Refusal::NotAllowed));
+        assert_eq!(
+            p.check_raw(libc::IPPROTO_IP, libc::IP_TTL),
+            Err(Refusal::NotAllowed)
+        );
     }
 
     #[test]
     fn only_own_credentials_by_default() {
         let (pid, uids, gids) = crate::sys::process_ids();
         let mut p = Policy::new();
-        let own = Ucred { pid, uid: uids[0], gid: gids[0] };
+        let own = Ucred {
+            pid,
+            uid: uids[0],
+            gid: gids[0],
+        };
         assert_eq!(p.check_credentials(own), Ok(()));
         let forged = Ucred { pid: 1, ..own };
         assert_eq!(p.check_credentials(forged), Err(Refusal::NotAllowed));
-        let other_uid = Ucred { uid: uids[0].wrapping_add(1), ..own };
+        let other_uid = Ucred {
+            uid: uids[0].wrapping_add(1),
+            ..own
+        };
         assert_eq!(p.check_credentials(other_uid), Err(Refusal::NotAllowed));
         p.allow_foreign_credentials(true);
         assert_eq!(p.check_credentials(forged), Ok(()));

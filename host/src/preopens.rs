@@ -14,7 +14,12 @@ impl Host for CapsockCtxView<'_> {
     }
 
     fn take(&mut self, name: String) -> CapsockResult<Resource<Descriptor>> {
-        let i = self.ctx.grants.iter().position(|(n, _)| *n == name).ok_or(ErrorCode::NoEntry)?;
+        let i = self
+            .ctx
+            .grants
+            .iter()
+            .position(|(n, _)| *n == name)
+            .ok_or(ErrorCode::NoEntry)?;
         // Check the limit before the grant leaves the list, so a refused
         // take loses nothing.
         self.check_room(1)?;

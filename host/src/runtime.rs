@@ -23,7 +23,11 @@ pub struct SandboxState {
 impl SandboxState {
     /// State for one run.
     pub fn new(wasi: WasiCtx, capsock: CapsockCtx) -> SandboxState {
-        SandboxState { wasi, capsock, table: ResourceTable::new() }
+        SandboxState {
+            wasi,
+            capsock,
+            table: ResourceTable::new(),
+        }
     }
 
     /// capsock's state, e.g. to read how many handles the guest holds.
@@ -34,13 +38,19 @@ impl SandboxState {
 
 impl WasiView for SandboxState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
 impl CapsockView for SandboxState {
     fn capsock(&mut self) -> CapsockCtxView<'_> {
-        CapsockCtxView { ctx: &mut self.capsock, table: &mut self.table }
+        CapsockCtxView {
+            ctx: &mut self.capsock,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -77,8 +87,10 @@ impl Runtime {
     /// Reads and compiles a component file, with a one-line error for a
     /// missing file, a core module, or anything else that is not a component.
     pub fn load_file(&self, path: &Path) -> anyhow::Result<Component> {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        self.load_bytes(&bytes).with_context(|| format!("cannot load {}", path.display()))
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        self.load_bytes(&bytes)
+            .with_context(|| format!("cannot load {}", path.display()))
     }
 
     /// Compiles a component from its binary.
@@ -96,7 +108,12 @@ impl Runtime {
     /// Runs a command component to completion and returns its exit status.
     /// A trap is an error; the store (and every fd the guest held) is gone
     /// when this returns.
-    pub fn run(&self, component: &Component, wasi: WasiCtx, capsock: CapsockCtx) -> anyhow::Result<i32> {
+    pub fn run(
+        &self,
+        component: &Component,
+        wasi: WasiCtx,
+        capsock: CapsockCtx,
+    ) -> anyhow::Result<i32> {
         let mut store = Store::new(&self.engine, SandboxState::new(wasi, capsock));
         let command = Command::instantiate(&mut store, component, &self.linker)
             .map_err(anyhow::Error::from)

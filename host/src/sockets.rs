@@ -29,13 +29,21 @@ impl From<UnixName> for Address {
 
 impl From<Ucred> for Credentials {
     fn from(c: Ucred) -> Credentials {
-        Credentials { pid: c.pid, uid: c.uid, gid: c.gid }
+        Credentials {
+            pid: c.pid,
+            uid: c.uid,
+            gid: c.gid,
+        }
     }
 }
 
 impl From<Credentials> for Ucred {
     fn from(c: Credentials) -> Ucred {
-        Ucred { pid: c.pid, uid: c.uid, gid: c.gid }
+        Ucred {
+            pid: c.pid,
+            uid: c.uid,
+            gid: c.gid,
+        }
     }
 }
 
@@ -87,7 +95,10 @@ fn message_flags(f: libc::c_int) -> MessageFlags {
 
 /// A guest-supplied length, refused with `limit-reached` above `max`.
 fn bounded(len: u64, max: usize) -> Result<usize, ErrorCode> {
-    usize::try_from(len).ok().filter(|&n| n <= max).ok_or(ErrorCode::LimitReached)
+    usize::try_from(len)
+        .ok()
+        .filter(|&n| n <= max)
+        .ok_or(ErrorCode::LimitReached)
 }
 
 impl CapsockCtxView<'_> {
@@ -105,11 +116,15 @@ impl CapsockCtxView<'_> {
                     handles.len() * cmsg::FD_LEN
                 }
                 AncillaryOut::Credentials(c) => {
-                    policy.check_credentials((*c).into()).map_err(|_| ErrorCode::AccessDenied)?;
+                    policy
+                        .check_credentials((*c).into())
+                        .map_err(|_| ErrorCode::AccessDenied)?;
                     cmsg::UCRED_LEN
                 }
                 AncillaryOut::Raw(r) => {
-                    policy.check_raw(r.level, r.kind).map_err(|_| ErrorCode::AccessDenied)?;
+                    policy
+                        .check_raw(r.level, r.kind)
+                        .map_err(|_| ErrorCode::AccessDenied)?;
                     r.data.len()
                 }
             };
@@ -172,7 +187,9 @@ impl HostSocket for CapsockCtxView<'_> {
         flags: SendFlags,
         to: Option<Address>,
     ) -> CapsockResult<u64> {
-        let total = data.iter().try_fold(0usize, |acc, d| acc.checked_add(d.len()));
+        let total = data
+            .iter()
+            .try_fold(0usize, |acc, d| acc.checked_add(d.len()));
         if total.is_none_or(|t| t > self.ctx.limits.max_message_bytes) {
             return Err(ErrorCode::MessageSize.into());
         }
@@ -188,7 +205,10 @@ impl HostSocket for CapsockCtxView<'_> {
         let mut rights = Vec::new();
         for item in &ancillary {
             if let AncillaryOut::Rights(handles) = item {
-                let fds = handles.iter().map(|h| handle_fd(table, h)).collect::<CapsockResult<Vec<_>>>()?;
+                let fds = handles
+                    .iter()
+                    .map(|h| handle_fd(table, h))
+                    .collect::<CapsockResult<Vec<_>>>()?;
                 rights.push(fds);
             }
         }
@@ -232,7 +252,12 @@ impl HostSocket for CapsockCtxView<'_> {
         let mut data = vec![0u8; max_data];
         let sock = self.table.get(&s)?;
         let control = self.ctx.control.zeroed(control_space);
-        let r = sys::recvmsg(sock.as_fd(), &mut [IoSliceMut::new(&mut data)], control, recv_flags(flags))?;
+        let r = sys::recvmsg(
+            sock.as_fd(),
+            &mut [IoSliceMut::new(&mut data)],
+            control,
+            recv_flags(flags),
+        )?;
         // From here on every received fd is owned by `r`: an early return
         // closes the ones not yet in the table.
         data.truncate(r.bytes);
@@ -257,9 +282,11 @@ impl HostSocket for CapsockCtxView<'_> {
                     }
                 }
                 Received::Credentials(c) => ancillary.push(AncillaryIn::Credentials(c.into())),
-                Received::Raw { level, ty, data } => {
-                    ancillary.push(AncillaryIn::Raw(RawControl { level, kind: ty, data }))
-                }
+                Received::Raw { level, ty, data } => ancillary.push(AncillaryIn::Raw(RawControl {
+                    level,
+                    kind: ty,
+                    data,
+                })),
             }
         }
         Ok(Message {
@@ -280,11 +307,15 @@ impl HostSocket for CapsockCtxView<'_> {
     }
 
     fn local_address(&mut self, s: Resource<Socket>) -> CapsockResult<Address> {
-        Ok(sys::local_address(self.table.get(&s)?.as_fd())?.name().into())
+        Ok(sys::local_address(self.table.get(&s)?.as_fd())?
+            .name()
+            .into())
     }
 
     fn remote_address(&mut self, s: Resource<Socket>) -> CapsockResult<Address> {
-        Ok(sys::peer_address(self.table.get(&s)?.as_fd())?.name().into())
+        Ok(sys::peer_address(self.table.get(&s)?.as_fd())?
+            .name()
+            .into())
     }
 
     fn peer_credentials(&mut self, s: Resource<Socket>) -> CapsockResult<Credentials> {
@@ -292,7 +323,10 @@ impl HostSocket for CapsockCtxView<'_> {
     }
 
     fn set_pass_credentials(&mut self, s: Resource<Socket>, enable: bool) -> CapsockResult<()> {
-        Ok(sys::set_pass_credentials(self.table.get(&s)?.as_fd(), enable)?)
+        Ok(sys::set_pass_credentials(
+            self.table.get(&s)?.as_fd(),
+            enable,
+        )?)
     }
 
     fn drop(&mut self, s: Resource<Socket>) -> wasmtime::Result<()> {
@@ -302,7 +336,9 @@ impl HostSocket for CapsockCtxView<'_> {
 
 impl Host for CapsockCtxView<'_> {
     fn cmsg_space(&mut self, data_len: u32) -> wasmtime::Result<u32> {
-        Ok(cmsg::checked_space(data_len as usize).and_then(|n| u32::try_from(n).ok()).unwrap_or(u32::MAX))
+        Ok(cmsg::checked_space(data_len as usize)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(u32::MAX))
     }
 
     fn cmsg_len(&mut self, data_len: u32) -> wasmtime::Result<u32> {

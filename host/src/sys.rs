@@ -43,7 +43,9 @@ fn check_size(ret: libc::ssize_t) -> io::Result<usize> {
 pub fn socketpair(ty: libc::c_int) -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [-1 as RawFd; 2];
     // SAFETY: `fds` is a valid out-array of two ints.
-    check(unsafe { libc::socketpair(libc::AF_UNIX, ty | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) })?;
+    check(unsafe {
+        libc::socketpair(libc::AF_UNIX, ty | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr())
+    })?;
     // SAFETY: on success the kernel installed two new fds that nothing else owns.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
@@ -62,12 +64,23 @@ pub fn connect(fd: BorrowedFd<'_>, addr: &UnixAddr) -> io::Result<()> {
     retry(|| check(unsafe { libc::connect(fd.as_raw_fd(), addr.as_ptr(), addr.len) }).map(drop))
 }
 
-fn getsockopt<T: Copy>(fd: BorrowedFd<'_>, level: libc::c_int, name: libc::c_int, init: T) -> io::Result<T> {
+fn getsockopt<T: Copy>(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+    init: T,
+) -> io::Result<T> {
     let mut value = init;
     let mut len = size_of::<T>() as libc::socklen_t;
     // SAFETY: `value` is a valid out-buffer of `len` bytes; `T` is plain data.
     check(unsafe {
-        libc::getsockopt(fd.as_raw_fd(), level, name, (&mut value as *mut T).cast(), &mut len)
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&mut value as *mut T).cast(),
+            &mut len,
+        )
     })?;
     if len as usize != size_of::<T>() {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
@@ -75,7 +88,12 @@ fn getsockopt<T: Copy>(fd: BorrowedFd<'_>, level: libc::c_int, name: libc::c_int
     Ok(value)
 }
 
-fn setsockopt<T: Copy>(fd: BorrowedFd<'_>, level: libc::c_int, name: libc::c_int, value: T) -> io::Result<()> {
+fn setsockopt<T: Copy>(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: T,
+) -> io::Result<()> {
     // SAFETY: `value` is a valid buffer of size_of::<T>() bytes.
     check(unsafe {
         libc::setsockopt(
@@ -102,14 +120,27 @@ pub fn socket_domain(fd: BorrowedFd<'_>) -> io::Result<libc::c_int> {
 
 /// `SO_PEERCRED`.
 pub fn peer_credentials(fd: BorrowedFd<'_>) -> io::Result<Ucred> {
-    let init = libc::ucred { pid: 0, uid: 0, gid: 0 };
+    let init = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
     let c = getsockopt(fd, libc::SOL_SOCKET, libc::SO_PEERCRED, init)?;
-    Ok(Ucred { pid: c.pid, uid: c.uid, gid: c.gid })
+    Ok(Ucred {
+        pid: c.pid,
+        uid: c.uid,
+        gid: c.gid,
+    })
 }
 
 /// `SO_PASSCRED`.
 pub fn set_pass_credentials(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
-    setsockopt(fd, libc::SOL_SOCKET, libc::SO_PASSCRED, libc::c_int::from(on))
+    setsockopt(
+        fd,
+        libc::SOL_SOCKET,
+        libc::SO_PASSCRED,
+        libc::c_int::from(on),
+    )
 }
 
 /// `shutdown(2)`.
@@ -142,7 +173,10 @@ pub enum UnixName {
 impl UnixAddr {
     fn empty() -> UnixAddr {
         UnixAddr {
-            addr: libc::sockaddr_un { sun_family: libc::AF_UNIX as libc::sa_family_t, sun_path: [0; 108] },
+            addr: libc::sockaddr_un {
+                sun_family: libc::AF_UNIX as libc::sa_family_t,
+                sun_path: [0; 108],
+            },
             len: size_of::<libc::sockaddr_un>() as libc::socklen_t,
         }
     }
@@ -178,7 +212,9 @@ impl UnixAddr {
 
     /// What this address names, as Linux's `unix(7)` describes the three kinds.
     pub fn name(&self) -> UnixName {
-        let len = (self.len as usize).saturating_sub(SUN_PATH_OFFSET).min(self.addr.sun_path.len());
+        let len = (self.len as usize)
+            .saturating_sub(SUN_PATH_OFFSET)
+            .min(self.addr.sun_path.len());
         let path: Vec<u8> = self.addr.sun_path[..len].iter().map(|&c| c as u8).collect();
         match path.first() {
             None => UnixName::Unnamed,
@@ -202,7 +238,13 @@ fn get_name(
     let mut a = UnixAddr::empty();
     // SAFETY: `a.addr` is a writable sockaddr_un of `a.len` bytes; `f` is
     // getsockname or getpeername.
-    check(unsafe { f(fd.as_raw_fd(), (&mut a.addr as *mut libc::sockaddr_un).cast(), &mut a.len) })?;
+    check(unsafe {
+        f(
+            fd.as_raw_fd(),
+            (&mut a.addr as *mut libc::sockaddr_un).cast(),
+            &mut a.len,
+        )
+    })?;
     Ok(a)
 }
 
@@ -311,14 +353,26 @@ pub fn recvmsg(
         items.push(if item.is_rights() {
             // SAFETY: the kernel just installed these fds in our table for
             // this message; nothing else knows their numbers.
-            Received::Rights(item.fds().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }).collect())
+            Received::Rights(
+                item.fds()
+                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
+                    .collect(),
+            )
         } else if item.level == libc::SOL_SOCKET && item.ty == libc::SCM_CREDENTIALS {
             match Ucred::from_bytes(item.data) {
                 Some(cred) => Received::Credentials(cred),
-                None => Received::Raw { level: item.level, ty: item.ty, data: item.data.to_vec() },
+                None => Received::Raw {
+                    level: item.level,
+                    ty: item.ty,
+                    data: item.data.to_vec(),
+                },
             }
         } else {
-            Received::Raw { level: item.level, ty: item.ty, data: item.data.to_vec() }
+            Received::Raw {
+                level: item.level,
+                ty: item.ty,
+                data: item.data.to_vec(),
+            }
         });
     }
     name.len = msg.msg_namelen;
@@ -379,12 +433,16 @@ mod tests {
 
     #[test]
     fn overlong_and_invalid_paths_are_refused() {
-        let err = UnixAddr::new(&UnixName::Pathname(vec![b'a'; 108])).err().unwrap();
+        let err = UnixAddr::new(&UnixName::Pathname(vec![b'a'; 108]))
+            .err()
+            .unwrap();
         assert_eq!(err.raw_os_error(), Some(libc::ENAMETOOLONG));
         assert!(UnixAddr::new(&UnixName::Pathname(vec![b'a'; 107])).is_ok());
         assert!(UnixAddr::new(&UnixName::Abstract(vec![b'a'; 107])).is_ok());
         assert!(UnixAddr::new(&UnixName::Abstract(vec![b'a'; 108])).is_err());
-        let err = UnixAddr::new(&UnixName::Pathname(b"a\0b".to_vec())).err().unwrap();
+        let err = UnixAddr::new(&UnixName::Pathname(b"a\0b".to_vec()))
+            .err()
+            .unwrap();
         assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
     }
 }

@@ -1,0 +1,78 @@
+//! Unix sockets with file-descriptor passing for WebAssembly guests.
+//!
+//! A `wasm32-wasip2` program run by the capsock host uses this crate to send
+//! and receive data **and open files** over Unix domain sockets, with the
+//! full `sendmsg(2)` / `recvmsg(2)`: scatter/gather, flags, addresses,
+//! `SCM_RIGHTS`, `SCM_CREDENTIALS` and raw control messages. The guest never
+//! sees a file descriptor number: received descriptors are [`OwnedHandle`]s,
+//! and lending one to a send takes a [`BorrowedHandle`].
+//!
+//! The API mirrors `std::os::unix::net` ([`UnixStream`], [`UnixDatagram`],
+//! plus [`UnixSeqpacket`]) and Python's `socket.send_fds` / `recv_fds`.
+//!
+//! ```no_run
+//! use std::io::Read;
+//! use capsock::UnixStream;
+//!
+//! // `capsock run --unix-connect broker=/run/broker.sock plugin.wasm`
+//! let broker = UnixStream::preopened("broker")?;
+//! let (data, handles, _flags, _addr) = broker.recv_fds(1024, 8)?;
+//! println!("{} with {} files", String::from_utf8_lossy(&data), handles.len());
+//! for mut file in handles {
+//!     let mut text = String::new();
+//!     file.read_to_string(&mut text)?;
+//!     println!("{text}");
+//! }
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! Every call maps to one host call; errors are [`std::io::Error`]s whose
+//! inner error is the host's [`ErrorCode`] (see [`error_code`]).
+
+#![deny(missing_docs)]
+
+// Generated helpers (`ErrorCode::name`, `take_handle`, ...) carry no docs.
+#[allow(missing_docs)]
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "capsock:sockets/imports",
+        // Borrowed parameter types: `send-msg` lends the guest's buffers to
+        // the host without copying them into owned vectors first.
+        ownership: Borrowing { duplicate_if_necessary: true },
+        // wit/deps is WASI 0.2.12 as wasmtime vendors it; its `timezone`
+        // interface is feature-gated and this parser needs the gate open.
+        features: ["clocks-timezone"],
+    });
+}
+
+mod error;
+mod handle;
+mod net;
+
+use std::io;
+
+pub use error::{error_code, ErrorCode};
+pub use handle::{AsHandle, BorrowedHandle, DescriptorKind, Metadata, OwnedHandle, SocketType};
+pub use net::{
+    cmsg_len, cmsg_space, Ancillary, AncillaryData, Credentials, IntoSocketError, MessageFlags,
+    RecvFds, RecvFlags, RecvMsg, SendFlags, SocketAddr, UnixDatagram, UnixSeqpacket, UnixStream,
+    FD_SIZE,
+};
+
+/// Takes the descriptor the host granted as `name` (`capsock run --fd`,
+/// `--unix-connect`, or an embedder's grant). Each grant can be taken once.
+///
+/// # Errors
+/// `NotFound` ([`ErrorCode::NoEntry`]) if there is no such grant or it was
+/// taken already.
+pub fn preopened(name: &str) -> io::Result<OwnedHandle> {
+    bindings::capsock::sockets::preopens::take(name)
+        .map(OwnedHandle::from_wit)
+        .map_err(error::to_io)
+}
+
+/// The names of the grants not taken yet.
+pub fn preopened_names() -> Vec<String> {
+    bindings::capsock::sockets::preopens::names()
+}

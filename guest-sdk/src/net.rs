@@ -1,0 +1,658 @@
+//! Unix domain sockets with `sendmsg` / `recvmsg`, shaped like
+//! `std::os::unix::net` and Python's `socket`.
+
+use std::fmt;
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::net::Shutdown;
+use std::path::Path;
+
+use crate::bindings::capsock::sockets::sockets::{
+    self as wit, AncillaryIn, AncillaryOut, HandleRef, RawControlParam, Socket,
+};
+use crate::bindings::capsock::sockets::types::{AddressParam, AddressResult, ShutdownHow};
+pub use crate::bindings::capsock::sockets::types::{MessageFlags, RecvFlags, SendFlags};
+use crate::error::to_io;
+use crate::handle::{AsHandle, Borrowed, BorrowedHandle, OwnedHandle, SocketType};
+
+/// `CMSG_SPACE(len)` as the host computes it: the control space one item
+/// with `len` bytes of payload takes. For `n` fds, `len` is `4 * n`.
+///
+/// The guest's own `size_of::<usize>()` differs from the host's, so always
+/// size `control_space` with this (as Python's `socket.CMSG_SPACE`).
+pub fn cmsg_space(len: usize) -> usize {
+    wit::cmsg_space(u32::try_from(len).unwrap_or(u32::MAX)) as usize
+}
+
+/// `CMSG_LEN(len)` as the host computes it (as Python's `socket.CMSG_LEN`).
+pub fn cmsg_len(len: usize) -> usize {
+    wit::cmsg_len(u32::try_from(len).unwrap_or(u32::MAX)) as usize
+}
+
+/// Bytes of one file descriptor in an `SCM_RIGHTS` payload (`sizeof(int)`).
+pub const FD_SIZE: usize = 4;
+
+/// A Unix socket address. Names are bytes, as the kernel keeps them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum SocketAddr {
+    /// No name: a socket-pair end or an unbound socket.
+    Unnamed,
+    /// A filesystem path name (without the trailing NUL).
+    Pathname(Vec<u8>),
+    /// A Linux abstract-namespace name (without the leading NUL).
+    Abstract(Vec<u8>),
+}
+
+impl SocketAddr {
+    /// A path-name address.
+    pub fn from_pathname(path: impl AsRef<Path>) -> SocketAddr {
+        SocketAddr::Pathname(path.as_ref().as_os_str().as_encoded_bytes().to_vec())
+    }
+
+    /// The path name, if it is one and is UTF-8 (as WASI paths are).
+    pub fn as_pathname(&self) -> Option<&Path> {
+        match self {
+            SocketAddr::Pathname(p) => std::str::from_utf8(p).ok().map(Path::new),
+            _ => None,
+        }
+    }
+
+    /// Whether the address is unnamed.
+    pub fn is_unnamed(&self) -> bool {
+        matches!(self, SocketAddr::Unnamed)
+    }
+
+    fn from_wit(a: AddressResult) -> SocketAddr {
+        match a {
+            AddressResult::Unnamed => SocketAddr::Unnamed,
+            AddressResult::Pathname(p) => SocketAddr::Pathname(p),
+            AddressResult::Abstract(n) => SocketAddr::Abstract(n),
+        }
+    }
+
+    fn to_wit(&self) -> AddressParam<'_> {
+        match self {
+            SocketAddr::Unnamed => AddressParam::Unnamed,
+            SocketAddr::Pathname(p) => AddressParam::Pathname(p),
+            SocketAddr::Abstract(n) => AddressParam::Abstract(n),
+        }
+    }
+}
+
+/// Process credentials (`struct ucred`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Credentials {
+    /// Process id (in the host's pid namespace).
+    pub pid: i32,
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+}
+
+impl From<crate::bindings::capsock::sockets::types::Credentials> for Credentials {
+    fn from(c: crate::bindings::capsock::sockets::types::Credentials) -> Credentials {
+        Credentials {
+            pid: c.pid,
+            uid: c.uid,
+            gid: c.gid,
+        }
+    }
+}
+
+impl From<Credentials> for crate::bindings::capsock::sockets::types::Credentials {
+    fn from(c: Credentials) -> Self {
+        Self {
+            pid: c.pid,
+            uid: c.uid,
+            gid: c.gid,
+        }
+    }
+}
+
+/// An ancillary item to send: Twisted's `(level, type, data)` triple, with
+/// file descriptors and credentials typed.
+#[derive(Clone, Copy, Debug)]
+pub enum Ancillary<'a> {
+    /// `SCM_RIGHTS`: the peer receives copies of these handles.
+    Rights(&'a [BorrowedHandle<'a>]),
+    /// `SCM_CREDENTIALS`: the host accepts only its own pid/uid/gid unless
+    /// its policy says otherwise.
+    Credentials(Credentials),
+    /// Any other control message the host allows (Linux level and type numbers).
+    Raw {
+        /// `cmsg_level`.
+        level: i32,
+        /// `cmsg_type`.
+        kind: i32,
+        /// Payload.
+        data: &'a [u8],
+    },
+}
+
+/// An ancillary item received.
+#[derive(Debug)]
+pub enum AncillaryData {
+    /// `SCM_RIGHTS`: the received descriptors, owned, in order.
+    Rights(Vec<OwnedHandle>),
+    /// `SCM_CREDENTIALS` (when [`set_pass_cred`](UnixStream::set_pass_cred) is on).
+    Credentials(Credentials),
+    /// Any control message capsock does not type.
+    Raw {
+        /// `cmsg_level`.
+        level: i32,
+        /// `cmsg_type`.
+        kind: i32,
+        /// Payload.
+        data: Vec<u8>,
+    },
+}
+
+/// What [`recv_msg`](UnixStream::recv_msg) returns besides the data.
+#[derive(Debug)]
+pub struct RecvMsg {
+    /// Bytes written into the buffers.
+    pub bytes: usize,
+    /// Ancillary items, in the order received.
+    pub ancillary: Vec<AncillaryData>,
+    /// `msg_flags`: [`MessageFlags::TRUNCATED`], [`MessageFlags::CONTROL_TRUNCATED`], ...
+    pub flags: MessageFlags,
+    /// The sender's address, where the socket type reports one.
+    pub addr: Option<SocketAddr>,
+}
+
+impl RecvMsg {
+    /// Takes every received handle out of the `Rights` items, in order.
+    pub fn take_handles(&mut self) -> Vec<OwnedHandle> {
+        let mut out = Vec::new();
+        for item in &mut self.ancillary {
+            if let AncillaryData::Rights(handles) = item {
+                out.append(handles);
+            }
+        }
+        out
+    }
+
+    /// The credentials item, if one arrived.
+    pub fn credentials(&self) -> Option<Credentials> {
+        self.ancillary.iter().find_map(|a| match a {
+            AncillaryData::Credentials(c) => Some(*c),
+            _ => None,
+        })
+    }
+}
+
+/// The socket operations shared by all three socket types.
+struct Sock {
+    inner: Socket,
+}
+
+impl Sock {
+    fn pair(ty: SocketType) -> io::Result<(Sock, Sock)> {
+        let (a, b) = Socket::pair(ty).map_err(to_io)?;
+        Ok((Sock { inner: a }, Sock { inner: b }))
+    }
+
+    fn send_msg(
+        &self,
+        bufs: &[IoSlice<'_>],
+        ancillary: &[Ancillary<'_>],
+        flags: SendFlags,
+        to: Option<&SocketAddr>,
+    ) -> io::Result<usize> {
+        let data: Vec<&[u8]> = bufs.iter().map(|b| &**b).collect();
+        // Two passes: the handle lists must outlive the items that borrow them.
+        let rights: Vec<Vec<HandleRef<'_>>> = ancillary
+            .iter()
+            .filter_map(|a| match a {
+                Ancillary::Rights(hs) => Some(hs.iter().map(|h| h.to_wit()).collect()),
+                _ => None,
+            })
+            .collect();
+        let mut rights_iter = rights.iter();
+        let items: Vec<AncillaryOut<'_>> = ancillary
+            .iter()
+            .map(|a| match a {
+                Ancillary::Rights(_) => {
+                    AncillaryOut::Rights(rights_iter.next().expect("one list per item"))
+                }
+                Ancillary::Credentials(c) => AncillaryOut::Credentials((*c).into()),
+                Ancillary::Raw { level, kind, data } => AncillaryOut::Raw(RawControlParam {
+                    level: *level,
+                    kind: *kind,
+                    data,
+                }),
+            })
+            .collect();
+        let to = to.map(SocketAddr::to_wit);
+        self.inner
+            .send_msg(&data, &items, flags, to)
+            .map(|n| n as usize)
+            .map_err(to_io)
+    }
+
+    fn recv_msg(
+        &self,
+        bufs: &mut [IoSliceMut<'_>],
+        control_space: usize,
+        flags: RecvFlags,
+    ) -> io::Result<RecvMsg> {
+        let max: usize = bufs.iter().map(|b| b.len()).sum();
+        let m = self
+            .inner
+            .recv_msg(max as u64, control_space as u64, flags)
+            .map_err(to_io)?;
+        let mut rest = &m.data[..];
+        for buf in bufs.iter_mut() {
+            let n = rest.len().min(buf.len());
+            buf[..n].copy_from_slice(&rest[..n]);
+            rest = &rest[n..];
+        }
+        let ancillary = m
+            .ancillary
+            .into_iter()
+            .map(|a| match a {
+                AncillaryIn::Rights(ds) => {
+                    AncillaryData::Rights(ds.into_iter().map(OwnedHandle::from_wit).collect())
+                }
+                AncillaryIn::Credentials(c) => AncillaryData::Credentials(c.into()),
+                AncillaryIn::Raw(r) => AncillaryData::Raw {
+                    level: r.level,
+                    kind: r.kind,
+                    data: r.data,
+                },
+            })
+            .collect();
+        Ok(RecvMsg {
+            bytes: m.data.len(),
+            ancillary,
+            flags: m.flags,
+            addr: m.address.map(SocketAddr::from_wit),
+        })
+    }
+
+    fn send_fds(
+        &self,
+        data: &[u8],
+        fds: &[BorrowedHandle<'_>],
+        to: Option<&SocketAddr>,
+    ) -> io::Result<usize> {
+        let anc = [Ancillary::Rights(fds)];
+        let anc = if fds.is_empty() { &anc[..0] } else { &anc[..] };
+        self.send_msg(&[IoSlice::new(data)], anc, SendFlags::empty(), to)
+    }
+
+    fn recv_fds(&self, bufsize: usize, maxfds: usize) -> io::Result<RecvFds> {
+        let mut data = vec![0; bufsize];
+        // Python sizes the control space with CMSG_LEN, not CMSG_SPACE.
+        let space = cmsg_len(maxfds.saturating_mul(FD_SIZE));
+        let mut m = self.recv_msg(&mut [IoSliceMut::new(&mut data)], space, RecvFlags::empty())?;
+        data.truncate(m.bytes);
+        let handles = m.take_handles();
+        Ok((data, handles, m.flags, m.addr))
+    }
+
+    fn recv_into(
+        &self,
+        buf: &mut [u8],
+        flags: RecvFlags,
+    ) -> io::Result<(usize, Option<SocketAddr>)> {
+        let m = self.recv_msg(&mut [IoSliceMut::new(buf)], 0, flags)?;
+        Ok((m.bytes, m.addr))
+    }
+
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        let how = match how {
+            Shutdown::Read => ShutdownHow::Receive,
+            Shutdown::Write => ShutdownHow::Send,
+            Shutdown::Both => ShutdownHow::Both,
+        };
+        self.inner.shutdown(how).map_err(to_io)
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner
+            .local_address()
+            .map(SocketAddr::from_wit)
+            .map_err(to_io)
+    }
+
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner
+            .remote_address()
+            .map(SocketAddr::from_wit)
+            .map_err(to_io)
+    }
+
+    fn peer_cred(&self) -> io::Result<Credentials> {
+        self.inner
+            .peer_credentials()
+            .map(Credentials::from)
+            .map_err(to_io)
+    }
+
+    fn set_pass_cred(&self, on: bool) -> io::Result<()> {
+        self.inner.set_pass_credentials(on).map_err(to_io)
+    }
+
+    fn from_handle(h: OwnedHandle, ty: SocketType) -> Result<Sock, IntoSocketError> {
+        let error = match h.socket_type() {
+            Some(t) if t == ty => match Socket::from_descriptor(h.wit()) {
+                Ok(inner) => return Ok(Sock { inner }),
+                Err(code) => to_io(code),
+            },
+            Some(t) => io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("a {t:?} socket, not {ty:?}"),
+            ),
+            None => io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("a {:?}, not a socket", h.kind()),
+            ),
+        };
+        Err(IntoSocketError { error, handle: h })
+    }
+}
+
+/// `(data, handles, flags, address)`, the tuple Python's
+/// `socket.recv_fds` returns.
+pub type RecvFds = (Vec<u8>, Vec<OwnedHandle>, MessageFlags, Option<SocketAddr>);
+
+/// A handle could not become a socket of the requested type; the handle is
+/// given back untouched.
+#[derive(Debug)]
+pub struct IntoSocketError {
+    error: io::Error,
+    handle: OwnedHandle,
+}
+
+impl IntoSocketError {
+    /// Why the conversion failed.
+    pub fn error(&self) -> &io::Error {
+        &self.error
+    }
+
+    /// The handle, unchanged.
+    pub fn into_handle(self) -> OwnedHandle {
+        self.handle
+    }
+}
+
+impl fmt::Display for IntoSocketError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "not a socket of the requested type: {}", self.error)
+    }
+}
+
+impl std::error::Error for IntoSocketError {}
+
+impl From<IntoSocketError> for io::Error {
+    fn from(e: IntoSocketError) -> io::Error {
+        e.error
+    }
+}
+
+/// Methods every socket type shares; generated once per type so each type
+/// documents them under its own name.
+macro_rules! socket_common {
+    ($name:ident, $ty:expr, $what:literal) => {
+        impl $name {
+            #[doc = concat!("Two connected ", $what, " sockets (`socketpair(2)`); needs no authority.")]
+            pub fn pair() -> io::Result<($name, $name)> {
+                let (a, b) = Sock::pair($ty)?;
+                Ok(($name { sock: a }, $name { sock: b }))
+            }
+
+            #[doc = concat!("Takes the ", $what, " socket the host granted as `name`. Each grant can be")]
+            /// taken once; a grant of another kind is an `InvalidInput` error
+            /// (and is closed).
+            pub fn preopened(name: &str) -> io::Result<$name> {
+                Ok($name::try_from(crate::preopened(name)?)?)
+            }
+
+            /// `sendmsg(2)`: gathers `bufs` into one message with `ancillary`
+            /// items, to `to` if given. Returns the bytes sent.
+            ///
+            /// ```no_run
+            /// use std::io::IoSlice;
+            /// use capsock::{Ancillary, AsHandle, SendFlags};
+            #[doc = concat!("use capsock::", stringify!($name), ";")]
+            ///
+            #[doc = concat!("let (a, b) = ", stringify!($name), "::pair()?;")]
+            /// let lent = [b.as_handle()];
+            /// let n = a.send_msg(
+            ///     &[IoSlice::new(b"Hel"), IoSlice::new(b"lo")],
+            ///     &[Ancillary::Rights(&lent)],
+            ///     SendFlags::empty(),
+            ///     None,
+            /// )?;
+            /// assert_eq!(n, 5);
+            /// # Ok::<(), std::io::Error>(())
+            /// ```
+            pub fn send_msg(
+                &self,
+                bufs: &[IoSlice<'_>],
+                ancillary: &[Ancillary<'_>],
+                flags: SendFlags,
+                to: Option<&SocketAddr>,
+            ) -> io::Result<usize> {
+                self.sock.send_msg(bufs, ancillary, flags, to)
+            }
+
+            /// `recvmsg(2)`: scatters the data into `bufs` and receives up to
+            /// `control_space` bytes of ancillary data, sized with
+            /// [`cmsg_space`] / [`cmsg_len`] exactly as for Python's
+            /// `recvmsg(bufsize, ancbufsize)`. Items that do not fit are
+            /// dropped (their fds closed) and `CONTROL_TRUNCATED` is set.
+            ///
+            /// ```no_run
+            /// use std::io::IoSliceMut;
+            /// use capsock::{cmsg_space, RecvFlags, FD_SIZE};
+            #[doc = concat!("use capsock::", stringify!($name), ";")]
+            ///
+            #[doc = concat!("let sock = ", stringify!($name), "::preopened(\"peer\")?;")]
+            /// let (mut head, mut body) = ([0u8; 4], [0u8; 64]);
+            /// let mut bufs = [IoSliceMut::new(&mut head), IoSliceMut::new(&mut body)];
+            /// let mut msg = sock.recv_msg(&mut bufs, cmsg_space(4 * FD_SIZE), RecvFlags::empty())?;
+            /// let handles = msg.take_handles();
+            /// println!("{} bytes, {} handles, {:?}", msg.bytes, handles.len(), msg.flags);
+            /// # Ok::<(), std::io::Error>(())
+            /// ```
+            pub fn recv_msg(
+                &self,
+                bufs: &mut [IoSliceMut<'_>],
+                control_space: usize,
+                flags: RecvFlags,
+            ) -> io::Result<RecvMsg> {
+                self.sock.recv_msg(bufs, control_space, flags)
+            }
+
+            /// Python's `socket.send_fds`: sends `data` with copies of `fds`
+            /// in one `SCM_RIGHTS` item.
+            ///
+            /// ```no_run
+            /// use capsock::{AsHandle, OwnedHandle};
+            #[doc = concat!("use capsock::", stringify!($name), ";")]
+            ///
+            #[doc = concat!("let sock = ", stringify!($name), "::preopened(\"peer\")?;")]
+            /// let file: OwnedHandle = capsock::preopened("log")?;
+            /// sock.send_fds(b"here", &[file.as_handle()])?;
+            /// # Ok::<(), std::io::Error>(())
+            /// ```
+            pub fn send_fds(&self, data: &[u8], fds: &[BorrowedHandle<'_>]) -> io::Result<usize> {
+                self.sock.send_fds(data, fds, None)
+            }
+
+            /// Python's `socket.recv_fds`: up to `bufsize` bytes and up to
+            /// `maxfds` descriptors (control space `CMSG_LEN(maxfds * 4)`).
+            /// Returns `(data, handles, flags, address)`.
+            pub fn recv_fds(&self, bufsize: usize, maxfds: usize) -> io::Result<RecvFds> {
+                self.sock.recv_fds(bufsize, maxfds)
+            }
+
+            /// `shutdown(2)`.
+            pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+                self.sock.shutdown(how)
+            }
+
+            /// `getsockname(2)`.
+            pub fn local_addr(&self) -> io::Result<SocketAddr> {
+                self.sock.local_addr()
+            }
+
+            /// `getpeername(2)`.
+            pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+                self.sock.peer_addr()
+            }
+
+            /// `SO_PEERCRED`: the peer's credentials when it connected.
+            pub fn peer_cred(&self) -> io::Result<Credentials> {
+                self.sock.peer_cred()
+            }
+
+            /// `SO_PASSCRED`: attach the sender's credentials to every
+            /// message received.
+            pub fn set_pass_cred(&self, on: bool) -> io::Result<()> {
+                self.sock.set_pass_cred(on)
+            }
+        }
+
+        impl TryFrom<OwnedHandle> for $name {
+            type Error = IntoSocketError;
+
+            #[doc = concat!("Turns a received handle into a ", $what, " socket; fails, giving the")]
+            /// handle back, if it is anything else.
+            fn try_from(h: OwnedHandle) -> Result<$name, IntoSocketError> {
+                Sock::from_handle(h, $ty).map(|sock| $name { sock })
+            }
+        }
+
+        impl AsHandle for $name {
+            fn as_handle(&self) -> BorrowedHandle<'_> {
+                BorrowedHandle { inner: Borrowed::Socket(&self.sock.inner) }
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+/// A connected Unix stream socket (`SOCK_STREAM`), like
+/// `std::os::unix::net::UnixStream`. Reads and writes with [`Read`] and
+/// [`Write`]; passes handles with [`send_fds`](Self::send_fds) /
+/// [`recv_fds`](Self::recv_fds).
+///
+/// ```no_run
+/// use std::io::{Read, Write};
+/// use capsock::UnixStream;
+///
+/// let (mut a, mut b) = UnixStream::pair()?;
+/// a.write_all(b"ping")?;
+/// let mut buf = [0; 4];
+/// b.read_exact(&mut buf)?;
+/// assert_eq!(&buf, b"ping");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct UnixStream {
+    sock: Sock,
+}
+
+socket_common!(UnixStream, SocketType::Stream, "stream");
+
+impl Read for &UnixStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.sock.recv_into(buf, RecvFlags::empty()).map(|(n, _)| n)
+    }
+}
+
+impl Write for &UnixStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.sock
+            .send_msg(&[IoSlice::new(buf)], &[], SendFlags::empty(), None)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.sock.send_msg(bufs, &[], SendFlags::empty(), None)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Read for UnixStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+}
+
+impl Write for UnixStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        (&*self).write_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A Unix datagram socket (`SOCK_DGRAM`), like
+/// `std::os::unix::net::UnixDatagram`.
+pub struct UnixDatagram {
+    sock: Sock,
+}
+
+socket_common!(UnixDatagram, SocketType::Datagram, "datagram");
+
+impl UnixDatagram {
+    /// Sends one datagram to the connected peer.
+    pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.sock
+            .send_msg(&[IoSlice::new(buf)], &[], SendFlags::empty(), None)
+    }
+
+    /// Sends one datagram to `addr` (needs the host's authority for it).
+    pub fn send_to(&self, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
+        self.sock
+            .send_msg(&[IoSlice::new(buf)], &[], SendFlags::empty(), Some(addr))
+    }
+
+    /// Receives one datagram; the rest of a longer one is discarded.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.sock.recv_into(buf, RecvFlags::empty()).map(|(n, _)| n)
+    }
+
+    /// Receives one datagram and the sender's address.
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let (n, addr) = self.sock.recv_into(buf, RecvFlags::empty())?;
+        Ok((n, addr.unwrap_or(SocketAddr::Unnamed)))
+    }
+}
+
+/// A connected Unix sequenced-packet socket (`SOCK_SEQPACKET`): reliable,
+/// ordered, message boundaries kept.
+pub struct UnixSeqpacket {
+    sock: Sock,
+}
+
+socket_common!(UnixSeqpacket, SocketType::Seqpacket, "seqpacket");
+
+impl UnixSeqpacket {
+    /// Sends one packet.
+    pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.sock
+            .send_msg(&[IoSlice::new(buf)], &[], SendFlags::empty(), None)
+    }
+
+    /// Receives one packet; the rest of a longer one is discarded.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.sock.recv_into(buf, RecvFlags::empty()).map(|(n, _)| n)
+    }
+}
