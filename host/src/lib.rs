@@ -21,18 +21,27 @@ mod ctx;
 mod descriptors;
 mod error;
 mod handles;
+pub mod native;
 mod policy;
 mod preopens;
 mod runtime;
 mod sockets;
-pub mod sys;
+mod sys;
 mod types;
 
-pub use bindings::types::ErrorCode;
+/// The example guests of `examples/guests`, built with this crate: paths of
+/// their components in the build tree, and the demo plugin embedded.
+#[doc(hidden)]
+pub mod examples {
+    include!(concat!(env!("OUT_DIR"), "/example_guests.rs"));
+    include!(concat!(env!("OUT_DIR"), "/demo_plugin.rs"));
+}
+
+pub use bindings::types::{ErrorCode, SocketType};
 pub use ctx::{
     add_to_linker, CapsockCtx, CapsockCtxBuilder, CapsockCtxView, CapsockView, HasCapsock,
 };
 pub use error::{CapsockError, CapsockResult};
 pub use handles::{Descriptor, Socket};
 pub use policy::{Limits, Policy, Refusal};
-pub use runtime::{Runtime, SandboxState};
+pub use runtime::{GuestTrapped, Runtime, SandboxState};

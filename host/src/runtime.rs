@@ -54,6 +54,19 @@ impl CapsockView for SandboxState {
     }
 }
 
+/// The error [`Runtime::run`] returns when the guest trapped (as opposed to
+/// failing to load or instantiate).
+#[derive(Debug)]
+pub struct GuestTrapped(pub wasmtime::Error);
+
+impl std::fmt::Display for GuestTrapped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the guest trapped: {:#}", self.0)
+    }
+}
+
+impl std::error::Error for GuestTrapped {}
+
 /// Compiles and runs `sandbox`-world components.
 pub struct Runtime {
     engine: Engine,
@@ -106,7 +119,7 @@ impl Runtime {
     }
 
     /// Runs a command component to completion and returns its exit status.
-    /// A trap is an error; the store (and every fd the guest held) is gone
+    /// A trap is a [`GuestTrapped`] error; the store (and every fd the guest held) is gone
     /// when this returns.
     pub fn run(
         &self,
@@ -123,7 +136,7 @@ impl Runtime {
             Ok(Err(())) => Ok(1),
             Err(e) => match e.downcast_ref::<I32Exit>() {
                 Some(exit) => Ok(exit.0),
-                None => Err(anyhow::Error::from(e).context("the guest trapped")),
+                None => Err(GuestTrapped(e).into()),
             },
         }
     }

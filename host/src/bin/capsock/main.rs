@@ -1,0 +1,57 @@
+//! `capsock`: run WebAssembly components with real Unix IPC.
+
+#![deny(unsafe_code)]
+
+mod demo;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit status when capsock itself fails (bad flag value, missing file, not
+/// a component, refused connect): like `env(1)` and `docker run`, 125.
+const EXIT_CAPSOCK_ERROR: u8 = 125;
+/// Exit status when the guest traps (as an abort would: 128 + SIGABRT).
+const EXIT_GUEST_TRAP: u8 = 134;
+
+#[derive(Parser)]
+#[command(
+    name = "capsock",
+    version,
+    about = "Run WebAssembly components with real Unix IPC: sendmsg/recvmsg, fd passing (SCM_RIGHTS), credentials"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a wasm32-wasip2 component (world capsock:sockets/sandbox); exits with its status.
+    Run(run::RunArgs),
+    /// A native broker hands two open files to a sandboxed plugin, which reports on them.
+    Demo,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Demo => demo::demo(),
+    };
+    match result {
+        Ok(status) => ExitCode::from(status as u8),
+        Err(e) => {
+            eprintln!("capsock: {e:#}");
+            if e.downcast_ref::<capsock_host::GuestTrapped>().is_some() {
+                ExitCode::from(EXIT_GUEST_TRAP)
+            } else {
+                ExitCode::from(EXIT_CAPSOCK_ERROR)
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! `capsock run`: grants, WASI setup, and the run itself.
+
+use std::os::fd::{OwnedFd, RawFd};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use capsock_host::{native, CapsockCtx, Runtime, SocketType};
+use clap::Args;
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Connect to the Unix socket at PATH and grant it as NAME. TYPE is
+    /// stream (default), datagram or seqpacket.
+    #[arg(long = "unix-connect", value_name = "NAME[:TYPE]=PATH", value_parser = parse_unix_connect)]
+    unix_connect: Vec<UnixConnect>,
+
+    /// Grant file descriptor N, inherited from the parent process, as NAME
+    /// (N > 2; it is closed in capsock once the guest takes and drops it).
+    #[arg(long = "fd", value_name = "NAME=N", value_parser = parse_fd)]
+    fds: Vec<(String, RawFd)>,
+
+    /// Preopen the host directory HOST for WASI filesystem access, as GUEST
+    /// (default: the same path).
+    #[arg(long = "dir", value_name = "HOST[::GUEST]", value_parser = parse_dir)]
+    dirs: Vec<(PathBuf, String)>,
+
+    /// Set an environment variable for the guest.
+    #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
+    envs: Vec<(String, String)>,
+
+    /// The component to run.
+    component: PathBuf,
+
+    /// Arguments for the guest (after `--`, or after the component).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+#[derive(Clone)]
+struct UnixConnect {
+    name: String,
+    ty: SocketType,
+    path: PathBuf,
+}
+
+fn grant_name(name: &str) -> Result<String, String> {
+    if name.is_empty() || name.contains([':', '=']) {
+        Err(format!(
+            "bad grant name {name:?} (non-empty, without ':' or '=')"
+        ))
+    } else {
+        Ok(name.to_string())
+    }
+}
+
+fn parse_unix_connect(s: &str) -> Result<UnixConnect, String> {
+    let (lhs, path) = s.split_once('=').ok_or("expected NAME[:TYPE]=PATH")?;
+    let (name, ty) = match lhs.split_once(':') {
+        None => (lhs, SocketType::Stream),
+        Some((name, "stream")) => (name, SocketType::Stream),
+        Some((name, "datagram" | "dgram")) => (name, SocketType::Datagram),
+        Some((name, "seqpacket")) => (name, SocketType::Seqpacket),
+        Some((_, other)) => {
+            return Err(format!(
+                "unknown socket type {other:?} (stream, datagram or seqpacket)"
+            ))
+        }
+    };
+    if path.is_empty() {
+        return Err("empty PATH".into());
+    }
+    Ok(UnixConnect {
+        name: grant_name(name)?,
+        ty,
+        path: PathBuf::from(path),
+    })
+}
+
+fn parse_fd(s: &str) -> Result<(String, RawFd), String> {
+    let (name, n) = s.split_once('=').ok_or("expected NAME=N")?;
+    let n: RawFd = n
+        .parse()
+        .map_err(|_| format!("{n:?} is not a file descriptor number"))?;
+    if n <= 2 {
+        return Err(format!(
+            "fd {n} is stdio, which the guest inherits anyway; pass another fd"
+        ));
+    }
+    Ok((grant_name(name)?, n))
+}
+
+fn parse_dir(s: &str) -> Result<(PathBuf, String), String> {
+    let (host, guest) = s.split_once("::").unwrap_or((s, s));
+    if host.is_empty() || guest.is_empty() {
+        return Err("expected HOST[::GUEST]".into());
+    }
+    Ok((PathBuf::from(host), guest.to_string()))
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s.split_once('=').ok_or("expected K=V")?;
+    if k.is_empty() {
+        return Err("empty variable name".into());
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<i32> {
+    // Inherited fds first, before this process opens anything else.
+    let mut grants: Vec<(String, OwnedFd)> = Vec::new();
+    let mut seen_fds = Vec::new();
+    for (name, n) in &args.fds {
+        if seen_fds.contains(n) {
+            bail!("--fd {name}={n}: fd {n} is granted twice");
+        }
+        seen_fds.push(*n);
+        // SAFETY: at start-up nothing in this process owns inherited fds
+        // above 2 yet, and each number is adopted once (checked above).
+        #[allow(unsafe_code)]
+        let fd = unsafe { native::adopt_inherited_fd(*n) }
+            .with_context(|| format!("--fd {name}={n}: not an open file descriptor"))?;
+        grants.push((name.clone(), fd));
+    }
+    let names = args
+        .fds
+        .iter()
+        .map(|(n, _)| n)
+        .chain(args.unix_connect.iter().map(|c| &c.name));
+    let mut seen_names = Vec::new();
+    for name in names {
+        if seen_names.contains(&name) {
+            bail!("the grant name {name:?} is used twice");
+        }
+        seen_names.push(name);
+    }
+
+    let runtime = Runtime::new()?;
+    let component = runtime.load_file(&args.component)?;
+
+    for c in &args.unix_connect {
+        let fd = native::connect_unix(&c.path, c.ty).with_context(|| {
+            format!(
+                "--unix-connect {}: cannot connect to {}",
+                c.name,
+                c.path.display()
+            )
+        })?;
+        grants.push((c.name.clone(), fd));
+    }
+
+    let mut wasi = WasiCtxBuilder::new();
+    wasi.inherit_stdio();
+    let argv0 = args
+        .component
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    wasi.arg(argv0).args(&args.args);
+    for (k, v) in &args.envs {
+        wasi.env(k, v);
+    }
+    for (host, guest) in &args.dirs {
+        wasi.preopened_dir(host, guest, FsPerms::ReadWrite)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("--dir {}: cannot open the directory", host.display()))?;
+    }
+
+    let mut capsock = CapsockCtx::builder();
+    for (name, fd) in grants {
+        capsock.grant(name, fd);
+    }
+    runtime.run(&component, wasi.build(), capsock.build())
+}

@@ -1,0 +1,103 @@
+//! Native-side helpers for the processes that talk to guests: a broker
+//! handing fds to a plugin, a test peer. Python's `socket.send_fds` /
+//! `recv_fds` for Rust code, on capsock's own codec.
+
+use std::io::{self, IoSlice, IoSliceMut};
+use std::os::fd::{BorrowedFd, OwnedFd};
+
+use crate::cmsg::{self, ControlBuf, Encoder};
+use crate::sys::{self, Received};
+
+/// Sends `data` with copies of `fds` in one `SCM_RIGHTS` item
+/// (`MSG_NOSIGNAL`). Returns the bytes sent.
+pub fn send_fds(sock: BorrowedFd<'_>, data: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<usize> {
+    if fds.len() > cmsg::SCM_MAX_FD {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let mut storage = ControlBuf::new();
+    let buf = storage.zeroed(if fds.is_empty() {
+        0
+    } else {
+        cmsg::space(fds.len() * cmsg::FD_LEN)
+    });
+    let mut enc = Encoder::new(buf);
+    if !fds.is_empty() {
+        enc.push_rights(fds)
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    }
+    let len = enc.len();
+    sys::sendmsg(
+        sock,
+        &[IoSlice::new(data)],
+        &buf[..len],
+        None,
+        libc::MSG_NOSIGNAL,
+    )
+}
+
+/// Receives up to `bufsize` bytes and up to `maxfds` fds (control space
+/// `CMSG_LEN(maxfds * 4)`, as Python sizes it). Returns the data, the fds
+/// (owned, close-on-exec) and `msg_flags`.
+pub fn recv_fds(
+    sock: BorrowedFd<'_>,
+    bufsize: usize,
+    maxfds: usize,
+) -> io::Result<(Vec<u8>, Vec<OwnedFd>, i32)> {
+    let mut data = vec![0; bufsize];
+    let mut storage = ControlBuf::new();
+    let control = storage.zeroed(cmsg::len(maxfds * cmsg::FD_LEN));
+    let r = sys::recvmsg(sock, &mut [IoSliceMut::new(&mut data)], control, 0)?;
+    data.truncate(r.bytes);
+    let fds = r
+        .control
+        .into_iter()
+        .flat_map(|item| match item {
+            Received::Rights(fds) => fds,
+            _ => Vec::new(),
+        })
+        .collect();
+    Ok((data, fds, r.flags))
+}
+
+/// How many file descriptors this process has open (`/proc/self/fd`), for
+/// leak accounting.
+pub fn count_open_fds() -> io::Result<usize> {
+    // The directory handle doing the listing is itself one of the entries.
+    Ok(std::fs::read_dir("/proc/self/fd")?
+        .count()
+        .saturating_sub(1))
+}
+
+/// Connects a new Unix socket of type `ty` to the path `path`
+/// (`socket(2)` + `connect(2)`, close-on-exec).
+pub fn connect_unix(
+    path: &std::path::Path,
+    ty: crate::bindings::types::SocketType,
+) -> io::Result<OwnedFd> {
+    use std::os::unix::ffi::OsStrExt;
+    let addr = sys::UnixAddr::new(&sys::UnixName::Pathname(
+        path.as_os_str().as_bytes().to_vec(),
+    ))?;
+    let fd = sys::unix_socket(crate::handles::sock_type_to_libc(ty))?;
+    sys::connect(std::os::fd::AsFd::as_fd(&fd), &addr)?;
+    Ok(fd)
+}
+
+/// Takes ownership of file descriptor `fd`, inherited from the parent
+/// process, and marks it close-on-exec. Fails with `EBADF` if it is not
+/// open, `EINVAL` for stdin, stdout and stderr.
+///
+/// # Safety
+/// Nothing else in this process may own `fd`: call it at start-up, before
+/// anything opens files, for fds the parent said it passed.
+#[allow(unsafe_code)]
+pub unsafe fn adopt_inherited_fd(fd: std::os::fd::RawFd) -> io::Result<OwnedFd> {
+    if (0..=2).contains(&fd) {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    if !sys::is_open(fd) {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { sys::adopt_inherited(fd) }
+}
