@@ -97,6 +97,11 @@ impl Runtime {
         &self.engine
     }
 
+    /// The linker (WASI 0.2 + capsock), to instantiate components directly.
+    pub fn linker(&self) -> &Linker<SandboxState> {
+        &self.linker
+    }
+
     /// Reads and compiles a component file, with a one-line error for a
     /// missing file, a core module, or anything else that is not a component.
     pub fn load_file(&self, path: &Path) -> anyhow::Result<Component> {

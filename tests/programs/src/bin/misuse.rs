@@ -1,0 +1,228 @@
+//! A guest that misuses the capsock WIT on purpose, through raw bindings:
+//! each case expects a specific `error-code`, and afterwards the host must
+//! still serve a normal call. `misuse <case>`; a stream socket to the peer
+//! is granted as "peer". Prints `key=value` lines.
+
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "capsock:sockets/imports",
+    ownership: Borrowing { duplicate_if_necessary: true },
+    features: ["clocks-timezone"],
+});
+
+use crate::capsock::sockets::descriptors::Descriptor;
+use crate::capsock::sockets::preopens;
+use crate::capsock::sockets::sockets::{self, AncillaryOut, HandleRef, RawControlParam, Socket};
+use crate::capsock::sockets::types::{Credentials, ErrorCode, RecvFlags, SendFlags, SocketType};
+
+fn main() {
+    let case = std::env::args().nth(1).expect("usage: misuse <case>");
+    let peer_d = preopens::take("peer").expect("grant \"peer\"");
+    let peer = Socket::from_descriptor(&peer_d).expect("peer is a socket");
+    match case.as_str() {
+        "moved_descriptor" => moved_descriptor(&peer, peer_d),
+        "not_a_socket" => not_a_socket(),
+        "raw_rights" => raw_rights(&peer),
+        "credentials" => credentials(&peer),
+        "too_many_fds" => too_many_fds(&peer),
+        "oversize" => oversize(&peer),
+        "handle_limit" => handle_limit(),
+        "forged_handle" => forged_handle(&peer),
+        other => panic!("unknown case {other}"),
+    }
+    // The host still serves the next call.
+    let n = send(&peer, b"done", &[]).expect("a normal send after the bad ones");
+    println!("done_sent={n}");
+}
+
+fn send(s: &Socket, data: &[u8], anc: &[AncillaryOut<'_>]) -> Result<u64, ErrorCode> {
+    s.send_msg(&[data], anc, SendFlags::empty(), None)
+}
+
+fn report(key: &str, r: Result<impl std::fmt::Debug, ErrorCode>) {
+    match r {
+        Ok(v) => println!("{key}=ok:{v:?}"),
+        Err(e) => println!("{key}={}", e.name()),
+    }
+}
+
+/// `peer_d`'s fd moved into `peer`: the descriptor handle is still valid in
+/// the component model but closed on the host (the guest "dropped" it).
+fn moved_descriptor(peer: &Socket, peer_d: Descriptor) {
+    report(
+        "send_moved",
+        send(
+            peer,
+            b"bad",
+            &[AncillaryOut::Rights(&[HandleRef::Descriptor(&peer_d)])],
+        ),
+    );
+    report("read_moved", peer_d.read(1));
+    report(
+        "convert_again",
+        Socket::from_descriptor(&peer_d).map(|_| ()),
+    );
+}
+
+fn not_a_socket() {
+    let pipe = preopens::take("pipe").expect("grant \"pipe\"");
+    report("from_pipe", Socket::from_descriptor(&pipe).map(|_| ()));
+    println!("pipe_kind={:?}", pipe.get_kind());
+    report("take_again", preopens::take("pipe").map(|_| ()));
+    report("take_unknown", preopens::take("no-such-grant").map(|_| ()));
+}
+
+fn raw_rights(peer: &Socket) {
+    let (a, _b) = Socket::pair(SocketType::Stream).unwrap();
+    // fd number 0 as SCM_RIGHTS payload: must never reach the kernel.
+    let scm_rights = RawControlParam {
+        level: 1,
+        kind: 1,
+        data: &[0, 0, 0, 0],
+    };
+    report(
+        "raw_scm_rights",
+        send(peer, b"bad", &[AncillaryOut::Raw(scm_rights)]),
+    );
+    let scm_pidfd = RawControlParam {
+        level: 1,
+        kind: 4,
+        data: &[0, 0, 0, 0],
+    };
+    report(
+        "raw_scm_pidfd",
+        send(peer, b"bad", &[AncillaryOut::Raw(scm_pidfd)]),
+    );
+    let so_mark = RawControlParam {
+        level: 1,
+        kind: 36,
+        data: &[1, 0, 0, 0],
+    };
+    report(
+        "raw_so_mark",
+        send(peer, b"bad", &[AncillaryOut::Raw(so_mark)]),
+    );
+    let scm_creds = RawControlParam {
+        level: 1,
+        kind: 2,
+        data: &[0; 12],
+    };
+    report(
+        "raw_scm_credentials",
+        send(peer, b"bad", &[AncillaryOut::Raw(scm_creds)]),
+    );
+    // A harmless allowlisted item passes (and Linux ignores it on Unix sockets).
+    let ip_ttl = RawControlParam {
+        level: 0,
+        kind: 2,
+        data: &[64, 0, 0, 0],
+    };
+    report("raw_ip_ttl", send(&a, b"ok", &[AncillaryOut::Raw(ip_ttl)]));
+}
+
+fn credentials(peer: &Socket) {
+    let (a, b) = Socket::pair(SocketType::Stream).unwrap();
+    // SO_PEERCRED of a socket pair is the host process itself.
+    let own = a.peer_credentials().unwrap();
+    let forged = Credentials {
+        pid: 1,
+        uid: 0,
+        gid: 0,
+    };
+    report(
+        "forged",
+        send(peer, b"bad", &[AncillaryOut::Credentials(forged)]),
+    );
+    b.set_pass_credentials(true).unwrap();
+    report("own", send(&a, b"x", &[AncillaryOut::Credentials(own)]));
+    let m = b.recv_msg(16, 64, RecvFlags::empty()).unwrap();
+    let got = m.ancillary.iter().find_map(|a| match a {
+        sockets::AncillaryIn::Credentials(c) => Some((c.pid, c.uid, c.gid)),
+        _ => None,
+    });
+    println!("own_matches={}", got == Some((own.pid, own.uid, own.gid)));
+}
+
+fn too_many_fds(peer: &Socket) {
+    let (a, _b) = Socket::pair(SocketType::Stream).unwrap();
+    let refs: Vec<HandleRef<'_>> = (0..254).map(|_| HandleRef::Socket(&a)).collect();
+    report(
+        "fds_254",
+        send(peer, b"bad", &[AncillaryOut::Rights(&refs)]),
+    );
+    // Split over two items, the total still counts.
+    report(
+        "fds_2x127",
+        send(
+            peer,
+            b"bad",
+            &[
+                AncillaryOut::Rights(&refs[..127]),
+                AncillaryOut::Rights(&refs[..127]),
+            ],
+        ),
+    );
+    report(
+        "fds_253",
+        send(&a, b"ok", &[AncillaryOut::Rights(&refs[..253])]),
+    );
+}
+
+fn oversize(peer: &Socket) {
+    let big = vec![0u8; (8 << 20) + 1];
+    report("send_oversize", send(peer, &big, &[]));
+    report(
+        "recv_oversize",
+        peer.recv_msg((8 << 20) + 1, 0, RecvFlags::DONT_WAIT)
+            .map(|_| ()),
+    );
+    report(
+        "control_oversize",
+        peer.recv_msg(16, (64 << 10) + 1, RecvFlags::DONT_WAIT)
+            .map(|_| ()),
+    );
+    report(
+        "cmsg_space_max",
+        Ok::<_, ErrorCode>(sockets::cmsg_space(u32::MAX)),
+    );
+    report(
+        "recv_empty",
+        peer.recv_msg(16, 0, RecvFlags::DONT_WAIT).map(|_| ()),
+    );
+}
+
+fn handle_limit() {
+    let mut held = Vec::new();
+    let err = loop {
+        match Socket::pair(SocketType::Datagram) {
+            Ok(p) => held.push(p),
+            Err(e) => break e,
+        }
+        assert!(held.len() <= 100_000, "no handle limit");
+    };
+    // Plus "peer" and its moved-out descriptor.
+    println!("pairs_before_limit={}", held.len());
+    println!("limit_error={}", err.name());
+    drop(held);
+    report(
+        "pair_after_drop",
+        Socket::pair(SocketType::Datagram).map(|_| ()),
+    );
+}
+
+/// Uses a handle index after dropping it: the component model refuses it
+/// before the host sees the call, and the guest traps.
+fn forged_handle(peer: &Socket) {
+    let (a, _b) = Socket::pair(SocketType::Stream).unwrap();
+    let index = a.handle();
+    drop(a);
+    println!("forging={index}");
+    // SAFETY: deliberately unsound — this is the misuse under test.
+    let forged = unsafe { Socket::from_handle(index) };
+    let r = send(
+        peer,
+        b"bad",
+        &[AncillaryOut::Rights(&[HandleRef::Socket(&forged)])],
+    );
+    println!("unreachable={r:?}");
+}

@@ -1,0 +1,269 @@
+//! Shared by the integration tests: run guests under the real host, start
+//! Python peers as separate processes, and count this process's open fds.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use capsock_host::{native, CapsockCtx, Limits, Policy, Runtime, SandboxState};
+use wasmtime::component::Component;
+use wasmtime_wasi::p2::bindings::sync::Command;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::WasiCtxBuilder;
+
+pub use capsock_test_artifacts as guests;
+
+/// Tests that count fds run one at a time: fd numbers are process-wide.
+/// The guard also warms the runtime and compiles `guests` first: a compiled
+/// component keeps a memfd (wasmtime's copy-on-write memory image) open for
+/// as long as it is cached, which must not count as a leak.
+pub fn serial(guests: &[&str]) -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    runtime();
+    for g in guests {
+        component(g);
+    }
+    guard
+}
+
+/// One runtime for the whole test binary. The first use also runs a guest
+/// once, so lazily created process-wide state (wasmtime-wasi's tokio
+/// runtime) exists before any test takes an fd baseline.
+pub fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    static WARM: OnceLock<()> = OnceLock::new();
+    let rt = RUNTIME.get_or_init(|| Runtime::new().expect("runtime"));
+    WARM.get_or_init(|| {
+        let c = rt
+            .load_file(Path::new(capsock_host::examples::SEND_REPLACEMENT))
+            .expect("warm-up guest");
+        let status = rt.run(
+            &c,
+            wasi(
+                &[],
+                &MemoryOutputPipe::new(1 << 16),
+                &MemoryOutputPipe::new(1 << 16),
+            ),
+            CapsockCtx::builder().build(),
+        );
+        assert_eq!(status.expect("warm-up run"), 0);
+    });
+    rt
+}
+
+/// Compiled components, cached by path. Each is instantiated once when
+/// first compiled: wasmtime builds a module's copy-on-write memory image (a
+/// memfd, kept while the component lives) on first instantiation, and that
+/// must happen before any test takes an fd baseline.
+pub fn component(path: &str) -> Component {
+    static CACHE: OnceLock<Mutex<HashMap<String, Component>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+    cache
+        .entry(path.to_string())
+        .or_insert_with(|| {
+            let rt = runtime();
+            let c = rt.load_file(Path::new(path)).expect("compile guest");
+            let state =
+                SandboxState::new(WasiCtxBuilder::new().build(), CapsockCtx::builder().build());
+            let mut store = wasmtime::Store::new(rt.engine(), state);
+            Command::instantiate(&mut store, &c, rt.linker()).expect("instantiate guest");
+            c
+        })
+        .clone()
+}
+
+fn wasi(
+    args: &[&str],
+    stdout: &MemoryOutputPipe,
+    stderr: &MemoryOutputPipe,
+) -> wasmtime_wasi::WasiCtx {
+    let mut b = WasiCtxBuilder::new();
+    b.stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .arg("guest")
+        .args(args);
+    b.build()
+}
+
+/// What a guest run produced.
+#[derive(Debug)]
+pub struct GuestRun {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl GuestRun {
+    /// The `key=value` lines of stdout.
+    pub fn kv(&self) -> HashMap<String, String> {
+        self.stdout
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// The value of `key`, or a panic showing the whole output.
+    pub fn get(&self, key: &str) -> String {
+        self.kv()
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {key}= in guest output: {self:#?}"))
+    }
+
+    /// Asserts a zero exit status, showing the output otherwise.
+    pub fn assert_ok(&self) -> &Self {
+        assert_eq!(self.status, 0, "guest failed: {self:#?}");
+        self
+    }
+}
+
+/// Builder-ish options for [`run_guest`].
+#[derive(Default)]
+pub struct Options {
+    pub limits: Option<Limits>,
+    pub policy: Option<Policy>,
+}
+
+/// Runs the guest at `path` with `args` and these grants; a trap is `Err`.
+pub fn run_guest_with(
+    path: &str,
+    args: &[&str],
+    grants: Vec<(&str, OwnedFd)>,
+    opts: Options,
+) -> anyhow::Result<GuestRun> {
+    let component = component(path);
+    let (stdout, stderr) = (
+        MemoryOutputPipe::new(1 << 20),
+        MemoryOutputPipe::new(1 << 20),
+    );
+    let mut ctx = CapsockCtx::builder();
+    for (name, fd) in grants {
+        ctx.grant(name, fd);
+    }
+    if let Some(l) = opts.limits {
+        ctx.limits(l);
+    }
+    if let Some(p) = opts.policy {
+        ctx.policy(p);
+    }
+    let status = runtime().run(&component, wasi(args, &stdout, &stderr), ctx.build())?;
+    Ok(GuestRun {
+        status,
+        stdout: String::from_utf8_lossy(&stdout.contents()).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr.contents()).into_owned(),
+    })
+}
+
+/// [`run_guest_with`] with default options.
+pub fn run_guest(
+    path: &str,
+    args: &[&str],
+    grants: Vec<(&str, OwnedFd)>,
+) -> anyhow::Result<GuestRun> {
+    run_guest_with(path, args, grants, Options::default())
+}
+
+/// This process's open fds.
+pub fn open_fds() -> usize {
+    native::count_open_fds().expect("count /proc/self/fd")
+}
+
+/// The directory of the Python peer scripts.
+pub fn peers_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/peers")
+}
+
+/// A Python 3 process on the other end of a Unix socket
+/// (tests/peers/peer.py): an implementation nobody on this project wrote.
+pub struct PythonPeer {
+    child: Child,
+    stdout: BufReader<ChildStdout>,
+    path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl PythonPeer {
+    /// Starts `peer.py SCENARIO PATH TYPE` and waits until it listens.
+    pub fn start(scenario: &str, socket_type: &str) -> PythonPeer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("peer.sock");
+        let mut child = std::process::Command::new("python3")
+            .arg(peers_dir().join("peer.py"))
+            .args([scenario, path.to_str().unwrap(), socket_type])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("python3 must be installed");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("peer stdout");
+        if line.trim() != "ready" {
+            let mut err = String::new();
+            child.stderr.take().unwrap().read_to_string(&mut err).ok();
+            panic!("python peer did not start: {line:?} {err}");
+        }
+        PythonPeer {
+            child,
+            stdout,
+            path,
+            _dir: dir,
+        }
+    }
+
+    /// Connects to the peer; the fd is for the guest.
+    pub fn connect(&self) -> OwnedFd {
+        UnixStream::connect(&self.path)
+            .expect("connect to python peer")
+            .into()
+    }
+
+    /// Waits for the peer to exit and returns the JSON it printed.
+    pub fn finish(mut self) -> serde_json::Value {
+        let mut out = String::new();
+        self.stdout.read_to_string(&mut out).expect("peer stdout");
+        let status = self.child.wait().expect("wait for peer");
+        let mut err = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .ok();
+        assert!(
+            status.success(),
+            "python peer failed ({status}): {err}\nstdout: {out}"
+        );
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("peer printed {out:?}: {e}"))
+    }
+}
+
+/// Runs the conformance guest's `scenario` against the Python peer's
+/// `scenario`, checking the host's fd count is back to its baseline.
+pub fn conformance(scenario: &str, peer_scenario: &str) -> (GuestRun, serde_json::Value) {
+    let _serial = serial(&[guests::CONFORMANCE]);
+    let peer = PythonPeer::start(peer_scenario, "stream");
+    let baseline = open_fds();
+    let run = run_guest(
+        guests::CONFORMANCE,
+        &[scenario],
+        vec![("peer", peer.connect())],
+    )
+    .expect("guest run");
+    assert_eq!(
+        open_fds(),
+        baseline,
+        "host fds leaked in {scenario}: {run:#?}"
+    );
+    let json = peer.finish();
+    run.assert_ok();
+    (run, json)
+}
