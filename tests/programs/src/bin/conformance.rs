@@ -19,6 +19,7 @@ fn main() {
         "c12" => c12_gather(),
         "c13" => c13_scatter(),
         "c20" => c20_receive_many_drop_half(),
+        "recv_fds" => recv_fds(),
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -133,4 +134,12 @@ fn c20_receive_many_drop_half() {
     assert_eq!(&checked, b"checked");
     // Exit without dropping the kept handles: the host must close them.
     std::mem::forget(kept);
+}
+
+/// Receives one message with up to 8 fds and reports it, dropping the handles.
+fn recv_fds() {
+    let (data, handles, flags, _) = peer().recv_fds(1024, 8).unwrap();
+    println!("data={}", String::from_utf8_lossy(&data));
+    println!("handles={}", handles.len());
+    println!("flags={flags:?}");
 }

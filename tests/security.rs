@@ -1,0 +1,184 @@
+//! The sandbox's rules from the first day: what a guest may not send, the
+//! limits, and that a refused call sends nothing, leaks nothing and leaves
+//! the host serving the next call.
+
+mod support;
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+
+use capsock_host::{native, Limits};
+use serde_json::json;
+use support::{guests, open_fds, run_guest, run_guest_with, serial, Options, PythonPeer};
+
+/// Runs a `misuse` case against a Python peer that records everything it
+/// receives; checks fd accounting and that only the final "done" arrived.
+fn misuse(case: &str, opts: Options) -> support::GuestRun {
+    let _serial = serial(&[guests::MISUSE]);
+    let peer = PythonPeer::start("misuse", "stream");
+    let baseline = open_fds();
+    let run = run_guest_with(
+        guests::MISUSE,
+        &[case],
+        vec![("peer", peer.connect())],
+        opts,
+    )
+    .expect("guest run");
+    assert_eq!(open_fds(), baseline, "host fds leaked in {case}: {run:#?}");
+    run.assert_ok();
+    assert_eq!(
+        run.get("done_sent"),
+        "4",
+        "the host still serves the next call"
+    );
+    assert_eq!(
+        peer.finish(),
+        json!({"data": "done", "ancillary": []}),
+        "nothing but \"done\" was sent"
+    );
+    run
+}
+
+#[test]
+fn raw_items_carrying_fds_or_identities_are_refused() {
+    let run = misuse("raw_rights", Options::default());
+    assert_eq!(run.get("raw_scm_rights"), "access-denied");
+    assert_eq!(run.get("raw_scm_pidfd"), "access-denied");
+    assert_eq!(run.get("raw_scm_credentials"), "access-denied");
+    assert_eq!(run.get("raw_so_mark"), "access-denied");
+    assert_eq!(
+        run.get("raw_ip_ttl"),
+        "ok:2",
+        "an allowlisted raw item is sent"
+    );
+}
+
+#[test]
+fn only_the_hosts_own_credentials_may_be_sent() {
+    let run = misuse("credentials", Options::default());
+    assert_eq!(run.get("forged"), "access-denied");
+    assert_eq!(run.get("own"), "ok:1");
+    assert_eq!(
+        run.get("own_matches"),
+        "true",
+        "the receiver sees exactly the credentials sent"
+    );
+}
+
+#[test]
+fn more_than_253_fds_per_message_is_limit_reached() {
+    let run = misuse("too_many_fds", Options::default());
+    assert_eq!(run.get("fds_254"), "limit-reached");
+    assert_eq!(run.get("fds_2x127"), "limit-reached");
+    assert_eq!(run.get("fds_253"), "ok:2");
+}
+
+#[test]
+fn oversize_messages_and_buffers_are_refused() {
+    let run = misuse("oversize", Options::default());
+    assert_eq!(run.get("send_oversize"), "message-size");
+    assert_eq!(run.get("recv_oversize"), "limit-reached");
+    assert_eq!(run.get("control_oversize"), "limit-reached");
+    assert_eq!(
+        run.get("recv_empty"),
+        "would-block",
+        "a valid call after the refusals reaches the kernel"
+    );
+}
+
+#[test]
+fn handle_limit_defaults_to_1024_and_frees_on_drop() {
+    let run = misuse("handle_limit", Options::default());
+    // "peer" holds one handle and its moved-out descriptor another.
+    assert_eq!(run.get("pairs_before_limit"), "511");
+    assert_eq!(run.get("limit_error"), "limit-reached");
+    assert_eq!(run.get("pair_after_drop"), "ok:()");
+}
+
+#[test]
+fn configured_limits_apply() {
+    let limits = Limits {
+        max_handles: 12,
+        max_fds_per_message: 10,
+        ..Limits::default()
+    };
+    let run = misuse(
+        "handle_limit",
+        Options {
+            limits: Some(limits),
+            ..Options::default()
+        },
+    );
+    assert_eq!(run.get("pairs_before_limit"), "5");
+}
+
+/// A native peer sends more fds than the guest may still hold: the ones
+/// over the limit are closed by the host, the receive reports
+/// control-truncated, the data arrives intact.
+#[test]
+fn fds_over_the_handle_limit_are_closed_and_reported() {
+    let _serial = serial(&[guests::CONFORMANCE]);
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let pairs: Vec<(UnixStream, UnixStream)> =
+        (0..4).map(|_| UnixStream::pair().unwrap()).collect();
+    let lent: Vec<_> = pairs.iter().map(|(_, lent)| lent.as_fd()).collect();
+    native::send_fds(ours.as_fd(), b"four fds", &lent).unwrap();
+    let kept: Vec<UnixStream> = pairs.into_iter().map(|(kept, _lent)| kept).collect();
+    let baseline = open_fds();
+    // "peer" takes one handle: room for 2 of the 4 fds.
+    let opts = Options {
+        limits: Some(Limits {
+            max_handles: 3,
+            ..Limits::default()
+        }),
+        ..Options::default()
+    };
+    let run = run_guest_with(
+        guests::CONFORMANCE,
+        &["recv_fds"],
+        vec![("peer", theirs.into())],
+        opts,
+    )
+    .unwrap();
+    assert_eq!(
+        open_fds(),
+        baseline - 1,
+        "the guest's socket and every received fd are closed"
+    );
+    run.assert_ok();
+    assert_eq!(run.get("data"), "four fds");
+    assert_eq!(run.get("handles"), "2");
+    assert_eq!(run.get("flags"), "MessageFlags(CONTROL_TRUNCATED)");
+    // Every lent end is closed: each kept end reads end-of-file.
+    for mut k in kept {
+        let mut buf = [0u8; 1];
+        assert_eq!(std::io::Read::read(&mut k, &mut buf).unwrap(), 0);
+    }
+}
+
+/// A guest that forges a handle index it dropped traps in the component
+/// model's handle check before the host sees the call; the host survives,
+/// closes everything the guest held, and nothing was sent.
+#[test]
+fn forged_handle_index_traps_without_leaking() {
+    let _serial = serial(&[guests::MISUSE]);
+    let peer = PythonPeer::start("misuse", "stream");
+    let baseline = open_fds();
+    let err = run_guest(
+        guests::MISUSE,
+        &["forged_handle"],
+        vec![("peer", peer.connect())],
+    )
+    .unwrap_err();
+    assert_eq!(open_fds(), baseline);
+    assert!(
+        err.downcast_ref::<capsock_host::GuestTrapped>().is_some(),
+        "{err:#}"
+    );
+    assert!(format!("{err:#}").contains("handle index"), "{err:#}");
+    assert_eq!(
+        peer.finish(),
+        json!({"data": "", "ancillary": []}),
+        "nothing was sent"
+    );
+}
