@@ -36,13 +36,14 @@
 mod bindings {
     wit_bindgen::generate!({
         path: "../wit",
-        world: "capsock:sockets/imports",
+        world: "capsock:sockets/sdk",
         // Borrowed parameter types: `send-msg` lends the guest's buffers to
         // the host without copying them into owned vectors first.
         ownership: Borrowing { duplicate_if_necessary: true },
         // wit/deps is WASI 0.2.12 as wasmtime vendors it; its `timezone`
         // interface is feature-gated and this parser needs the gate open.
         features: ["clocks-timezone"],
+        with: { "wasi:cli/exit@0.2.12": generate },
     });
 }
 
@@ -70,6 +71,20 @@ pub fn preopened(name: &str) -> io::Result<OwnedHandle> {
     bindings::capsock::sockets::preopens::take(name)
         .map(OwnedHandle::from_wit)
         .map_err(error::to_io)
+}
+
+/// Ends the program with `status` as its exit status, like
+/// [`std::process::exit`], but able to report any status from 0 to 255:
+/// Rust's std on wasm32-wasip2 turns every non-zero status into 1.
+/// Standard output and error are flushed first.
+pub fn exit(status: u8) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    bindings::wasi::cli::exit::exit_with_code(status);
+    // The host ends the instance inside the call; if it ever returned, fall
+    // back to std (status 1 for any failure).
+    std::process::exit(i32::from(status))
 }
 
 /// The names of the grants not taken yet.

@@ -342,7 +342,7 @@ impl Sock {
             },
             Some(t) => io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("a {t:?} socket, not {ty:?}"),
+                format!("a {} socket, not a {} socket", type_name(t), type_name(ty)),
             ),
             None => io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -350,6 +350,14 @@ impl Sock {
             ),
         };
         Err(IntoSocketError { error, handle: h })
+    }
+}
+
+fn type_name(ty: SocketType) -> &'static str {
+    match ty {
+        SocketType::Stream => "stream",
+        SocketType::Datagram => "datagram",
+        SocketType::Seqpacket => "seqpacket",
     }
 }
 

@@ -219,6 +219,11 @@ impl PythonPeer {
         }
     }
 
+    /// The path the peer listens on.
+    pub fn socket_path(&self) -> &Path {
+        &self.path
+    }
+
     /// Connects to the peer; the fd is for the guest.
     pub fn connect(&self) -> OwnedFd {
         UnixStream::connect(&self.path)

@@ -12,6 +12,8 @@ use clap::{Parser, Subcommand};
 /// Exit status when capsock itself fails (bad flag value, missing file, not
 /// a component, refused connect): like `env(1)` and `docker run`, 125.
 const EXIT_CAPSOCK_ERROR: u8 = 125;
+/// Exit status for a bad command line (clap's convention).
+const EXIT_USAGE: u8 = 2;
 /// Exit status when the guest traps (as an abort would: 128 + SIGABRT).
 const EXIT_GUEST_TRAP: u8 = 134;
 
@@ -38,7 +40,20 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
+        Err(e) => {
+            // One line, like every other capsock error; --help has the rest.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            eprintln!(
+                "capsock: {}",
+                first.strip_prefix("error: ").unwrap_or(first)
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Demo => demo::demo(),

@@ -1,0 +1,251 @@
+//! The `capsock` binary: `run` with every grant flag, exit statuses, and
+//! one-line errors; `demo`.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use support::{guests, peers_dir, PythonPeer};
+
+const CAPSOCK: &str = env!("CARGO_BIN_EXE_capsock");
+
+fn capsock(args: &[&str]) -> Output {
+    Command::new(CAPSOCK)
+        .args(args)
+        .output()
+        .expect("run capsock")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The issue's acceptance check: a guest written only against the SDK
+/// receives fds from a Python process through `capsock run --unix-connect`.
+#[test]
+fn unix_connect_guest_receives_files_from_a_python_server() {
+    let peer = PythonPeer::start("c02", "stream");
+    let socket = peer.socket_path().to_str().unwrap().to_string();
+    let out = capsock(&[
+        "run",
+        "--unix-connect",
+        &format!("client={socket}"),
+        capsock_host::examples::TEMPERATURE_SERVER,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("Non-ancillary message:Temperature data"),
+        "{text}"
+    );
+    assert!(
+        text.contains("File 1 contents: time temp 00.00 23 01.00 22"),
+        "{text}"
+    );
+    assert!(
+        text.contains("File 2 contents: time temp 00.00 12"),
+        "{text}"
+    );
+    assert_eq!(peer.finish()["sent"], 16);
+}
+
+#[test]
+fn unix_connect_picks_the_socket_type() {
+    let peer = PythonPeer::start("misuse", "seqpacket");
+    let socket = peer.socket_path().to_str().unwrap().to_string();
+    let out = capsock(&[
+        "run",
+        "--unix-connect",
+        &format!("client:seqpacket={socket}"),
+        capsock_host::examples::TEMPERATURE_SERVER,
+    ]);
+    // The server guest wants a stream socket: a clear refusal, not a hang.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("a seqpacket socket, not a stream socket"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        peer.finish(),
+        serde_json::json!({"data": "", "ancillary": []})
+    );
+}
+
+#[test]
+fn fd_grant_from_a_spawning_broker() {
+    let out = Command::new("python3")
+        .arg(peers_dir().join("broker.py"))
+        .args([CAPSOCK, guests::CONFORMANCE, "c02"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["status"], 0, "{json}");
+    assert!(
+        json["stdout"].as_str().unwrap().contains("handles=2"),
+        "{json}"
+    );
+    assert!(
+        json["stdout"]
+            .as_str()
+            .unwrap()
+            .contains(r#"file1="time temp\n00.00 12\n""#),
+        "{json}"
+    );
+    assert_eq!(json["eof"], true, "the broker sees EOF once capsock exited");
+}
+
+#[test]
+fn args_env_dir_and_exit_status_reach_the_guest() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hello.txt"), "first line\nsecond\n").unwrap();
+    let mapping = format!("{}::/data", dir.path().display());
+    let out = capsock(&[
+        "run",
+        "--env",
+        "CAPSOCK_PROBE=yes",
+        "--dir",
+        &mapping,
+        guests::CLI_PROBE,
+        "--",
+        "--read",
+        "/data/hello.txt",
+        "--exit",
+        "3",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(r#"args=["--read", "/data/hello.txt", "--exit", "3"]"#),
+        "{text}"
+    );
+    assert!(text.contains("env=yes"), "{text}");
+    assert!(text.contains("read=first line"), "{text}");
+    assert!(text.contains("grants=[]"), "{text}");
+}
+
+/// Asserts a failed run: status 125 and exactly one line on stderr,
+/// starting with `capsock: ` and containing `needle`.
+fn assert_one_line_error(out: &Output, needle: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err:?}");
+    assert!(
+        err.starts_with("capsock: ") && err.contains(needle),
+        "{err:?} should mention {needle:?}"
+    );
+}
+
+#[test]
+fn missing_component_file_is_one_line() {
+    assert_one_line_error(
+        &capsock(&["run", "/no/such/file.wasm"]),
+        "cannot read /no/such/file.wasm: No such file or directory",
+    );
+}
+
+#[test]
+fn core_module_and_junk_are_not_components() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("module.wasm");
+    std::fs::write(&module, b"\0asm\x01\0\0\0").unwrap();
+    assert_one_line_error(
+        &capsock(&["run", module.to_str().unwrap()]),
+        "a core WebAssembly module, not a component",
+    );
+    let junk = dir.path().join("junk.wasm");
+    std::fs::write(&junk, b"#!/bin/sh\necho hi\n").unwrap();
+    assert_one_line_error(
+        &capsock(&["run", junk.to_str().unwrap()]),
+        "not a WebAssembly component",
+    );
+}
+
+#[test]
+fn refused_and_missing_sockets_are_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nobody.sock");
+    let arg = format!("peer={}", missing.display());
+    assert_one_line_error(
+        &capsock(&["run", "--unix-connect", &arg, guests::CLI_PROBE]),
+        "No such file or directory",
+    );
+    // A socket file nobody listens on any more: ECONNREFUSED.
+    let stale = dir.path().join("stale.sock");
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    let arg = format!("peer={}", stale.display());
+    assert_one_line_error(
+        &capsock(&["run", "--unix-connect", &arg, guests::CLI_PROBE]),
+        "Connection refused",
+    );
+}
+
+#[test]
+fn bad_flag_values_are_one_line() {
+    for (args, needle) in [
+        (
+            vec!["run", "--unix-connect", "nopath", guests::CLI_PROBE],
+            "expected NAME[:TYPE]=PATH",
+        ),
+        (
+            vec!["run", "--unix-connect", "x:pipe=/tmp/x", guests::CLI_PROBE],
+            "unknown socket type \"pipe\"",
+        ),
+        (
+            vec!["run", "--fd", "x=seven", guests::CLI_PROBE],
+            "not a file descriptor number",
+        ),
+        (vec!["run", "--fd", "x=1", guests::CLI_PROBE], "stdio"),
+        (
+            vec!["run", "--env", "novalue", guests::CLI_PROBE],
+            "expected K=V",
+        ),
+    ] {
+        let out = capsock(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err:?}");
+        assert!(
+            err.starts_with("capsock: ") && err.contains(needle),
+            "{args:?}: {err:?}"
+        );
+    }
+    // A well-formed but closed fd is caught when it is adopted.
+    assert_one_line_error(
+        &capsock(&["run", "--fd", "x=999", guests::CLI_PROBE]),
+        "--fd x=999: not an open file descriptor",
+    );
+}
+
+#[test]
+fn demo_prints_the_report_and_equal_fd_counts() {
+    let out = capsock(&["demo"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            r#"plugin received "Temperature data" with 2 handle(s); no filesystem access"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("file 1: 9 readings, min 17 °C, max 23 °C, mean 20.22 °C"),
+        "{text}"
+    );
+    assert!(
+        text.contains("file 2: 9 readings, min 9 °C, max 19 °C, mean 12.33 °C"),
+        "{text}"
+    );
+    let counts = text
+        .lines()
+        .find(|l| l.starts_with("host open fds:"))
+        .expect("fd count line");
+    assert!(counts.ends_with("(equal)"), "{counts}");
+    assert!(Path::new(CAPSOCK).exists());
+}
