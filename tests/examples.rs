@@ -1,0 +1,82 @@
+//! The examples a new user starts from: each runs as examples/README.md
+//! says (examples/run.py, with the binary and guests of this build), and
+//! prints what its original (Twisted's listings, the seed) prints.
+
+use std::path::Path;
+use std::process::Command;
+
+const CAPSOCK: &str = env!("CARGO_BIN_EXE_capsock");
+
+fn run_example(name: &str) -> String {
+    let wasm_dir = Path::new(capsock_host::examples::SEND_REPLACEMENT)
+        .parent()
+        .unwrap();
+    let out = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/run.py"))
+        .args([name, "--capsock", CAPSOCK, "--wasm-dir"])
+        .arg(wasm_dir)
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{name}: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn send_replacement_sends_and_receives_twelve_bytes() {
+    let out = run_example("send_replacement");
+    assert!(out.contains("Sent 12 bytes"), "{out}");
+    assert!(out.contains("Received \"Hello, world\""), "{out}");
+    assert!(
+        out.contains("Extra stuff, fyi [] MessageFlags(0x0)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn copy_descriptor_reads_half_through_each_descriptor() {
+    let out = run_example("copy_descriptor");
+    assert!(out.contains("Wrote 12 bytes"), "{out}");
+    assert!(out.contains("Read \"Hello,\" from original"), "{out}");
+    assert!(out.contains("Read \" world\" from duplicate"), "{out}");
+}
+
+#[test]
+fn temperature_client_hands_two_files_to_the_server() {
+    let out = run_example("temperature");
+    assert!(out.contains("Message sent to the server"), "{out}");
+    assert!(
+        out.contains("Non-ancillary message:Temperature data"),
+        "{out}"
+    );
+    let contents = "contents: time temp(in degree Celsius) 00.00 23 01.00 22 02.00 22 03.00 19 04.00 17 05.00 18 06.00 19 07.00 19 08.00 23";
+    assert!(out.contains(&format!("File 1 {contents}")), "{out}");
+    assert!(out.contains(&format!("File 2 {contents}")), "{out}");
+}
+
+#[test]
+fn embedding_example_runs_a_guest_in_its_own_store() {
+    // `cargo test` builds the examples next to the binaries it tests.
+    let embed = Path::new(CAPSOCK).parent().unwrap().join("examples/embed");
+    let out = Command::new(&embed)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", embed.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("File 1 contents: time temp 00.00 21 01.00 20"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("handles it still held at exit: 0"),
+        "{stdout}"
+    );
+}
