@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 
 use capsock_host::{native, Limits};

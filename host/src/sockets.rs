@@ -13,7 +13,7 @@ use crate::bindings::types::{
 };
 use crate::cmsg::{self, Encoder, Ucred};
 use crate::ctx::CapsockCtxView;
-use crate::error::CapsockResult;
+use crate::error::{CapsockError, CapsockResult};
 use crate::handles::{unix_socket_type, Descriptor, Socket};
 use crate::sys::{self, Received, UnixAddr, UnixName};
 
@@ -197,39 +197,29 @@ impl HostSocket for CapsockCtxView<'_> {
         let to = to.map(|a| self.destination(a)).transpose()?;
 
         // Split the view: the control buffer is written while the table is
-        // borrowed for the handles' fds.
+        // borrowed for the handles' fds. Resolving a handle can fail; that
+        // returns before anything is sent.
         let CapsockCtxView { ctx, table } = self;
-
-        // Resolve every handle before encoding: a bad one fails the call
-        // before anything is sent.
-        let mut rights = Vec::new();
-        for item in &ancillary {
-            if let AncillaryOut::Rights(handles) = item {
-                let fds = handles
-                    .iter()
-                    .map(|h| handle_fd(table, h))
-                    .collect::<CapsockResult<Vec<_>>>()?;
-                rights.push(fds);
-            }
-        }
-
         let buf = ctx.control.zeroed(control_len);
         let mut enc = Encoder::new(buf);
-        let mut rights = rights.iter();
+        let mut fds = Vec::new();
         for item in &ancillary {
             let pushed = match item {
-                AncillaryOut::Rights(_) => {
-                    let fds = rights.next().expect("one fd list per rights item");
-                    if fds.is_empty() {
-                        continue;
+                AncillaryOut::Rights(handles) if handles.is_empty() => continue,
+                AncillaryOut::Rights(handles) => {
+                    fds.clear();
+                    for h in handles {
+                        fds.push(handle_fd(table, h)?);
                     }
-                    enc.push_rights(fds)
+                    enc.push_rights(&fds)
                 }
                 AncillaryOut::Credentials(c) => enc.push_credentials((*c).into()),
                 AncillaryOut::Raw(r) => enc.push(r.level, r.kind, &r.data),
             };
-            // The buffer was sized from the same items just above.
-            pushed.expect("control buffer sized by size_ancillary");
+            // The buffer was sized from these same items by size_ancillary.
+            pushed.map_err(|_| {
+                CapsockError::trap(wasmtime::Error::msg("control buffer sized too small"))
+            })?;
         }
         let control_len = enc.len();
         let control = &buf[..control_len];

@@ -10,17 +10,17 @@ use std::io::{Read, Write};
 use capsock::{AsHandle, UnixStream};
 
 fn main() -> std::io::Result<()> {
-    let (foo, bar) = UnixStream::pair()?;
+    let (sender, receiver) = UnixStream::pair()?;
     let mut reader = capsock::preopened("reader")?;
     let mut writer = capsock::preopened("writer")?;
 
     // Send a copy of the descriptor. Notice that there must be at least one
     // byte of normal data passed in.
-    let sent = foo.send_fds(b"\x00", &[reader.as_handle()])?;
+    let sent = sender.send_fds(b"\x00", &[reader.as_handle()])?;
     println!("Sent {sent} byte with the pipe's read end");
 
     // Receive the copy, including that one byte of normal data.
-    let (data, mut handles, _flags, _addr) = bar.recv_fds(1024, 1)?;
+    let (data, mut handles, _flags, _addr) = receiver.recv_fds(1024, 1)?;
     assert_eq!(data, b"\x00");
     let mut duplicate = handles.pop().expect("one handle received");
 

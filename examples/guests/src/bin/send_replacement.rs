@@ -8,8 +8,8 @@ use std::io::{IoSlice, IoSliceMut};
 use capsock::{RecvFlags, SendFlags, UnixStream};
 
 fn main() -> std::io::Result<()> {
-    let (foo, bar) = UnixStream::pair()?;
-    let sent = foo.send_msg(
+    let (sender, receiver) = UnixStream::pair()?;
+    let sent = sender.send_msg(
         &[IoSlice::new(b"Hello, world")],
         &[],
         SendFlags::empty(),
@@ -17,7 +17,7 @@ fn main() -> std::io::Result<()> {
     )?;
     println!("Sent {sent} bytes");
     let mut buf = [0u8; 1024];
-    let msg = bar.recv_msg(&mut [IoSliceMut::new(&mut buf)], 0, RecvFlags::empty())?;
+    let msg = receiver.recv_msg(&mut [IoSliceMut::new(&mut buf)], 0, RecvFlags::empty())?;
     println!("Received {:?}", String::from_utf8_lossy(&buf[..msg.bytes]));
     println!("Extra stuff, fyi {:?} {:?}", msg.ancillary, msg.flags);
     Ok(())
