@@ -11,32 +11,8 @@ use capsock_host::{native, Limits};
 use serde_json::json;
 use support::{guests, open_fds, run_guest, run_guest_with, serial, Options, PythonPeer};
 
-/// Runs a `misuse` case against a Python peer that records everything it
-/// receives; checks fd accounting and that only the final "done" arrived.
 fn misuse(case: &str, opts: Options) -> support::GuestRun {
-    let _serial = serial(&[guests::MISUSE]);
-    let peer = PythonPeer::start("misuse", "stream");
-    let baseline = open_fds();
-    let run = run_guest_with(
-        guests::MISUSE,
-        &[case],
-        vec![("peer", peer.connect())],
-        opts,
-    )
-    .expect("guest run");
-    assert_eq!(open_fds(), baseline, "host fds leaked in {case}: {run:#?}");
-    run.assert_ok();
-    assert_eq!(
-        run.get("done_sent"),
-        "4",
-        "the host still serves the next call"
-    );
-    assert_eq!(
-        peer.finish(),
-        json!({"data": "done", "ancillary": []}),
-        "nothing but \"done\" was sent"
-    );
-    run
+    support::misuse(case, Vec::new(), opts)
 }
 
 #[test]

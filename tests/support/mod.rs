@@ -272,3 +272,34 @@ pub fn conformance(scenario: &str, peer_scenario: &str) -> (GuestRun, serde_json
     run.assert_ok();
     (run, json)
 }
+
+/// Runs a case of the `misuse` guest against a Python peer that records
+/// everything it receives. `extra` grants are closed with the guest. Checks
+/// the fd accounting, that the guest's final normal send worked, and that
+/// only that final "done" reached the peer.
+pub fn misuse(case: &str, extra: Vec<(&str, OwnedFd)>, opts: Options) -> GuestRun {
+    let _serial = serial(&[guests::MISUSE]);
+    let peer = PythonPeer::start("misuse", "stream");
+    let baseline = open_fds();
+    let closed = extra.len();
+    let mut grants = vec![("peer", peer.connect())];
+    grants.extend(extra);
+    let run = run_guest_with(guests::MISUSE, &[case], grants, opts).expect("guest run");
+    assert_eq!(
+        open_fds(),
+        baseline - closed,
+        "host fds leaked in {case}: {run:#?}"
+    );
+    run.assert_ok();
+    assert_eq!(
+        run.get("done_sent"),
+        "4",
+        "the host still serves the next call"
+    );
+    assert_eq!(
+        peer.finish(),
+        serde_json::json!({"data": "done", "ancillary": []}),
+        "nothing but \"done\" was sent"
+    );
+    run
+}
