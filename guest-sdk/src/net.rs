@@ -9,7 +9,9 @@ use std::path::Path;
 use crate::bindings::capsock::sockets::sockets::{
     self as wit, AncillaryIn, AncillaryOut, HandleRef, RawControlParam, Socket,
 };
-use crate::bindings::capsock::sockets::types::{AddressParam, AddressResult, ShutdownHow};
+use crate::bindings::capsock::sockets::types::{
+    AddressParam, AddressResult, Ipv4SocketAddress, Ipv6SocketAddress, ShutdownHow,
+};
 pub use crate::bindings::capsock::sockets::types::{MessageFlags, RecvFlags, SendFlags};
 use crate::error::to_io;
 use crate::handle::{AsHandle, Borrowed, BorrowedHandle, OwnedHandle, SocketType};
@@ -40,6 +42,9 @@ pub enum SocketAddr {
     Pathname(Vec<u8>),
     /// A Linux abstract-namespace name (without the leading NUL).
     Abstract(Vec<u8>),
+    /// An IP socket address (capsock sockets are Unix sockets: giving one
+    /// of these is an `address-family-not-supported` error).
+    Inet(std::net::SocketAddr),
 }
 
 impl SocketAddr {
@@ -66,6 +71,15 @@ impl SocketAddr {
             AddressResult::Unnamed => SocketAddr::Unnamed,
             AddressResult::Pathname(p) => SocketAddr::Pathname(p),
             AddressResult::Abstract(n) => SocketAddr::Abstract(n),
+            AddressResult::Ipv4(a) => {
+                let (b0, b1, b2, b3) = a.address;
+                SocketAddr::Inet((std::net::Ipv4Addr::new(b0, b1, b2, b3), a.port).into())
+            }
+            AddressResult::Ipv6(a) => {
+                let (g0, g1, g2, g3, g4, g5, g6, g7) = a.address;
+                let ip = std::net::Ipv6Addr::new(g0, g1, g2, g3, g4, g5, g6, g7);
+                SocketAddr::Inet(std::net::SocketAddrV6::new(ip, a.port, a.flow_info, a.scope_id).into())
+            }
         }
     }
 
@@ -74,6 +88,19 @@ impl SocketAddr {
             SocketAddr::Unnamed => AddressParam::Unnamed,
             SocketAddr::Pathname(p) => AddressParam::Pathname(p),
             SocketAddr::Abstract(n) => AddressParam::Abstract(n),
+            SocketAddr::Inet(std::net::SocketAddr::V4(a)) => {
+                let [b0, b1, b2, b3] = a.ip().octets();
+                AddressParam::Ipv4(Ipv4SocketAddress { address: (b0, b1, b2, b3), port: a.port() })
+            }
+            SocketAddr::Inet(std::net::SocketAddr::V6(a)) => {
+                let [g0, g1, g2, g3, g4, g5, g6, g7] = a.ip().segments();
+                AddressParam::Ipv6(Ipv6SocketAddress {
+                    address: (g0, g1, g2, g3, g4, g5, g6, g7),
+                    port: a.port(),
+                    flow_info: a.flowinfo(),
+                    scope_id: a.scope_id(),
+                })
+            }
         }
     }
 }
@@ -190,6 +217,18 @@ impl Sock {
     fn pair(ty: SocketType) -> io::Result<(Sock, Sock)> {
         let (a, b) = Socket::pair(ty).map_err(to_io)?;
         Ok((Sock { inner: a }, Sock { inner: b }))
+    }
+
+    fn create(ty: SocketType) -> io::Result<Sock> {
+        Socket::create(ty).map(|inner| Sock { inner }).map_err(to_io)
+    }
+
+    fn bind(&self, addr: &SocketAddr) -> io::Result<()> {
+        self.inner.bind(addr.to_wit()).map_err(to_io)
+    }
+
+    fn connect(&self, addr: &SocketAddr) -> io::Result<()> {
+        self.inner.connect(addr.to_wit()).map_err(to_io)
     }
 
     fn send_msg(
@@ -417,6 +456,21 @@ macro_rules! socket_common {
                 Ok($name::try_from(crate::preopened(name)?)?)
             }
 
+            /// `bind(2)`: names the socket. Path names must lie below a
+            /// directory the host granted (`capsock run --unix-dir`);
+            /// abstract names need the host's permission;
+            /// [`SocketAddr::Unnamed`] asks the kernel for an abstract name
+            /// (autobind).
+            pub fn bind_addr(&self, addr: &SocketAddr) -> io::Result<()> {
+                self.sock.bind(addr)
+            }
+
+            /// `connect(2)` to `addr`, under the same authority as
+            /// [`bind_addr`](Self::bind_addr).
+            pub fn connect_addr(&self, addr: &SocketAddr) -> io::Result<()> {
+                self.sock.connect(addr)
+            }
+
             /// `sendmsg(2)`: gathers `bufs` into one message with `ancillary`
             /// items, to `to` if given. Returns the bytes sent.
             ///
@@ -570,6 +624,22 @@ pub struct UnixStream {
 
 socket_common!(UnixStream, SocketType::Stream, "stream");
 
+impl UnixStream {
+    /// Connects to the stream socket at `path` (below a directory the host
+    /// granted), like `std::os::unix::net::UnixStream::connect`.
+    ///
+    /// ```no_run
+    /// // capsock run --unix-dir /run/app::/run/app guest.wasm
+    /// let stream = capsock::UnixStream::connect("/run/app/server.sock")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        let sock = Sock::create(SocketType::Stream)?;
+        sock.connect(&SocketAddr::from_pathname(path))?;
+        Ok(UnixStream { sock })
+    }
+}
+
 impl Read for &UnixStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.sock.recv_into(buf, RecvFlags::empty()).map(|(n, _)| n)
@@ -620,6 +690,24 @@ pub struct UnixDatagram {
 socket_common!(UnixDatagram, SocketType::Datagram, "datagram");
 
 impl UnixDatagram {
+    /// A datagram socket bound to `path` (below a directory the host granted).
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
+        let sock = Sock::create(SocketType::Datagram)?;
+        sock.bind(&SocketAddr::from_pathname(path))?;
+        Ok(UnixDatagram { sock })
+    }
+
+    /// A datagram socket with no name.
+    pub fn unbound() -> io::Result<UnixDatagram> {
+        Ok(UnixDatagram { sock: Sock::create(SocketType::Datagram)? })
+    }
+
+    /// Sets the default destination (and the only source accepted) to the
+    /// socket at `path`.
+    pub fn connect(&self, path: impl AsRef<Path>) -> io::Result<()> {
+        self.sock.connect(&SocketAddr::from_pathname(path))
+    }
+
     /// Sends one datagram to the connected peer.
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
         self.sock
@@ -653,6 +741,14 @@ pub struct UnixSeqpacket {
 socket_common!(UnixSeqpacket, SocketType::Seqpacket, "seqpacket");
 
 impl UnixSeqpacket {
+    /// Connects to the seqpacket socket at `path` (below a directory the
+    /// host granted).
+    pub fn connect(path: impl AsRef<Path>) -> io::Result<UnixSeqpacket> {
+        let sock = Sock::create(SocketType::Seqpacket)?;
+        sock.connect(&SocketAddr::from_pathname(path))?;
+        Ok(UnixSeqpacket { sock })
+    }
+
     /// Sends one packet.
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
         self.sock

@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+mod authority;
 mod bindings;
 pub mod cmsg;
 mod ctx;

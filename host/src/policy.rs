@@ -1,6 +1,10 @@
 //! What a guest may do: which ancillary items it may send, whose credentials
 //! it may claim, and how much it may hold or move at once.
 
+use std::io;
+use std::path::Path;
+
+use crate::authority::UnixAuthority;
 use crate::cmsg::{Ucred, SCM_MAX_FD};
 
 /// `SCM_SECURITY`: the sender's security label (received only).
@@ -45,6 +49,7 @@ pub enum Refusal {
 pub struct Policy {
     raw_allowed: Vec<(i32, i32)>,
     foreign_credentials: bool,
+    pub(crate) unix: UnixAuthority,
 }
 
 impl Default for Policy {
@@ -52,6 +57,7 @@ impl Default for Policy {
         Policy {
             raw_allowed: DEFAULT_RAW.to_vec(),
             foreign_credentials: false,
+            unix: UnixAuthority::default(),
         }
     }
 }
@@ -74,6 +80,23 @@ impl Policy {
             self.raw_allowed.push((level, ty));
         }
         Ok(self)
+    }
+
+    /// Lets the guest `bind`, `connect` and send to Unix sockets at paths
+    /// below the host directory `host`, which the guest names `guest` (an
+    /// absolute path). The directory is opened now; paths are resolved
+    /// beneath it without following symbolic links.
+    pub fn allow_unix_dir(&mut self, host: impl AsRef<Path>, guest: &str) -> io::Result<&mut Policy> {
+        self.unix.allow_dir(host.as_ref(), guest)?;
+        Ok(self)
+    }
+
+    /// Lets the guest use Linux abstract-namespace socket names, which reach
+    /// any abstract socket in the host's network namespace (D-Bus, X11, ...).
+    /// Off by default.
+    pub fn allow_abstract_names(&mut self, allow: bool) -> &mut Policy {
+        self.unix.allow_abstract(allow);
+        self
     }
 
     /// Removes every raw pair from the allowlist.

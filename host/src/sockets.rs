@@ -14,18 +14,8 @@ use crate::bindings::types::{
 use crate::cmsg::{self, Encoder, Ucred};
 use crate::ctx::CapsockCtxView;
 use crate::error::{CapsockError, CapsockResult};
-use crate::handles::{unix_socket_type, Descriptor, Socket};
-use crate::sys::{self, Received, UnixAddr, UnixName};
-
-impl From<UnixName> for Address {
-    fn from(n: UnixName) -> Address {
-        match n {
-            UnixName::Unnamed => Address::Unnamed,
-            UnixName::Pathname(p) => Address::Pathname(p),
-            UnixName::Abstract(a) => Address::Abstract(a),
-        }
-    }
-}
+use crate::handles::{sock_type_to_libc, unix_socket_type, Descriptor, Socket};
+use crate::sys::{self, Received, UnixName};
 
 impl From<Ucred> for Credentials {
     fn from(c: Ucred) -> Credentials {
@@ -138,13 +128,9 @@ impl CapsockCtxView<'_> {
         Ok(bytes)
     }
 
-    /// The authority check for `send-msg`'s destination. No authority to
-    /// name sockets is granted yet, so every named destination is refused.
-    fn destination(&self, to: Address) -> Result<UnixAddr, ErrorCode> {
-        match to {
-            Address::Unnamed => Err(ErrorCode::InvalidArgument),
-            Address::Pathname(_) | Address::Abstract(_) => Err(ErrorCode::AccessDenied),
-        }
+    /// The guest's view of a host address.
+    fn guest_address(&self, name: UnixName) -> Address {
+        self.ctx.policy.unix.to_guest(name)
     }
 }
 
@@ -161,6 +147,26 @@ impl HostSocket for CapsockCtxView<'_> {
         self.check_room(2)?;
         let (a, b) = Socket::pair(ty)?;
         Ok((self.push_socket(a)?, self.push_socket(b)?))
+    }
+
+    fn create(&mut self, ty: SocketType) -> CapsockResult<Resource<Socket>> {
+        self.check_room(1)?;
+        let fd = sys::unix_socket(sock_type_to_libc(ty))?;
+        match Socket::new(fd) {
+            Ok(s) => self.push_socket(s),
+            Err((code, _)) => Err(code.into()),
+        }
+    }
+
+    fn bind(&mut self, s: Resource<Socket>, address: Address) -> CapsockResult<()> {
+        let sock = self.table.get(&s)?;
+        let ty = sock_type_to_libc(sock.socket_type());
+        Ok(self.ctx.policy.unix.bind(sock.as_fd(), ty, &address)?)
+    }
+
+    fn connect(&mut self, s: Resource<Socket>, address: Address) -> CapsockResult<()> {
+        let target = self.ctx.policy.unix.resolve_peer(&address)?;
+        Ok(sys::connect(self.table.get(&s)?.as_fd(), &target.addr)?)
     }
 
     fn from_descriptor(&mut self, d: Resource<Descriptor>) -> CapsockResult<Resource<Socket>> {
@@ -194,7 +200,7 @@ impl HostSocket for CapsockCtxView<'_> {
             return Err(ErrorCode::MessageSize.into());
         }
         let control_len = self.size_ancillary(&ancillary)?;
-        let to = to.map(|a| self.destination(a)).transpose()?;
+        let to = to.map(|a| self.ctx.policy.unix.resolve_peer(&a)).transpose()?;
 
         // Split the view: the control buffer is written while the table is
         // borrowed for the handles' fds. Resolving a handle can fail; that
@@ -226,7 +232,7 @@ impl HostSocket for CapsockCtxView<'_> {
 
         let sock = table.get(&s)?;
         let iov: Vec<IoSlice<'_>> = data.iter().map(|d| IoSlice::new(d)).collect();
-        let sent = sys::sendmsg(sock.as_fd(), &iov, control, to.as_ref(), send_flags(flags))?;
+        let sent = sys::sendmsg(sock.as_fd(), &iov, control, to.as_ref().map(|t| &t.addr), send_flags(flags))?;
         Ok(sent as u64)
     }
 
@@ -283,7 +289,7 @@ impl HostSocket for CapsockCtxView<'_> {
             data,
             ancillary,
             flags: msg_flags,
-            address: r.addr.map(|a| a.name().into()),
+            address: r.addr.map(|a| self.guest_address(a.name())),
         })
     }
 
@@ -297,15 +303,13 @@ impl HostSocket for CapsockCtxView<'_> {
     }
 
     fn local_address(&mut self, s: Resource<Socket>) -> CapsockResult<Address> {
-        Ok(sys::local_address(self.table.get(&s)?.as_fd())?
-            .name()
-            .into())
+        let name = sys::local_address(self.table.get(&s)?.as_fd())?.name();
+        Ok(self.guest_address(name))
     }
 
     fn remote_address(&mut self, s: Resource<Socket>) -> CapsockResult<Address> {
-        Ok(sys::peer_address(self.table.get(&s)?.as_fd())?
-            .name()
-            .into())
+        let name = sys::peer_address(self.table.get(&s)?.as_fd())?.name();
+        Ok(self.guest_address(name))
     }
 
     fn peer_credentials(&mut self, s: Resource<Socket>) -> CapsockResult<Credentials> {

@@ -64,6 +64,48 @@ pub fn connect(fd: BorrowedFd<'_>, addr: &UnixAddr) -> io::Result<()> {
     retry(|| check(unsafe { libc::connect(fd.as_raw_fd(), addr.as_ptr(), addr.len) }).map(drop))
 }
 
+/// `bind(2)` to a Unix address.
+pub fn bind(fd: BorrowedFd<'_>, addr: &UnixAddr) -> io::Result<()> {
+    // SAFETY: `addr` holds a valid sockaddr_un of `addr.len` bytes.
+    check(unsafe { libc::bind(fd.as_raw_fd(), addr.as_ptr(), addr.len) }).map(drop)
+}
+
+/// `openat2(2)`: opens `path` (no NUL bytes) relative to `dir` with
+/// `flags | O_CLOEXEC` and the `RESOLVE_*` bits in `resolve`.
+pub fn openat2(dir: BorrowedFd<'_>, path: &[u8], flags: libc::c_int, resolve: u64) -> io::Result<OwnedFd> {
+    let path = std::ffi::CString::new(path).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: an all-zero open_how is valid; fields are set below.
+    let mut how: libc::open_how = unsafe { zeroed() };
+    how.flags = (flags | libc::O_CLOEXEC) as u64;
+    how.resolve = resolve;
+    let fd = retry(|| {
+        // SAFETY: `path` is NUL-terminated, `how` is a valid open_how of the
+        // size passed; the kernel only reads both.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dir.as_raw_fd(),
+                path.as_ptr(),
+                &how as *const libc::open_how,
+                size_of::<libc::open_how>(),
+            )
+        };
+        check(r as libc::c_int)
+    })?;
+    // SAFETY: a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Replaces the socket behind `fd` with a new, unbound socket of type `ty`
+/// (`dup3` onto the same descriptor): the old socket is closed, handles to
+/// `fd` now reach the new one.
+pub fn replace_with_fresh_socket(fd: BorrowedFd<'_>, ty: libc::c_int) -> io::Result<()> {
+    let fresh = unix_socket(ty)?;
+    // SAFETY: dup3 onto an fd we hold a borrow of; it atomically closes the
+    // old open file description and installs the new one at that number.
+    check(unsafe { libc::dup3(fresh.as_raw_fd(), fd.as_raw_fd(), libc::O_CLOEXEC) }).map(drop)
+}
+
 fn getsockopt<T: Copy>(
     fd: BorrowedFd<'_>,
     level: libc::c_int,

@@ -1,10 +1,10 @@
 //! `capsock run`: grants, WASI setup, and the run itself.
 
 use std::os::fd::{OwnedFd, RawFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use capsock_host::{native, CapsockCtx, Runtime, SocketType};
+use capsock_host::{native, CapsockCtx, Policy, Runtime, SocketType};
 use clap::Args;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
@@ -19,6 +19,17 @@ pub struct RunArgs {
     /// (N > 2; it is closed in capsock once the guest takes and drops it).
     #[arg(long = "fd", value_name = "NAME=N", value_parser = parse_fd)]
     fds: Vec<(String, RawFd)>,
+
+    /// Let the guest bind, connect and send to Unix sockets at paths below
+    /// the host directory DIR, which it sees as GUEST (default: the same
+    /// path). No `..`, no symbolic links.
+    #[arg(long = "unix-dir", value_name = "DIR[::GUEST]", value_parser = parse_dir)]
+    unix_dirs: Vec<(PathBuf, String)>,
+
+    /// Let the guest bind and connect to Linux abstract-namespace names
+    /// (they reach any abstract socket in the host's network namespace).
+    #[arg(long = "allow-abstract")]
+    allow_abstract: bool,
 
     /// Preopen the host directory HOST for WASI filesystem access, as GUEST
     /// (default: the same path).
@@ -166,7 +177,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             .with_context(|| format!("--dir {}: cannot open the directory", host.display()))?;
     }
 
+    let mut policy = Policy::new();
+    for (host, guest) in &args.unix_dirs {
+        // Without ::GUEST a relative DIR is shown at its absolute path.
+        let guest = match std::fs::canonicalize(host) {
+            Ok(abs) if Path::new(guest) == host.as_path() && !guest.starts_with('/') => abs.display().to_string(),
+            _ => guest.clone(),
+        };
+        policy
+            .allow_unix_dir(host, &guest)
+            .with_context(|| format!("--unix-dir {}", host.display()))?;
+    }
+    policy.allow_abstract_names(args.allow_abstract);
+
     let mut capsock = CapsockCtx::builder();
+    capsock.policy(policy);
     for (name, fd) in grants {
         capsock.grant(name, fd);
     }

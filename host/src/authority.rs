@@ -1,0 +1,264 @@
+//! Which Unix socket addresses a guest may name: path names below the
+//! directories the host granted, abstract names only if allowed.
+//!
+//! Paths are resolved with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`
+//! from a directory fd opened when the grant was made, so `..`, absolute
+//! symbolic links and symbolic links anywhere in the path cannot lead out.
+//! `connect` and `send-msg` destinations go further: the socket file itself
+//! is opened `O_PATH` and the kernel is handed `/proc/self/fd/N`, so nothing
+//! can be swapped between the check and the use.
+//!
+//! `bind` cannot work that way, because the kernel records the exact string
+//! it was given as the socket's address, and peers need a real path to reply
+//! to. It binds the directory's real path plus the name, then checks that
+//! the socket appeared in the directory it resolved; if a concurrent rename
+//! or symbolic link made it land elsewhere, the socket is replaced by a fresh
+//! unbound one and the call fails with `access-denied`.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::bindings::types::{Address, ErrorCode};
+use crate::sys::{self, UnixAddr, UnixName};
+
+/// Resolution flags: stay below the directory, follow no link of any kind.
+const RESOLVE: u64 = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+
+/// Longest path name a Unix address holds (`sun_path` minus its NUL).
+const MAX_PATH: usize = 107;
+
+/// A directory granted for Unix socket paths.
+#[derive(Debug)]
+struct UnixDir {
+    /// The guest's path of the directory, absolute, without a trailing `/`
+    /// (empty for `/`).
+    guest: Vec<u8>,
+    /// Its real host path when it was granted.
+    host: PathBuf,
+    /// `O_PATH | O_DIRECTORY` descriptor every resolution starts from.
+    dir: OwnedFd,
+}
+
+/// The Unix address authority of one guest.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct UnixAuthority {
+    dirs: Vec<Arc<UnixDir>>,
+    abstract_names: bool,
+}
+
+/// An address ready for `connect(2)` or `sendmsg(2)`; `_target` keeps the
+/// `O_PATH` descriptor that `/proc/self/fd/N` names alive until then.
+pub(crate) struct Resolved {
+    pub addr: UnixAddr,
+    _target: Option<OwnedFd>,
+}
+
+/// Maps `openat2` failures to what the guest is told.
+fn resolve_error(e: io::Error) -> ErrorCode {
+    match e.raw_os_error() {
+        // A symbolic link (ELOOP), an escape (EXDEV), a magic link, or no
+        // permission: all one answer, so the guest learns nothing outside.
+        Some(libc::ELOOP | libc::EXDEV | libc::EACCES | libc::EPERM) => ErrorCode::AccessDenied,
+        Some(libc::ENOENT | libc::ENOTDIR) => ErrorCode::NoEntry,
+        Some(libc::ENOSYS) => ErrorCode::NotSupported,
+        _ => e.into(),
+    }
+}
+
+/// Splits an absolute guest path into normal components; `..` is refused
+/// outright, `.` and empty components are skipped.
+fn components(path: &[u8]) -> Result<Vec<&[u8]>, ErrorCode> {
+    if path.first() != Some(&b'/') {
+        return Err(ErrorCode::AccessDenied);
+    }
+    let mut out = Vec::new();
+    for c in path.split(|&b| b == b'/') {
+        match c {
+            b"" | b"." => {}
+            b".." => return Err(ErrorCode::AccessDenied),
+            c => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
+fn join(parts: &[&[u8]]) -> Vec<u8> {
+    parts.join(&b'/')
+}
+
+impl UnixAuthority {
+    /// Grants `host` (opened now) as `guest` (an absolute guest path).
+    pub fn allow_dir(&mut self, host: &Path, guest: &str) -> io::Result<()> {
+        let guest_parts = components(guest.as_bytes()).map_err(|_| {
+            io::Error::new(io::ErrorKind::InvalidInput, format!("guest path {guest:?} must be absolute, without '..'"))
+        })?;
+        let dir: OwnedFd = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+            .open(host)?
+            .into();
+        let host = std::fs::canonicalize(host)?;
+        let mut g = Vec::new();
+        for p in guest_parts {
+            g.push(b'/');
+            g.extend_from_slice(p);
+        }
+        self.dirs.push(Arc::new(UnixDir { guest: g, host, dir }));
+        Ok(())
+    }
+
+    /// Allows abstract-namespace names (reachable by anything in the host's
+    /// network namespace, e.g. D-Bus or X11: off by default).
+    pub fn allow_abstract(&mut self, allow: bool) {
+        self.abstract_names = allow;
+    }
+
+    /// The granted directory that holds `path` and the components below it
+    /// (at least one).
+    fn locate<'a>(&self, path: &'a [u8]) -> Result<(&UnixDir, Vec<&'a [u8]>), ErrorCode> {
+        if path.len() > MAX_PATH {
+            return Err(ErrorCode::NameTooLong);
+        }
+        if path.contains(&0) {
+            return Err(ErrorCode::InvalidArgument);
+        }
+        let parts = components(path)?;
+        let mut best: Option<(&UnixDir, usize)> = None;
+        for d in &self.dirs {
+            let dparts = components(if d.guest.is_empty() { b"/" } else { &d.guest }).unwrap_or_default();
+            if parts.len() > dparts.len()
+                && parts.starts_with(&dparts)
+                && best.is_none_or(|(_, n)| dparts.len() > n)
+            {
+                best = Some((d, dparts.len()));
+            }
+        }
+        let (dir, n) = best.ok_or(ErrorCode::AccessDenied)?;
+        Ok((dir, parts[n..].to_vec()))
+    }
+
+    /// A destination for `connect` or `send-msg`.
+    pub fn resolve_peer(&self, addr: &Address) -> Result<Resolved, ErrorCode> {
+        match addr {
+            Address::Pathname(path) => {
+                let (dir, rest) = self.locate(path)?;
+                let target = sys::openat2(dir.dir.as_fd(), &join(&rest), libc::O_PATH | libc::O_NOFOLLOW, RESOLVE)
+                    .map_err(resolve_error)?;
+                let meta = std::fs::File::from(target.try_clone()?).metadata()?;
+                if !std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) {
+                    // What connect(2) says for a file that is not a socket.
+                    return Err(ErrorCode::ConnectionRefused);
+                }
+                let proc = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&target));
+                let addr = UnixAddr::new(&UnixName::Pathname(proc.into_bytes()))?;
+                Ok(Resolved { addr, _target: Some(target) })
+            }
+            Address::Abstract(name) if self.abstract_names => {
+                Ok(Resolved { addr: UnixAddr::new(&UnixName::Abstract(name.clone()))?, _target: None })
+            }
+            Address::Abstract(_) => Err(ErrorCode::AccessDenied),
+            Address::Unnamed => Err(ErrorCode::InvalidArgument),
+            Address::Ipv4(_) | Address::Ipv6(_) => Err(ErrorCode::AddressFamilyNotSupported),
+        }
+    }
+
+    /// `bind(2)` for `fd` (a socket of type `ty`), with the checks in the
+    /// module docs.
+    pub fn bind(&self, fd: BorrowedFd<'_>, ty: libc::c_int, addr: &Address) -> Result<(), ErrorCode> {
+        let path = match addr {
+            Address::Pathname(p) => p,
+            // Autobind: the kernel picks an abstract name. It makes the
+            // socket reachable; it reaches nothing.
+            Address::Unnamed => return Ok(sys::bind(fd, &UnixAddr::new(&UnixName::Unnamed)?)?),
+            Address::Abstract(name) if self.abstract_names => {
+                return Ok(sys::bind(fd, &UnixAddr::new(&UnixName::Abstract(name.clone()))?)?)
+            }
+            Address::Abstract(_) => return Err(ErrorCode::AccessDenied),
+            Address::Ipv4(_) | Address::Ipv6(_) => return Err(ErrorCode::AddressFamilyNotSupported),
+        };
+        let (dir, rest) = self.locate(path)?;
+        let (name, parents) = rest.split_last().ok_or(ErrorCode::AccessDenied)?;
+        let parent = if parents.is_empty() {
+            dir.dir.try_clone()?
+        } else {
+            sys::openat2(dir.dir.as_fd(), &join(parents), libc::O_PATH | libc::O_DIRECTORY, RESOLVE)
+                .map_err(resolve_error)?
+        };
+        let parent_path = std::fs::read_link(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&parent)))?;
+        let mut host = parent_path.as_os_str().as_bytes().to_vec();
+        host.push(b'/');
+        host.extend_from_slice(name);
+        let host_addr = UnixAddr::new(&UnixName::Pathname(host))?;
+        sys::bind(fd, &host_addr)?;
+
+        // Did the socket land where we resolved?
+        let landed = sys::openat2(parent.as_fd(), name, libc::O_PATH | libc::O_NOFOLLOW, RESOLVE)
+            .ok()
+            .and_then(|f| std::fs::File::from(f).metadata().ok())
+            .is_some_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()));
+        let same_dir = match (std::fs::metadata(&parent_path), std::fs::File::from(parent.try_clone()?).metadata()) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        };
+        if !(landed && same_dir) {
+            tracing::warn!(path = %parent_path.display(), "bind raced with a rename or link; refused");
+            sys::replace_with_fresh_socket(fd, ty)?;
+            return Err(ErrorCode::AccessDenied);
+        }
+        Ok(())
+    }
+
+    /// The guest's view of a Unix address: a host path below a granted
+    /// directory is shown under its guest path; other names as they are.
+    pub fn to_guest(&self, name: UnixName) -> Address {
+        match name {
+            UnixName::Unnamed => Address::Unnamed,
+            UnixName::Abstract(a) => Address::Abstract(a),
+            UnixName::Pathname(p) => {
+                for d in &self.dirs {
+                    let host = d.host.as_os_str().as_bytes();
+                    if let Some(rest) = p.strip_prefix(host).filter(|r| r.first() == Some(&b'/')) {
+                        let mut g = d.guest.clone();
+                        g.extend_from_slice(rest);
+                        return Address::Pathname(g);
+                    }
+                }
+                Address::Pathname(p)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guest_paths_are_absolute_and_never_climb() {
+        assert_eq!(components(b"/a//b/./c"), Ok(vec![&b"a"[..], b"b", b"c"]));
+        assert_eq!(components(b"relative/x"), Err(ErrorCode::AccessDenied));
+        assert_eq!(components(b"/a/../b"), Err(ErrorCode::AccessDenied));
+    }
+
+    #[test]
+    fn longest_granted_prefix_wins_and_translation_round_trips() {
+        let (outer, inner) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let mut a = UnixAuthority::default();
+        a.allow_dir(outer.path(), "/run").unwrap();
+        a.allow_dir(inner.path(), "/run/inner").unwrap();
+        let (dir, rest) = a.locate(b"/run/inner/x.sock").unwrap();
+        assert_eq!(dir.guest, b"/run/inner");
+        assert_eq!(rest, vec![&b"x.sock"[..]]);
+        assert_eq!(a.locate(b"/run").err(), Some(ErrorCode::AccessDenied), "the directory itself");
+        assert_eq!(a.locate(b"/etc/x").err(), Some(ErrorCode::AccessDenied));
+        let host = std::fs::canonicalize(inner.path()).unwrap().join("x.sock");
+        let shown = a.to_guest(UnixName::Pathname(host.as_os_str().as_bytes().to_vec()));
+        assert!(matches!(shown, Address::Pathname(p) if p == b"/run/inner/x.sock"));
+        let elsewhere = a.to_guest(UnixName::Pathname(b"/elsewhere.sock".to_vec()));
+        assert!(matches!(elsewhere, Address::Pathname(p) if p == b"/elsewhere.sock"));
+    }
+}
