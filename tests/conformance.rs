@@ -1,10 +1,32 @@
-//! CONFORMANCE.md scenarios: a real guest under the real host, a Python 3
-//! peer in a separate process, and the host's fd count checked after each.
+//! CONFORMANCE.md scenarios C01-C20: a real guest under the real host, a
+//! peer in a separate process (CPython's socket module; Twisted's sendmsg
+//! module for C01 and C03 again), and the host's fd count checked after
+//! each. Expected results are what Linux and CPython do.
 
 mod support;
 
-use serde_json::json;
-use support::{conformance, misuse, Options};
+use serde_json::{json, Value};
+use support::{
+    conformance, conformance_with, guest_against, guests, misuse, serial, twisted_python, Options,
+    PythonPeer,
+};
+
+fn bools(v: &Value) -> Vec<bool> {
+    serde_json::from_value(v.clone()).expect("a list of booleans")
+}
+
+/// Lends `groups` fds to the guest, which receives them with control space
+/// `spec` (`recv_watch`); returns the guest's report and the peer's EOF
+/// observations.
+fn lend_and_receive(groups: &[&str], spec: &str) -> (support::GuestRun, Vec<bool>, Vec<bool>) {
+    let (run, peer) = conformance_with(&["recv_watch", spec], "lend_and_watch", groups);
+    assert_eq!(run.get("data"), "data", "the data always arrives intact");
+    (
+        run,
+        bools(&peer["eof_while_running"]),
+        bools(&peer["eof_after_exit"]),
+    )
+}
 
 #[test]
 fn c01_send_hello_world_on_a_stream_socket() {
@@ -12,6 +34,19 @@ fn c01_send_hello_world_on_a_stream_socket() {
     assert_eq!(run.get("sent"), "12");
     assert_eq!(
         peer,
+        json!({"data": "Hello, world", "ancillary": [], "flags": 0})
+    );
+}
+
+#[test]
+fn c01_twisted_recvmsg_receives_hello_world() {
+    let python = twisted_python();
+    let _serial = serial(&[guests::CONFORMANCE]);
+    let mut peer = PythonPeer::start_with(&python, "twisted_c01", "stream", &[]);
+    let run = guest_against(&mut peer, &["c01"], Options::default(), None);
+    assert_eq!(run.get("sent"), "12");
+    assert_eq!(
+        peer.finish(),
         json!({"data": "Hello, world", "ancillary": [], "flags": 0})
     );
 }
@@ -37,6 +72,104 @@ fn c03_copy_descriptor_reads_split_between_original_and_copy() {
     assert_eq!(peer["flags"], 0);
     assert_eq!(peer["peer_read"], "Hello,");
     assert_eq!(run.get("guest_read"), " world");
+}
+
+#[test]
+fn c03_twisted_copy_descriptor_with_the_guest_as_sender() {
+    let python = twisted_python();
+    let _serial = serial(&[guests::CONFORMANCE]);
+    let mut peer = PythonPeer::start_with(&python, "twisted_c03", "stream", &[]);
+    let run = guest_against(&mut peer, &["c03"], Options::default(), None);
+    assert_eq!(run.get("sent"), "1");
+    assert_eq!(run.get("guest_read"), " world");
+    assert_eq!(
+        peer.finish(),
+        json!({"data": "00", "ancillary": 1, "peer_read": "Hello,"})
+    );
+}
+
+#[test]
+fn c04_four_fds_fit_exactly_in_cmsg_space_of_four_ints() {
+    let (run, while_running, after_exit) = lend_and_receive(&["4"], "space:4");
+    assert_eq!(run.get("rights"), "4");
+    assert_eq!(run.get("ctrunc"), "false");
+    assert_eq!(run.get("order"), "0123");
+    assert_eq!(while_running, [false; 4], "held handles stay open");
+    assert_eq!(after_exit, [true; 4], "and are closed when the guest exits");
+}
+
+#[test]
+fn c05_two_rights_items_arrive_in_order() {
+    let (run, while_running, after_exit) = lend_and_receive(&["1", "1"], "space:2");
+    // Linux merges the items: one item with both fds.
+    assert!(
+        ["2", "1,1"].contains(&run.get("rights").as_str()),
+        "{run:?}"
+    );
+    assert_eq!(run.get("order"), "01");
+    assert_eq!(run.get("ctrunc"), "false");
+    assert_eq!(while_running, [false, false]);
+    assert_eq!(after_exit, [true, true]);
+}
+
+#[test]
+fn c06_no_control_space_truncates_and_closes_the_fd() {
+    let (run, while_running, _) = lend_and_receive(&["1"], "raw:0");
+    assert_eq!(run.get("rights"), "");
+    assert_eq!(run.get("ctrunc"), "true");
+    assert_eq!(
+        while_running,
+        [true],
+        "the fd that did not fit is closed at once"
+    );
+}
+
+#[test]
+fn c07_room_for_one_of_two_fds_keeps_the_first_and_closes_the_other() {
+    let (run, while_running, after_exit) = lend_and_receive(&["2"], "len:1");
+    assert_eq!(run.get("rights"), "1");
+    assert_eq!(run.get("order"), "0");
+    assert_eq!(run.get("ctrunc"), "true");
+    assert_eq!(while_running, [false, true]);
+    assert_eq!(after_exit, [true, true]);
+}
+
+#[test]
+fn c08_control_space_too_small_for_a_header_delivers_nothing() {
+    for spec in ["raw:1", "raw:8", "len0-1"] {
+        let (run, while_running, _) = lend_and_receive(&["1"], spec);
+        assert_eq!(run.get("rights"), "", "{spec}");
+        assert_eq!(run.get("ctrunc"), "true", "{spec}");
+        assert_eq!(while_running, [true], "{spec}: leak-free");
+    }
+}
+
+#[test]
+fn c09_stream_reads_stop_after_the_message_carrying_fds() {
+    let _serial = serial(&[guests::CONFORMANCE]);
+    let mut peer = PythonPeer::start("c09", "stream");
+    let run = guest_against(&mut peer, &["c09"], Options::default(), Some("sent"));
+    assert_eq!(run.get("data1"), "aaabbb");
+    assert_eq!(run.get("rights1"), "1");
+    assert_eq!(run.get("order1"), "0");
+    assert_eq!(run.get("data2"), "ccc");
+    assert_eq!(run.get("rights2"), "");
+    assert_eq!(bools(&peer.finish()["eof_after_exit"]), [true]);
+}
+
+#[test]
+fn c10_zero_bytes_with_an_fd_stream_sends_nothing_datagram_and_seqpacket_deliver() {
+    let (run, peer) = conformance("c10", "c10");
+    assert_eq!(run.get("stream_sent"), "0");
+    assert_eq!(run.get("datagram_sent"), "0");
+    assert_eq!(run.get("seqpacket_sent"), "0");
+    assert_eq!(
+        peer["stream"],
+        json!({"data": "", "ancillary": []}),
+        "Linux drops fds with a 0-byte stream send"
+    );
+    assert_eq!(peer["datagram"], json!({"data": "", "fds": 1, "flags": 0}));
+    assert_eq!(peer["seqpacket"], json!({"data": "", "fds": 1, "flags": 0}));
 }
 
 #[test]
@@ -96,12 +229,100 @@ fn c13_data_scatters_over_three_buffers() {
 }
 
 #[test]
+fn c14_long_datagram_is_truncated() {
+    let (run, _) = conformance("c14", "c14");
+    assert_eq!(run.get("data"), "0123");
+    assert_eq!(run.get("truncated"), "true");
+}
+
+#[test]
+fn c15_unconnected_datagram_needs_an_address_then_reaches_the_peer_path() {
+    let _serial = serial(&[guests::CONFORMANCE]);
+    let peer = PythonPeer::start("c15", "datagram");
+    let mut policy = capsock_host::Policy::new();
+    policy.allow_unix_dir(peer.dir(), "/run/t").unwrap();
+    let baseline = support::open_fds();
+    let args = ["c15", "/run/t/peer.sock", "/run/t/guest.sock"];
+    let opts = Options {
+        policy: Some(policy),
+        ..Options::default()
+    };
+    let run = support::run_guest_with(guests::CONFORMANCE, &args, Vec::new(), opts).unwrap();
+    // The policy's directory fd went with the guest's context.
+    assert_eq!(support::open_fds(), baseline - 1);
+    run.assert_ok();
+    // Linux answers ENOTCONN for an unconnected Unix datagram socket
+    // (EDESTADDRREQ is what UDP says); capsock reports what Linux does.
+    assert_eq!(run.get("no_address"), "not-connected");
+    assert_eq!(run.get("outside"), "access-denied");
+    assert_eq!(
+        run.get("local"),
+        "/run/t/guest.sock",
+        "the guest sees its address in its own namespace"
+    );
+    assert_eq!(run.get("sent"), "5");
+    assert_eq!(run.get("reply"), "reply");
+    assert_eq!(run.get("reply_from"), "/run/t/peer.sock");
+    let host_dir = std::fs::canonicalize(peer.dir()).unwrap();
+    let json = peer.finish();
+    assert_eq!(json["data"], "hello");
+    assert_eq!(
+        json["from"],
+        host_dir.join("guest.sock").to_str().unwrap(),
+        "the peer sees the real path"
+    );
+}
+
+#[test]
+fn c16_peek_consumes_nothing_until_the_plain_receive() {
+    let _serial = serial(&[guests::CONFORMANCE]);
+    let mut peer = PythonPeer::start("c16", "stream");
+    let run = guest_against(&mut peer, &["c16"], Options::default(), Some("sent"));
+    assert_eq!(run.get("peek_short"), "hello world, p");
+    assert_eq!(run.get("peek_all"), "hello world, peek");
+    assert_eq!(run.get("read"), "hello world, peek");
+    assert_eq!(run.get("then"), "would-block");
+    peer.finish();
+}
+
+#[test]
+fn c17_dont_wait_fills_the_socket_then_would_block_and_every_byte_counts() {
+    let _serial = serial(&[guests::CONFORMANCE]);
+    let mut peer = PythonPeer::start("c17", "stream");
+    let run = guest_against(&mut peer, &["c17"], Options::default(), None);
+    peer.signal("go");
+    let json = peer.finish();
+    assert_eq!(run.get("error"), "would-block");
+    let total: u64 = run.get("total").parse().unwrap();
+    assert!(total > 0);
+    assert_eq!(
+        json["received"], total,
+        "the peer receives exactly what the sends reported"
+    );
+}
+
+#[test]
+fn c18_peer_closed_reads_empty_without_error() {
+    let (run, _) = conformance("c18", "c18");
+    assert_eq!(run.get("bytes"), "0");
+    assert_eq!(run.get("ancillary"), "0");
+    assert_eq!(run.get("flags"), "0");
+}
+
+#[test]
+fn c19_credential_passing_reports_the_peers_real_ids() {
+    let (run, peer) = conformance("c19", "c19");
+    assert_eq!(run.get("items"), "1");
+    assert_eq!(run.get("pid"), peer["pid"].to_string());
+    assert_eq!(run.get("uid"), peer["uid"].to_string());
+    assert_eq!(run.get("gid"), peer["gid"].to_string());
+}
+
+#[test]
 fn c20_hundred_fds_dropped_half_all_closed_at_exit() {
     let (run, peer) = conformance("c20", "c20");
     assert_eq!(run.get("kept"), "50");
-    let while_running: Vec<bool> =
-        serde_json::from_value(peer["eof_while_running"].clone()).unwrap();
-    let after_exit: Vec<bool> = serde_json::from_value(peer["eof_after_exit"].clone()).unwrap();
+    let while_running = bools(&peer["eof_while_running"]);
     assert_eq!(while_running.len(), 100);
     for (i, eof) in while_running.iter().enumerate() {
         assert_eq!(
@@ -111,7 +332,46 @@ fn c20_hundred_fds_dropped_half_all_closed_at_exit() {
         );
     }
     assert!(
-        after_exit.iter().all(|&eof| eof),
-        "every end shows EOF once the guest exited: {after_exit:?}"
+        bools(&peer["eof_after_exit"]).iter().all(|&eof| eof),
+        "every end shows EOF once the guest exited"
+    );
+}
+
+/// The truncation cases of CPython's SCMRightsTest: for each control space
+/// (computed by the guest with the host's CMSG helpers), the guest sees the
+/// same items, fds and MSG_CTRUNC as CPython's recvmsg on this kernel.
+#[test]
+fn cpython_parity_for_truncated_rights() {
+    let cases = [
+        "0",
+        "1",
+        "2int",
+        "len0-1",
+        "len0",
+        "len0+1",
+        "lenint",
+        "len2int-1",
+        "space2int",
+    ];
+    let mut guest_args = vec!["parity"];
+    guest_args.extend(cases);
+    let (run, peer) = conformance_with(&guest_args, "parity", &cases);
+    for case in cases {
+        let py = &peer["python"][case];
+        let ours: Vec<String> = run.get(case).split(',').map(str::to_string).collect();
+        let python = [
+            py["space"].to_string(),
+            py["items"].as_array().unwrap().len().to_string(),
+            py["fds"].to_string(),
+            py["ctrunc"].to_string(),
+        ];
+        assert_eq!(
+            ours, python,
+            "{case}: guest (space, items, fds, ctrunc) vs CPython"
+        );
+    }
+    assert!(
+        bools(&peer["eof_after_exit"]).iter().all(|&e| e),
+        "every fd, delivered or not, is closed"
     );
 }

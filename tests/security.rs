@@ -158,3 +158,80 @@ fn forged_handle_index_traps_without_leaking() {
         "nothing was sent"
     );
 }
+
+#[test]
+fn addresses_of_the_wrong_family_are_refused() {
+    let run = misuse("wrong_family", Options::default());
+    assert_eq!(run.get("send_ipv4"), "address-family-not-supported");
+    assert_eq!(run.get("connect_ipv6"), "address-family-not-supported");
+    assert_eq!(run.get("bind_ipv4"), "address-family-not-supported");
+    assert_eq!(run.get("connect_unnamed"), "invalid-argument");
+}
+
+/// Every escape from a granted directory is `access-denied`, nothing is
+/// created outside, and paths inside work.
+#[test]
+fn unix_paths_cannot_escape_the_granted_directory() {
+    let root = tempfile::tempdir().unwrap();
+    let t = root.path().join("t");
+    let outside = root.path().join("outside");
+    std::fs::create_dir(&t).unwrap();
+    std::fs::create_dir(&outside).unwrap();
+    // Listening sockets where each escape would land, so a wrong resolution
+    // would connect instead of failing.
+    let _listeners = [
+        std::os::unix::net::UnixListener::bind(t.join("real.sock")).unwrap(),
+        std::os::unix::net::UnixListener::bind(outside.join("outside.sock")).unwrap(),
+        std::os::unix::net::UnixListener::bind(root.path().join("outside.sock")).unwrap(),
+    ];
+    std::os::unix::fs::symlink(outside.join("outside.sock"), t.join("link.sock")).unwrap();
+    std::os::unix::fs::symlink(&outside, t.join("subdir")).unwrap();
+    let mut policy = capsock_host::Policy::new();
+    policy.allow_unix_dir(&t, "/run/t").unwrap();
+    // A clone keeps the directory fd open across the run, for the fd count.
+    let run = misuse(
+        "paths",
+        Options {
+            policy: Some(policy.clone()),
+            ..Options::default()
+        },
+    );
+    for key in [
+        "dotdot",
+        "absolute_outside",
+        "relative",
+        "symlink_file",
+        "symlink_dir",
+        "the_dir_itself",
+        "abstract",
+    ] {
+        assert_eq!(
+            run.get(&format!("connect_{key}")),
+            "access-denied",
+            "connect {key}"
+        );
+    }
+    assert_eq!(run.get("connect_missing"), "no-entry");
+    assert_eq!(run.get("connect_overlong"), "name-too-long");
+    for key in ["dotdot", "symlink_dir", "outside"] {
+        assert_eq!(
+            run.get(&format!("bind_{key}")),
+            "access-denied",
+            "bind {key}"
+        );
+        assert_eq!(
+            run.get(&format!("sendto_{key}")),
+            "access-denied",
+            "send to {key}"
+        );
+    }
+    assert_eq!(run.get("connect_inside"), "ok:()");
+    assert_eq!(run.get("bind_inside"), "ok:()");
+    assert_eq!(run.get("bind_again"), "address-in-use");
+    assert!(t.join("bound.sock").exists());
+    assert!(
+        !root.path().join("evil.sock").exists() && !outside.join("evil.sock").exists(),
+        "nothing created outside"
+    );
+    drop(policy);
+}

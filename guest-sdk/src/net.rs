@@ -78,7 +78,9 @@ impl SocketAddr {
             AddressResult::Ipv6(a) => {
                 let (g0, g1, g2, g3, g4, g5, g6, g7) = a.address;
                 let ip = std::net::Ipv6Addr::new(g0, g1, g2, g3, g4, g5, g6, g7);
-                SocketAddr::Inet(std::net::SocketAddrV6::new(ip, a.port, a.flow_info, a.scope_id).into())
+                SocketAddr::Inet(
+                    std::net::SocketAddrV6::new(ip, a.port, a.flow_info, a.scope_id).into(),
+                )
             }
         }
     }
@@ -90,7 +92,10 @@ impl SocketAddr {
             SocketAddr::Abstract(n) => AddressParam::Abstract(n),
             SocketAddr::Inet(std::net::SocketAddr::V4(a)) => {
                 let [b0, b1, b2, b3] = a.ip().octets();
-                AddressParam::Ipv4(Ipv4SocketAddress { address: (b0, b1, b2, b3), port: a.port() })
+                AddressParam::Ipv4(Ipv4SocketAddress {
+                    address: (b0, b1, b2, b3),
+                    port: a.port(),
+                })
             }
             SocketAddr::Inet(std::net::SocketAddr::V6(a)) => {
                 let [g0, g1, g2, g3, g4, g5, g6, g7] = a.ip().segments();
@@ -220,7 +225,9 @@ impl Sock {
     }
 
     fn create(ty: SocketType) -> io::Result<Sock> {
-        Socket::create(ty).map(|inner| Sock { inner }).map_err(to_io)
+        Socket::create(ty)
+            .map(|inner| Sock { inner })
+            .map_err(to_io)
     }
 
     fn bind(&self, addr: &SocketAddr) -> io::Result<()> {
@@ -699,7 +706,9 @@ impl UnixDatagram {
 
     /// A datagram socket with no name.
     pub fn unbound() -> io::Result<UnixDatagram> {
-        Ok(UnixDatagram { sock: Sock::create(SocketType::Datagram)? })
+        Ok(UnixDatagram {
+            sock: Sock::create(SocketType::Datagram)?,
+        })
     }
 
     /// Sets the default destination (and the only source accepted) to the

@@ -26,7 +26,8 @@ use crate::bindings::types::{Address, ErrorCode};
 use crate::sys::{self, UnixAddr, UnixName};
 
 /// Resolution flags: stay below the directory, follow no link of any kind.
-const RESOLVE: u64 = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+const RESOLVE: u64 =
+    libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
 
 /// Longest path name a Unix address holds (`sun_path` minus its NUL).
 const MAX_PATH: usize = 107;
@@ -94,7 +95,10 @@ impl UnixAuthority {
     /// Grants `host` (opened now) as `guest` (an absolute guest path).
     pub fn allow_dir(&mut self, host: &Path, guest: &str) -> io::Result<()> {
         let guest_parts = components(guest.as_bytes()).map_err(|_| {
-            io::Error::new(io::ErrorKind::InvalidInput, format!("guest path {guest:?} must be absolute, without '..'"))
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("guest path {guest:?} must be absolute, without '..'"),
+            )
         })?;
         let dir: OwnedFd = std::fs::OpenOptions::new()
             .read(true)
@@ -107,7 +111,11 @@ impl UnixAuthority {
             g.push(b'/');
             g.extend_from_slice(p);
         }
-        self.dirs.push(Arc::new(UnixDir { guest: g, host, dir }));
+        self.dirs.push(Arc::new(UnixDir {
+            guest: g,
+            host,
+            dir,
+        }));
         Ok(())
     }
 
@@ -129,7 +137,8 @@ impl UnixAuthority {
         let parts = components(path)?;
         let mut best: Option<(&UnixDir, usize)> = None;
         for d in &self.dirs {
-            let dparts = components(if d.guest.is_empty() { b"/" } else { &d.guest }).unwrap_or_default();
+            let dparts =
+                components(if d.guest.is_empty() { b"/" } else { &d.guest }).unwrap_or_default();
             if parts.len() > dparts.len()
                 && parts.starts_with(&dparts)
                 && best.is_none_or(|(_, n)| dparts.len() > n)
@@ -146,20 +155,33 @@ impl UnixAuthority {
         match addr {
             Address::Pathname(path) => {
                 let (dir, rest) = self.locate(path)?;
-                let target = sys::openat2(dir.dir.as_fd(), &join(&rest), libc::O_PATH | libc::O_NOFOLLOW, RESOLVE)
-                    .map_err(resolve_error)?;
+                let target = sys::openat2(
+                    dir.dir.as_fd(),
+                    &join(&rest),
+                    libc::O_PATH | libc::O_NOFOLLOW,
+                    RESOLVE,
+                )
+                .map_err(resolve_error)?;
                 let meta = std::fs::File::from(target.try_clone()?).metadata()?;
+                if meta.file_type().is_symlink() {
+                    // O_NOFOLLOW opened the link itself: never follow it.
+                    return Err(ErrorCode::AccessDenied);
+                }
                 if !std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) {
                     // What connect(2) says for a file that is not a socket.
                     return Err(ErrorCode::ConnectionRefused);
                 }
                 let proc = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&target));
                 let addr = UnixAddr::new(&UnixName::Pathname(proc.into_bytes()))?;
-                Ok(Resolved { addr, _target: Some(target) })
+                Ok(Resolved {
+                    addr,
+                    _target: Some(target),
+                })
             }
-            Address::Abstract(name) if self.abstract_names => {
-                Ok(Resolved { addr: UnixAddr::new(&UnixName::Abstract(name.clone()))?, _target: None })
-            }
+            Address::Abstract(name) if self.abstract_names => Ok(Resolved {
+                addr: UnixAddr::new(&UnixName::Abstract(name.clone()))?,
+                _target: None,
+            }),
             Address::Abstract(_) => Err(ErrorCode::AccessDenied),
             Address::Unnamed => Err(ErrorCode::InvalidArgument),
             Address::Ipv4(_) | Address::Ipv6(_) => Err(ErrorCode::AddressFamilyNotSupported),
@@ -168,27 +190,45 @@ impl UnixAuthority {
 
     /// `bind(2)` for `fd` (a socket of type `ty`), with the checks in the
     /// module docs.
-    pub fn bind(&self, fd: BorrowedFd<'_>, ty: libc::c_int, addr: &Address) -> Result<(), ErrorCode> {
+    pub fn bind(
+        &self,
+        fd: BorrowedFd<'_>,
+        ty: libc::c_int,
+        addr: &Address,
+    ) -> Result<(), ErrorCode> {
         let path = match addr {
             Address::Pathname(p) => p,
             // Autobind: the kernel picks an abstract name. It makes the
             // socket reachable; it reaches nothing.
             Address::Unnamed => return Ok(sys::bind(fd, &UnixAddr::new(&UnixName::Unnamed)?)?),
             Address::Abstract(name) if self.abstract_names => {
-                return Ok(sys::bind(fd, &UnixAddr::new(&UnixName::Abstract(name.clone()))?)?)
+                return Ok(sys::bind(
+                    fd,
+                    &UnixAddr::new(&UnixName::Abstract(name.clone()))?,
+                )?)
             }
             Address::Abstract(_) => return Err(ErrorCode::AccessDenied),
-            Address::Ipv4(_) | Address::Ipv6(_) => return Err(ErrorCode::AddressFamilyNotSupported),
+            Address::Ipv4(_) | Address::Ipv6(_) => {
+                return Err(ErrorCode::AddressFamilyNotSupported)
+            }
         };
         let (dir, rest) = self.locate(path)?;
         let (name, parents) = rest.split_last().ok_or(ErrorCode::AccessDenied)?;
         let parent = if parents.is_empty() {
             dir.dir.try_clone()?
         } else {
-            sys::openat2(dir.dir.as_fd(), &join(parents), libc::O_PATH | libc::O_DIRECTORY, RESOLVE)
-                .map_err(resolve_error)?
+            sys::openat2(
+                dir.dir.as_fd(),
+                &join(parents),
+                libc::O_PATH | libc::O_DIRECTORY,
+                RESOLVE,
+            )
+            .map_err(resolve_error)?
         };
-        let parent_path = std::fs::read_link(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&parent)))?;
+        let parent_path = std::fs::read_link(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&parent)
+        ))?;
         let mut host = parent_path.as_os_str().as_bytes().to_vec();
         host.push(b'/');
         host.extend_from_slice(name);
@@ -196,11 +236,19 @@ impl UnixAuthority {
         sys::bind(fd, &host_addr)?;
 
         // Did the socket land where we resolved?
-        let landed = sys::openat2(parent.as_fd(), name, libc::O_PATH | libc::O_NOFOLLOW, RESOLVE)
-            .ok()
-            .and_then(|f| std::fs::File::from(f).metadata().ok())
-            .is_some_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()));
-        let same_dir = match (std::fs::metadata(&parent_path), std::fs::File::from(parent.try_clone()?).metadata()) {
+        let landed = sys::openat2(
+            parent.as_fd(),
+            name,
+            libc::O_PATH | libc::O_NOFOLLOW,
+            RESOLVE,
+        )
+        .ok()
+        .and_then(|f| std::fs::File::from(f).metadata().ok())
+        .is_some_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()));
+        let same_dir = match (
+            std::fs::metadata(&parent_path),
+            std::fs::File::from(parent.try_clone()?).metadata(),
+        ) {
             (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
             _ => false,
         };
@@ -253,7 +301,11 @@ mod tests {
         let (dir, rest) = a.locate(b"/run/inner/x.sock").unwrap();
         assert_eq!(dir.guest, b"/run/inner");
         assert_eq!(rest, vec![&b"x.sock"[..]]);
-        assert_eq!(a.locate(b"/run").err(), Some(ErrorCode::AccessDenied), "the directory itself");
+        assert_eq!(
+            a.locate(b"/run").err(),
+            Some(ErrorCode::AccessDenied),
+            "the directory itself"
+        );
         assert_eq!(a.locate(b"/etc/x").err(), Some(ErrorCode::AccessDenied));
         let host = std::fs::canonicalize(inner.path()).unwrap().join("x.sock");
         let shown = a.to_guest(UnixName::Pathname(host.as_os_str().as_bytes().to_vec()));

@@ -86,7 +86,11 @@ impl Policy {
     /// below the host directory `host`, which the guest names `guest` (an
     /// absolute path). The directory is opened now; paths are resolved
     /// beneath it without following symbolic links.
-    pub fn allow_unix_dir(&mut self, host: impl AsRef<Path>, guest: &str) -> io::Result<&mut Policy> {
+    pub fn allow_unix_dir(
+        &mut self,
+        host: impl AsRef<Path>,
+        guest: &str,
+    ) -> io::Result<&mut Policy> {
         self.unix.allow_dir(host.as_ref(), guest)?;
         Ok(self)
     }

@@ -200,7 +200,9 @@ impl HostSocket for CapsockCtxView<'_> {
             return Err(ErrorCode::MessageSize.into());
         }
         let control_len = self.size_ancillary(&ancillary)?;
-        let to = to.map(|a| self.ctx.policy.unix.resolve_peer(&a)).transpose()?;
+        let to = to
+            .map(|a| self.ctx.policy.unix.resolve_peer(&a))
+            .transpose()?;
 
         // Split the view: the control buffer is written while the table is
         // borrowed for the handles' fds. Resolving a handle can fail; that
@@ -232,7 +234,13 @@ impl HostSocket for CapsockCtxView<'_> {
 
         let sock = table.get(&s)?;
         let iov: Vec<IoSlice<'_>> = data.iter().map(|d| IoSlice::new(d)).collect();
-        let sent = sys::sendmsg(sock.as_fd(), &iov, control, to.as_ref().map(|t| &t.addr), send_flags(flags))?;
+        let sent = sys::sendmsg(
+            sock.as_fd(),
+            &iov,
+            control,
+            to.as_ref().map(|t| &t.addr),
+            send_flags(flags),
+        )?;
         Ok(sent as u64)
     }
 

@@ -72,8 +72,14 @@ pub fn bind(fd: BorrowedFd<'_>, addr: &UnixAddr) -> io::Result<()> {
 
 /// `openat2(2)`: opens `path` (no NUL bytes) relative to `dir` with
 /// `flags | O_CLOEXEC` and the `RESOLVE_*` bits in `resolve`.
-pub fn openat2(dir: BorrowedFd<'_>, path: &[u8], flags: libc::c_int, resolve: u64) -> io::Result<OwnedFd> {
-    let path = std::ffi::CString::new(path).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+pub fn openat2(
+    dir: BorrowedFd<'_>,
+    path: &[u8],
+    flags: libc::c_int,
+    resolve: u64,
+) -> io::Result<OwnedFd> {
+    let path =
+        std::ffi::CString::new(path).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: an all-zero open_how is valid; fields are set below.
     let mut how: libc::open_how = unsafe { zeroed() };
     how.flags = (flags | libc::O_CLOEXEC) as u64;

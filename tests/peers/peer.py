@@ -2,11 +2,13 @@
 recvmsg implementation (CPython's stdlib socket module) on the other end of
 a Unix socket from a guest.
 
-Usage: peer.py SCENARIO SOCKET_PATH [TYPE]
+Usage: peer.py SCENARIO SOCKET_PATH [TYPE [ARGS...]]
 
-Binds SOCKET_PATH, prints "ready", accepts one connection, plays SCENARIO,
-prints one JSON object with what it observed, and exits 0. Any failure
-raises (non-zero exit, traceback on stderr).
+Binds SOCKET_PATH, prints "ready", accepts one connection (for a datagram
+TYPE, uses the bound socket itself), plays SCENARIO with ARGS, prints one
+JSON object with what it observed, and exits 0. Scenarios may print progress
+lines ("sent") and wait for lines on stdin ("go"). Any failure raises
+(non-zero exit, traceback on stderr).
 """
 
 import array
@@ -140,23 +142,231 @@ def misuse(conn):
     return {"data": data.decode(), "ancillary": items}
 
 
-SCENARIOS = {f.__name__: f for f in [c01, c02, c03, c11_wrong_socket_type, c12, c13, c20, misuse]}
+def progress(line):
+    print(line, flush=True)
+
+
+def wait_for(conn, word):
+    got = b""
+    while got != word:
+        chunk = conn.recv(len(word) - len(got))
+        assert chunk, f"the guest closed before saying {word!r}"
+        got += chunk
+
+
+def eof(s, timeout):
+    """Whether `s` reads end-of-file within `timeout` seconds."""
+    readable, _, _ = select.select([s], [], [], timeout)
+    try:
+        return bool(readable) and s.recv(1) == b""
+    except ConnectionResetError:
+        # Closed with our index byte still unread in it: closed all the same.
+        return True
+
+
+def lend(conn, data, groups):
+    """Sends `data` with one SCM_RIGHTS item per entry of `groups`, item i
+    carrying groups[i] fresh socket-pair ends. Before lending, writes its
+    index to each end's partner, so the receiver can tell the order. Returns
+    the partners, which see EOF once every copy of their lent end is closed."""
+    mine, theirs, items = [], [], []
+    for n in groups:
+        fds = array.array("i")
+        for _ in range(n):
+            a, b = socket.socketpair()
+            a.sendall(str(len(mine)).encode())
+            mine.append(a)
+            theirs.append(b)
+            fds.append(b.fileno())
+        items.append((socket.SOL_SOCKET, socket.SCM_RIGHTS, fds.tobytes()))
+    conn.sendmsg([data], items)
+    for b in theirs:
+        b.close()
+    return mine
+
+
+def lend_and_watch(conn, *groups):
+    """C4-C8: lend fds, let the guest receive ("received"), record which
+    lent ends are closed while it runs, then after it exits."""
+    mine = lend(conn, b"data", [int(g) for g in groups])
+    wait_for(conn, b"received")
+    # A dropped fd is closed at once; a held one must not show EOF.
+    while_running = [eof(s, 0.5) for s in mine]
+    conn.sendall(b"checked")
+    recv_all(conn)
+    after_exit = [eof(s, TIMEOUT) for s in mine]
+    return {"eof_while_running": while_running, "eof_after_exit": after_exit}
+
+
+def c09(conn):
+    conn.sendall(b"aaa")
+    mine = lend(conn, b"bbb", [1])
+    conn.sendall(b"ccc")
+    progress("sent")
+    recv_all(conn)
+    return {"eof_after_exit": [eof(s, TIMEOUT) for s in mine]}
+
+
+def c10(conn):
+    dgram_mine, dgram_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    seq_mine, seq_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    socket.send_fds(conn, [b"sockets"], [dgram_theirs.fileno(), seq_theirs.fileno()])
+    dgram_theirs.close()
+    seq_theirs.close()
+    out = {}
+    for name, s in [("datagram", dgram_mine), ("seqpacket", seq_mine)]:
+        s.settimeout(TIMEOUT)
+        data, fds, flags, _ = socket.recv_fds(s, 1024, 4)
+        out[name] = {"data": data.hex(), "fds": len(fds), "flags": flags}
+        for fd in fds:
+            os.close(fd)
+    # Zero bytes + an fd on the stream: Linux sends nothing at all.
+    data, items = recv_all(conn)
+    out["stream"] = {"data": data.hex(), "ancillary": items}
+    return out
+
+
+def c14(conn):
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    mine.send(b"0123456789")
+    socket.send_fds(conn, [b"dgram"], [theirs.fileno()])
+    theirs.close()
+    recv_all(conn)
+    return {"sent": 10}
+
+
+def c15(sock):
+    """The peer is a bound datagram socket; the guest sends to its path."""
+    data, addr = sock.recvfrom(1024)
+    sock.sendto(b"reply", addr)
+    return {"data": data.decode(), "from": addr}
+
+
+def c16(conn):
+    conn.sendall(b"hello world, peek")
+    progress("sent")
+    recv_all(conn)
+    return {"sent": 17}
+
+
+def c17(conn):
+    # Read nothing until the test says the guest is done sending.
+    assert sys.stdin.readline().strip() == "go"
+    data, items = recv_all(conn)
+    return {"received": len(data), "ancillary": items}
+
+
+def c18(conn):
+    conn.close()
+    return {"closed": True}
+
+
+def c19(conn):
+    wait_for(conn, b"ready")
+    conn.sendall(b"x")
+    recv_all(conn)
+    return {"pid": os.getpid(), "uid": os.getuid(), "gid": os.getgid()}
+
+
+PARITY_SPACES = {
+    "0": lambda: 0,
+    "1": lambda: 1,
+    "2int": lambda: 2 * SIZEOF_INT,
+    "len0-1": lambda: socket.CMSG_LEN(0) - 1,
+    "len0": lambda: socket.CMSG_LEN(0),
+    "len0+1": lambda: socket.CMSG_LEN(0) + 1,
+    "lenint": lambda: socket.CMSG_LEN(SIZEOF_INT),
+    "len2int-1": lambda: socket.CMSG_LEN(2 * SIZEOF_INT) - 1,
+    "space2int": lambda: socket.CMSG_SPACE(2 * SIZEOF_INT),
+}
+SIZEOF_INT = array.array("i").itemsize
+
+
+def parity(conn, *cases):
+    """CPython's own recvmsg on the same kernel, for each control space: the
+    guest's results must match these. Also lends the guest the same message
+    once per case, when it asks."""
+    python = {}
+    for case in cases:
+        space = PARITY_SPACES[case]()
+        a, b = socket.socketpair()
+        f1, f2 = socket.socketpair(), socket.socketpair()
+        a.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [f1[1].fileno(), f2[1].fileno()]))])
+        data, anc, flags, _ = b.recvmsg(1, space)
+        fds = fds_of(anc)
+        for fd in fds:
+            os.close(fd)
+        python[case] = {
+            "space": space,
+            "items": [[level, kind, len(d)] for level, kind, d in anc],
+            "fds": len(fds),
+            "ctrunc": bool(flags & socket.MSG_CTRUNC),
+        }
+        for s in [a, b, *f1, *f2]:
+            s.close()
+    watched = []
+    for case in cases:
+        wait_for(conn, b"next")
+        watched += lend(conn, b"x", [2])
+    recv_all(conn)
+    return {"python": python, "eof_after_exit": [eof(s, TIMEOUT) for s in watched]}
+
+
+def twisted_c01(conn):
+    from twisted.python.sendmsg import recvmsg
+
+    msg = recvmsg(conn, 1024)
+    return {"data": msg.data.decode(), "ancillary": describe(msg.ancillary), "flags": msg.flags}
+
+
+def twisted_c03(conn):
+    """Twisted's copy_descriptor.py with the guest as the sender: unpack the
+    fd from the ancillary data as the listing does, read half through it."""
+    import struct
+
+    from twisted.python.sendmsg import recvmsg, sendmsg
+
+    r, w = os.pipe()
+    sendmsg(conn, b"pipe", [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", r))])
+    os.close(r)
+    msg = recvmsg(conn, 1024)
+    duplicate = struct.unpack("i", msg.ancillary[0][2])[0]
+    os.write(w, b"Hello, world")
+    half = os.read(duplicate, 6)
+    conn.sendall(b"go")
+    recv_all(conn)
+    os.close(duplicate)
+    os.close(w)
+    return {"data": msg.data.hex(), "ancillary": len(msg.ancillary), "peer_read": half.decode()}
+
+
+SCENARIOS = {
+    f.__name__: f
+    for f in [
+        c01, c02, c03, c09, c10, c11_wrong_socket_type, c12, c13, c14, c15, c16, c17, c18, c19, c20,
+        lend_and_watch, misuse, parity, twisted_c01, twisted_c03,
+    ]
+}
 
 
 def main():
     scenario, path = sys.argv[1], sys.argv[2]
-    kind = {"stream": socket.SOCK_STREAM, "seqpacket": socket.SOCK_SEQPACKET}[
-        sys.argv[3] if len(sys.argv) > 3 else "stream"
-    ]
+    type_name = sys.argv[3] if len(sys.argv) > 3 else "stream"
+    args = sys.argv[4:]
+    kind = {"stream": socket.SOCK_STREAM, "seqpacket": socket.SOCK_SEQPACKET, "datagram": socket.SOCK_DGRAM}[type_name]
     with socket.socket(socket.AF_UNIX, kind) as listener:
         listener.bind(path)
-        listener.listen(1)
         listener.settimeout(TIMEOUT)
-        print("ready", flush=True)
-        conn, _ = listener.accept()
-        with conn:
-            conn.settimeout(TIMEOUT)
-            result = SCENARIOS[scenario](conn)
+        if kind == socket.SOCK_DGRAM:
+            progress("ready")
+            result = SCENARIOS[scenario](listener, *args)
+        else:
+            listener.listen(1)
+            progress("ready")
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(TIMEOUT)
+                result = SCENARIOS[scenario](conn, *args)
     print(json.dumps(result), flush=True)
 
 

@@ -4,7 +4,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -155,7 +155,12 @@ pub fn run_guest_with(
     if let Some(p) = opts.policy {
         ctx.policy(p);
     }
-    let status = runtime().run(&component, wasi(args, &stdout, &stderr), ctx.build())?;
+    let status = runtime()
+        .run(&component, wasi(args, &stdout, &stderr), ctx.build())
+        .map_err(|e| {
+            let err = String::from_utf8_lossy(&stderr.contents()).into_owned();
+            e.context(format!("guest stderr: {err}"))
+        })?;
     Ok(GuestRun {
         status,
         stdout: String::from_utf8_lossy(&stdout.contents()).into_owned(),
@@ -188,40 +193,75 @@ pub struct PythonPeer {
     child: Child,
     stdout: BufReader<ChildStdout>,
     path: PathBuf,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl PythonPeer {
-    /// Starts `peer.py SCENARIO PATH TYPE` and waits until it listens.
+    /// Starts `python3 peer.py SCENARIO PATH TYPE` and waits until it listens.
     pub fn start(scenario: &str, socket_type: &str) -> PythonPeer {
+        PythonPeer::start_with("python3", scenario, socket_type, &[])
+    }
+
+    /// Starts `PYTHON peer.py SCENARIO PATH TYPE ARGS...` and waits until it
+    /// listens (or, for a datagram peer, until it is bound).
+    pub fn start_with(
+        python: impl AsRef<std::ffi::OsStr>,
+        scenario: &str,
+        socket_type: &str,
+        args: &[&str],
+    ) -> PythonPeer {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("peer.sock");
-        let mut child = std::process::Command::new("python3")
+        let mut child = std::process::Command::new(python)
             .arg(peers_dir().join("peer.py"))
             .args([scenario, path.to_str().unwrap(), socket_type])
+            .args(args)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("python3 must be installed");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("peer stdout");
-        if line.trim() != "ready" {
-            let mut err = String::new();
-            child.stderr.take().unwrap().read_to_string(&mut err).ok();
-            panic!("python peer did not start: {line:?} {err}");
-        }
-        PythonPeer {
+        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut peer = PythonPeer {
             child,
             stdout,
             path,
-            _dir: dir,
+            dir,
+        };
+        peer.expect_line("ready");
+        peer
+    }
+
+    /// Waits for the peer to print `line` (a progress mark).
+    pub fn expect_line(&mut self, line: &str) {
+        let mut got = String::new();
+        self.stdout.read_line(&mut got).expect("peer stdout");
+        if got.trim() != line {
+            let mut err = String::new();
+            self.child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .ok();
+            panic!("python peer printed {got:?}, not {line:?}: {err}");
         }
     }
 
-    /// The path the peer listens on.
+    /// Writes `line` to the peer's stdin.
+    pub fn signal(&mut self, line: &str) {
+        let stdin = self.child.stdin.as_mut().expect("peer stdin");
+        writeln!(stdin, "{line}").expect("write to peer");
+    }
+
+    /// The path the peer listens on (or is bound to).
     pub fn socket_path(&self) -> &Path {
         &self.path
+    }
+
+    /// The directory holding the peer's socket.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
     /// Connects to the peer; the fd is for the guest.
@@ -233,6 +273,7 @@ impl PythonPeer {
 
     /// Waits for the peer to exit and returns the JSON it printed.
     pub fn finish(mut self) -> serde_json::Value {
+        drop(self.child.stdin.take());
         let mut out = String::new();
         self.stdout.read_to_string(&mut out).expect("peer stdout");
         let status = self.child.wait().expect("wait for peer");
@@ -251,26 +292,48 @@ impl PythonPeer {
     }
 }
 
-/// Runs the conformance guest's `scenario` against the Python peer's
-/// `scenario`, checking the host's fd count is back to its baseline.
-pub fn conformance(scenario: &str, peer_scenario: &str) -> (GuestRun, serde_json::Value) {
-    let _serial = serial(&[guests::CONFORMANCE]);
-    let peer = PythonPeer::start(peer_scenario, "stream");
+/// Runs the conformance guest with `args` against `peer` (granted as
+/// "peer"), after the peer printed `wait` if given; checks that the host's
+/// fd count is back to its baseline and that the guest succeeded. The
+/// caller holds [`serial`].
+pub fn guest_against(
+    peer: &mut PythonPeer,
+    args: &[&str],
+    opts: Options,
+    wait: Option<&str>,
+) -> GuestRun {
     let baseline = open_fds();
-    let run = run_guest(
-        guests::CONFORMANCE,
-        &[scenario],
-        vec![("peer", peer.connect())],
-    )
-    .expect("guest run");
+    let conn = peer.connect();
+    if let Some(line) = wait {
+        peer.expect_line(line);
+    }
+    let run =
+        run_guest_with(guests::CONFORMANCE, args, vec![("peer", conn)], opts).expect("guest run");
     assert_eq!(
         open_fds(),
         baseline,
-        "host fds leaked in {scenario}: {run:#?}"
+        "host fds leaked in {args:?}: {run:#?}"
     );
-    let json = peer.finish();
     run.assert_ok();
-    (run, json)
+    run
+}
+
+/// The conformance guest's `scenario` against the Python peer's
+/// `peer_scenario` (with `peer_args`), over a stream socket.
+pub fn conformance_with(
+    scenario: &[&str],
+    peer_scenario: &str,
+    peer_args: &[&str],
+) -> (GuestRun, serde_json::Value) {
+    let _serial = serial(&[guests::CONFORMANCE]);
+    let mut peer = PythonPeer::start_with("python3", peer_scenario, "stream", peer_args);
+    let run = guest_against(&mut peer, scenario, Options::default(), None);
+    (run, peer.finish())
+}
+
+/// [`conformance_with`] for a one-word guest scenario and no peer arguments.
+pub fn conformance(scenario: &str, peer_scenario: &str) -> (GuestRun, serde_json::Value) {
+    conformance_with(&[scenario], peer_scenario, &[])
 }
 
 /// Runs a case of the `misuse` guest against a Python peer that records
@@ -302,4 +365,53 @@ pub fn misuse(case: &str, extra: Vec<(&str, OwnedFd)>, opts: Options) -> GuestRu
         "nothing but \"done\" was sent"
     );
     run
+}
+
+/// A Python with Twisted installed: a virtualenv under the target
+/// directory, created (and `pip install twisted` run) on first use, then
+/// reused by later runs. A file lock keeps concurrent test binaries apart.
+pub fn twisted_python() -> PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            // The test binary is <target>/<profile>/deps/<name>.
+            let exe = std::env::current_exe().expect("test binary path");
+            let target = exe
+                .ancestors()
+                .nth(3)
+                .expect("target directory")
+                .to_path_buf();
+            let venv = target.join("twisted-venv");
+            let python = venv.join("bin/python");
+            let lock = std::fs::File::create(target.join("twisted-venv.lock")).expect("lock file");
+            lock.lock().expect("lock the venv");
+            let ready = || {
+                std::process::Command::new(&python)
+                    .args(["-c", "import twisted.python.sendmsg"])
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            };
+            if !ready() {
+                let run = |cmd: &mut std::process::Command| {
+                    let out = cmd.output().expect("run python3");
+                    assert!(
+                        out.status.success(),
+                        "{cmd:?}: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                };
+                run(std::process::Command::new("python3")
+                    .args(["-m", "venv", "--clear"])
+                    .arg(&venv));
+                run(std::process::Command::new(&python)
+                    .args(["-m", "pip", "install", "--quiet", "twisted"]));
+                assert!(
+                    ready(),
+                    "twisted.python.sendmsg is not importable after installing twisted"
+                );
+            }
+            python
+        })
+        .clone()
 }

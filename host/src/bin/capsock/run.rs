@@ -181,7 +181,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     for (host, guest) in &args.unix_dirs {
         // Without ::GUEST a relative DIR is shown at its absolute path.
         let guest = match std::fs::canonicalize(host) {
-            Ok(abs) if Path::new(guest) == host.as_path() && !guest.starts_with('/') => abs.display().to_string(),
+            Ok(abs) if Path::new(guest) == host.as_path() && !guest.starts_with('/') => {
+                abs.display().to_string()
+            }
             _ => guest.clone(),
         };
         policy

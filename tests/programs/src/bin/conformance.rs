@@ -5,7 +5,10 @@
 
 use std::io::{IoSlice, IoSliceMut, Read, Write};
 
-use capsock::{AsHandle, RecvFlags, SendFlags, UnixDatagram, UnixStream};
+use capsock::{
+    cmsg_len, cmsg_space, error_code, Ancillary, AncillaryData, AsHandle, MessageFlags, RecvFlags,
+    SendFlags, SocketAddr, UnixDatagram, UnixSeqpacket, UnixStream, FD_SIZE,
+};
 
 fn main() {
     let scenario = std::env::args()
@@ -20,8 +23,76 @@ fn main() {
         "c13" => c13_scatter(),
         "c20" => c20_receive_many_drop_half(),
         "recv_fds" => recv_fds(),
+        "recv_watch" => recv_watch(&arg(2)),
+        "c09" => c09_stream_boundaries_at_fds(),
+        "c10" => c10_zero_bytes_with_an_fd(),
+        "c14" => c14_datagram_truncated(),
+        "c15" => c15_unconnected_datagram(&arg(2), &arg(3)),
+        "c16" => c16_peek(),
+        "c17" => c17_dont_wait_until_full(),
+        "c18" => c18_peer_closed(),
+        "c19" => c19_credentials(),
+        "parity" => parity(&std::env::args().skip(2).collect::<Vec<_>>()),
         other => panic!("unknown scenario {other}"),
     }
+}
+
+fn arg(i: usize) -> String {
+    std::env::args()
+        .nth(i)
+        .unwrap_or_else(|| panic!("argument {i} missing"))
+}
+
+/// Control space from a name: CPython's SCMRightsTest cases, or
+/// `space:N` / `len:N` (CMSG_SPACE / CMSG_LEN of N fds), or `raw:N` bytes.
+/// Sizes come from the host's helpers, as a guest must compute them.
+fn control_space(spec: &str) -> usize {
+    let int = FD_SIZE;
+    match spec {
+        "0" => 0,
+        "1" => 1,
+        "2int" => 2 * int,
+        "len0-1" => cmsg_len(0) - 1,
+        "len0" => cmsg_len(0),
+        "len0+1" => cmsg_len(0) + 1,
+        "lenint" => cmsg_len(int),
+        "len2int-1" => cmsg_len(2 * int) - 1,
+        "space2int" => cmsg_space(2 * int),
+        _ => {
+            let (kind, n) = spec.split_once(':').expect("a control-space spec");
+            let n: usize = n.parse().expect("a number");
+            match kind {
+                "space" => cmsg_space(n * int),
+                "len" => cmsg_len(n * int),
+                "raw" => n,
+                _ => panic!("unknown control-space spec {spec}"),
+            }
+        }
+    }
+}
+
+/// One handle count per `rights` item, e.g. "2" or "1,1"; "" for none.
+fn rights_shape(msg: &capsock::RecvMsg) -> String {
+    let counts: Vec<String> = msg
+        .ancillary
+        .iter()
+        .filter_map(|a| match a {
+            AncillaryData::Rights(h) => Some(h.len().to_string()),
+            _ => None,
+        })
+        .collect();
+    counts.join(",")
+}
+
+/// Reads the one-byte index the peer wrote through each received socket.
+fn read_order(handles: &mut [capsock::OwnedHandle]) -> String {
+    let mut order = String::new();
+    for h in handles {
+        let mut b = [0u8; 1];
+        h.read_exact(&mut b).unwrap();
+        order.push(b[0] as char);
+    }
+    order
 }
 
 fn peer() -> UnixStream {
@@ -142,4 +213,208 @@ fn recv_fds() {
     println!("data={}", String::from_utf8_lossy(&data));
     println!("handles={}", handles.len());
     println!("flags={flags:?}");
+}
+
+/// C4-C8: one receive with the given control space; reports what arrived,
+/// tells the peer, and holds the handles until the peer has looked.
+fn recv_watch(spec: &str) {
+    let peer = peer();
+    let space = control_space(spec);
+    let mut buf = [0u8; 1024];
+    let mut msg = peer
+        .recv_msg(&mut [IoSliceMut::new(&mut buf)], space, RecvFlags::empty())
+        .unwrap();
+    println!("space={space}");
+    println!("data={}", String::from_utf8_lossy(&buf[..msg.bytes]));
+    println!("rights={}", rights_shape(&msg));
+    println!(
+        "ctrunc={}",
+        msg.flags.contains(MessageFlags::CONTROL_TRUNCATED)
+    );
+    let mut handles = msg.take_handles();
+    println!("order={}", read_order(&mut handles));
+    (&peer).write_all(b"received").unwrap();
+    let mut checked = [0u8; 7];
+    (&peer).read_exact(&mut checked).unwrap();
+    drop(handles);
+}
+
+fn c09_stream_boundaries_at_fds() {
+    let peer = peer();
+    for i in 1..=2 {
+        let mut buf = [0u8; 1024];
+        let mut msg = peer
+            .recv_msg(
+                &mut [IoSliceMut::new(&mut buf)],
+                cmsg_space(FD_SIZE),
+                RecvFlags::empty(),
+            )
+            .unwrap();
+        println!("data{i}={}", String::from_utf8_lossy(&buf[..msg.bytes]));
+        println!("rights{i}={}", rights_shape(&msg));
+        println!("order{i}={}", read_order(&mut msg.take_handles()));
+    }
+}
+
+fn c10_zero_bytes_with_an_fd() {
+    let peer = peer();
+    let (lent, _keep) = UnixStream::pair().unwrap();
+    let rights = [lent.as_handle()];
+    let anc = [Ancillary::Rights(&rights)];
+    let n = peer
+        .send_msg(&[IoSlice::new(b"")], &anc, SendFlags::empty(), None)
+        .unwrap();
+    println!("stream_sent={n}");
+    let (_, mut handles, _, _) = peer.recv_fds(16, 2).unwrap();
+    let seq = UnixSeqpacket::try_from(handles.pop().unwrap()).unwrap();
+    let dgram = UnixDatagram::try_from(handles.pop().unwrap()).unwrap();
+    let n = dgram
+        .send_msg(&[IoSlice::new(b"")], &anc, SendFlags::empty(), None)
+        .unwrap();
+    println!("datagram_sent={n}");
+    let n = seq
+        .send_msg(&[IoSlice::new(b"")], &anc, SendFlags::empty(), None)
+        .unwrap();
+    println!("seqpacket_sent={n}");
+}
+
+fn c14_datagram_truncated() {
+    let (_, mut handles, _, _) = peer().recv_fds(16, 1).unwrap();
+    let dgram = UnixDatagram::try_from(handles.pop().unwrap()).unwrap();
+    let mut buf = [0u8; 4];
+    let msg = dgram
+        .recv_msg(&mut [IoSliceMut::new(&mut buf)], 0, RecvFlags::empty())
+        .unwrap();
+    println!("data={}", String::from_utf8_lossy(&buf[..msg.bytes]));
+    println!("truncated={}", msg.flags.contains(MessageFlags::TRUNCATED));
+}
+
+fn code(e: std::io::Error) -> String {
+    error_code(&e)
+        .map(|c| c.name().to_string())
+        .unwrap_or_else(|| e.to_string())
+}
+
+fn c15_unconnected_datagram(peer_path: &str, own_path: &str) {
+    let sock = UnixDatagram::unbound().unwrap();
+    println!("no_address={}", code(sock.send(b"lost").unwrap_err()));
+    println!(
+        "outside={}",
+        code(
+            sock.send_to(b"x", &SocketAddr::from_pathname("/tmp/elsewhere.sock"))
+                .unwrap_err()
+        )
+    );
+    sock.bind_addr(&SocketAddr::from_pathname(own_path))
+        .unwrap();
+    println!(
+        "local={}",
+        sock.local_addr().unwrap().as_pathname().unwrap().display()
+    );
+    let n = sock
+        .send_to(b"hello", &SocketAddr::from_pathname(peer_path))
+        .unwrap();
+    println!("sent={n}");
+    let mut buf = [0u8; 64];
+    let (n, from) = sock.recv_from(&mut buf).unwrap();
+    println!("reply={}", String::from_utf8_lossy(&buf[..n]));
+    println!("reply_from={}", from.as_pathname().unwrap().display());
+}
+
+fn c16_peek() {
+    let peer = peer();
+    let len = "hello world, peek".len();
+    for (name, max, flags) in [
+        ("peek_short", len - 3, RecvFlags::PEEK),
+        ("peek_all", len, RecvFlags::PEEK),
+        ("read", len, RecvFlags::empty()),
+    ] {
+        let mut buf = vec![0u8; max];
+        let msg = peer
+            .recv_msg(&mut [IoSliceMut::new(&mut buf)], 0, flags)
+            .unwrap();
+        println!("{name}={}", String::from_utf8_lossy(&buf[..msg.bytes]));
+    }
+    let mut buf = [0u8; 8];
+    let err = peer
+        .recv_msg(&mut [IoSliceMut::new(&mut buf)], 0, RecvFlags::DONT_WAIT)
+        .unwrap_err();
+    println!("then={}", code(err));
+}
+
+fn c17_dont_wait_until_full() {
+    let peer = peer();
+    let chunk = vec![7u8; 65536];
+    let (mut total, mut short) = (0usize, 0usize);
+    let err = loop {
+        match peer.send_msg(&[IoSlice::new(&chunk)], &[], SendFlags::DONT_WAIT, None) {
+            Ok(n) => {
+                total += n;
+                if n < chunk.len() {
+                    short += 1;
+                }
+            }
+            Err(e) => break e,
+        }
+    };
+    println!("error={}", code(err));
+    println!("total={total}");
+    println!("short_sends={short}");
+    peer.shutdown(std::net::Shutdown::Write).unwrap();
+}
+
+fn c18_peer_closed() {
+    let mut buf = [0u8; 64];
+    let msg = peer()
+        .recv_msg(&mut [IoSliceMut::new(&mut buf)], 64, RecvFlags::empty())
+        .unwrap();
+    println!("bytes={}", msg.bytes);
+    println!("ancillary={}", msg.ancillary.len());
+    println!("flags={}", msg.flags.bits());
+}
+
+fn c19_credentials() {
+    let peer = peer();
+    peer.set_pass_cred(true).unwrap();
+    (&peer).write_all(b"ready").unwrap();
+    let mut buf = [0u8; 1];
+    let msg = peer
+        .recv_msg(
+            &mut [IoSliceMut::new(&mut buf)],
+            cmsg_space(12),
+            RecvFlags::empty(),
+        )
+        .unwrap();
+    let c = msg.credentials().expect("a credentials item");
+    println!("pid={}", c.pid);
+    println!("uid={}", c.uid);
+    println!("gid={}", c.gid);
+    println!("items={}", msg.ancillary.len());
+}
+
+/// CPython parity: for each case, ask the peer for a message with 2 fds and
+/// receive it with that control space.
+fn parity(cases: &[String]) {
+    let peer = peer();
+    for case in cases {
+        let space = control_space(case);
+        (&peer).write_all(b"next").unwrap();
+        let mut buf = [0u8; 1];
+        let msg = peer
+            .recv_msg(&mut [IoSliceMut::new(&mut buf)], space, RecvFlags::empty())
+            .unwrap();
+        let fds: usize = msg
+            .ancillary
+            .iter()
+            .map(|a| match a {
+                AncillaryData::Rights(h) => h.len(),
+                _ => 0,
+            })
+            .sum();
+        println!(
+            "{case}={space},{},{fds},{}",
+            msg.ancillary.len(),
+            msg.flags.contains(MessageFlags::CONTROL_TRUNCATED)
+        );
+    }
 }

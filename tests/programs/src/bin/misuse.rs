@@ -13,7 +13,10 @@ wit_bindgen::generate!({
 use crate::capsock::sockets::descriptors::Descriptor;
 use crate::capsock::sockets::preopens;
 use crate::capsock::sockets::sockets::{self, AncillaryOut, HandleRef, RawControlParam, Socket};
-use crate::capsock::sockets::types::{Credentials, ErrorCode, RecvFlags, SendFlags, SocketType};
+use crate::capsock::sockets::types::{
+    AddressParam, Credentials, ErrorCode, Ipv4SocketAddress, Ipv6SocketAddress, RecvFlags,
+    SendFlags, SocketType,
+};
 
 fn main() {
     let case = std::env::args().nth(1).expect("usage: misuse <case>");
@@ -28,6 +31,8 @@ fn main() {
         "oversize" => oversize(&peer),
         "handle_limit" => handle_limit(),
         "forged_handle" => forged_handle(&peer),
+        "wrong_family" => wrong_family(&peer),
+        "paths" => paths(),
         other => panic!("unknown case {other}"),
     }
     // The host still serves the next call.
@@ -225,4 +230,73 @@ fn forged_handle(peer: &Socket) {
         &[AncillaryOut::Rights(&[HandleRef::Socket(&forged)])],
     );
     println!("unreachable={r:?}");
+}
+
+fn wrong_family(peer: &Socket) {
+    let v4 = AddressParam::Ipv4(Ipv4SocketAddress {
+        address: (127, 0, 0, 1),
+        port: 9,
+    });
+    let v6 = AddressParam::Ipv6(Ipv6SocketAddress {
+        address: (0, 0, 0, 0, 0, 0, 0, 1),
+        port: 9,
+        flow_info: 0,
+        scope_id: 0,
+    });
+    report(
+        "send_ipv4",
+        peer.send_msg(&[b"bad"], &[], SendFlags::empty(), Some(v4.clone())),
+    );
+    let s = Socket::create(SocketType::Datagram).unwrap();
+    report("connect_ipv6", s.connect(v6));
+    report("bind_ipv4", s.bind(v4));
+    report("connect_unnamed", s.connect(AddressParam::Unnamed));
+}
+
+/// Every way out of the granted directory "/run/t" (the test prepares
+/// `link.sock`, a symlink to a socket outside, and `subdir`, a symlink to a
+/// directory outside; `real.sock` is a listening socket inside).
+fn paths() {
+    let path = |p: &'static str| AddressParam::Pathname(p.as_bytes());
+    for (key, p) in [
+        ("dotdot", "/run/t/../outside.sock"),
+        ("absolute_outside", "/tmp/outside.sock"),
+        ("relative", "run/t/real.sock"),
+        ("symlink_file", "/run/t/link.sock"),
+        ("symlink_dir", "/run/t/subdir/outside.sock"),
+        ("the_dir_itself", "/run/t"),
+        ("missing", "/run/t/missing.sock"),
+        ("overlong", "/run/t/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+        ("abstract", "@not-allowed"),
+    ] {
+        let s = Socket::create(SocketType::Stream).unwrap();
+        let addr = if let Some(name) = p.strip_prefix('@') {
+            AddressParam::Abstract(name.as_bytes())
+        } else {
+            path(p)
+        };
+        report(&format!("connect_{key}"), s.connect(addr));
+    }
+    for (key, p) in [
+        ("dotdot", "/run/t/../evil.sock"),
+        ("symlink_dir", "/run/t/subdir/evil.sock"),
+        ("outside", "/tmp/evil.sock"),
+    ] {
+        let s = Socket::create(SocketType::Datagram).unwrap();
+        report(&format!("bind_{key}"), s.bind(path(p)));
+        report(
+            &format!("sendto_{key}"),
+            s.send_msg(&[b"x"], &[], SendFlags::empty(), Some(path(p))),
+        );
+    }
+    let s = Socket::create(SocketType::Stream).unwrap();
+    report("connect_inside", s.connect(path("/run/t/real.sock")));
+    let d = Socket::create(SocketType::Datagram).unwrap();
+    report("bind_inside", d.bind(path("/run/t/bound.sock")));
+    report(
+        "bind_again",
+        Socket::create(SocketType::Datagram)
+            .unwrap()
+            .bind(path("/run/t/bound.sock")),
+    );
 }
