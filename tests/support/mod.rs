@@ -232,19 +232,21 @@ impl PythonPeer {
         peer
     }
 
+    /// Everything the peer wrote to stderr (once).
+    fn stderr(&mut self) -> String {
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            e.read_to_string(&mut err).ok();
+        }
+        err
+    }
+
     /// Waits for the peer to print `line` (a progress mark).
     pub fn expect_line(&mut self, line: &str) {
         let mut got = String::new();
         self.stdout.read_line(&mut got).expect("peer stdout");
         if got.trim() != line {
-            let mut err = String::new();
-            self.child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut err)
-                .ok();
-            panic!("python peer printed {got:?}, not {line:?}: {err}");
+            panic!("python peer printed {got:?}, not {line:?}: {}", self.stderr());
         }
     }
 
@@ -277,13 +279,7 @@ impl PythonPeer {
         let mut out = String::new();
         self.stdout.read_to_string(&mut out).expect("peer stdout");
         let status = self.child.wait().expect("wait for peer");
-        let mut err = String::new();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .ok();
+        let err = self.stderr();
         assert!(
             status.success(),
             "python peer failed ({status}): {err}\nstdout: {out}"
