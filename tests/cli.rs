@@ -249,3 +249,28 @@ fn demo_prints_the_report_and_equal_fd_counts() {
     assert!(counts.ends_with("(equal)"), "{counts}");
     assert!(Path::new(CAPSOCK).exists());
 }
+
+#[test]
+fn unix_dir_lets_the_guest_reach_paths_below_it() {
+    let peer = PythonPeer::start("c15", "datagram");
+    let grant = format!("{}::/run/t", peer.dir().display());
+    let out = capsock(&[
+        "run",
+        "--unix-dir",
+        &grant,
+        guests::CONFORMANCE,
+        "c15",
+        "/run/t/peer.sock",
+        "/run/t/guest.sock",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("outside=access-denied"), "{text}");
+    assert!(
+        text.contains("reply=reply") && text.contains("reply_from=/run/t/peer.sock"),
+        "{text}"
+    );
+    assert_eq!(peer.finish()["data"], "hello");
+    let out = capsock(&["run", "--unix-dir", "/no/such/dir", guests::CLI_PROBE]);
+    assert_one_line_error(&out, "--unix-dir /no/such/dir");
+}

@@ -246,7 +246,10 @@ impl PythonPeer {
         let mut got = String::new();
         self.stdout.read_line(&mut got).expect("peer stdout");
         if got.trim() != line {
-            panic!("python peer printed {got:?}, not {line:?}: {}", self.stderr());
+            panic!(
+                "python peer printed {got:?}, not {line:?}: {}",
+                self.stderr()
+            );
         }
     }
 
