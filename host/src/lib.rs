@@ -35,7 +35,7 @@ mod types;
 #[doc(hidden)]
 pub mod examples {
     include!(concat!(env!("OUT_DIR"), "/example_guests.rs"));
-    include!(concat!(env!("OUT_DIR"), "/demo_plugin.rs"));
+    include!(concat!(env!("OUT_DIR"), "/embedded_guests.rs"));
 }
 
 pub use bindings::types::{ErrorCode, SocketType};
@@ -45,4 +45,4 @@ pub use ctx::{
 pub use error::{CapsockError, CapsockResult};
 pub use handles::{Descriptor, Socket};
 pub use policy::{Limits, Policy, Refusal};
-pub use runtime::{GuestTrapped, Runtime, SandboxState};
+pub use runtime::{GuestTrapped, Prepared, Runtime, Sandbox, SandboxState};

@@ -8,55 +8,99 @@ use std::os::fd::{BorrowedFd, OwnedFd};
 use crate::cmsg::{self, ControlBuf, Encoder};
 use crate::sys::{self, Received};
 
+/// `sendmsg` / `recvmsg` with `SCM_RIGHTS` for native code, reusing one
+/// aligned control buffer across calls (no allocation per message).
+#[derive(Default)]
+pub struct Messenger {
+    control: ControlBuf,
+}
+
+impl Messenger {
+    /// A messenger with an empty control buffer.
+    pub fn new() -> Messenger {
+        Messenger::default()
+    }
+
+    /// Sends `data` with copies of `fds` (if any) in one `SCM_RIGHTS` item,
+    /// with `MSG_NOSIGNAL`. Returns the bytes sent.
+    pub fn send(
+        &mut self,
+        sock: BorrowedFd<'_>,
+        data: &[u8],
+        fds: &[BorrowedFd<'_>],
+    ) -> io::Result<usize> {
+        if fds.len() > cmsg::SCM_MAX_FD {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let space = if fds.is_empty() {
+            0
+        } else {
+            cmsg::space(fds.len() * cmsg::FD_LEN)
+        };
+        let buf = self.control.zeroed(space);
+        let mut enc = Encoder::new(buf);
+        if !fds.is_empty() {
+            enc.push_rights(fds)
+                .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        }
+        let len = enc.len();
+        sys::sendmsg(
+            sock,
+            &[IoSlice::new(data)],
+            &buf[..len],
+            None,
+            libc::MSG_NOSIGNAL,
+        )
+    }
+
+    /// Receives into `buf` with `control_space` bytes of control space.
+    /// Returns the bytes received, the fds (owned, close-on-exec) and
+    /// `msg_flags`.
+    pub fn recv(
+        &mut self,
+        sock: BorrowedFd<'_>,
+        buf: &mut [u8],
+        control_space: usize,
+    ) -> io::Result<(usize, Vec<OwnedFd>, i32)> {
+        let control = self.control.zeroed(control_space);
+        let r = sys::recvmsg(sock, &mut [IoSliceMut::new(buf)], control, 0)?;
+        let fds = r
+            .control
+            .into_iter()
+            .flat_map(|item| match item {
+                Received::Rights(fds) => fds,
+                _ => Vec::new(),
+            })
+            .collect();
+        Ok((r.bytes, fds, r.flags))
+    }
+}
+
 /// Sends `data` with copies of `fds` in one `SCM_RIGHTS` item
-/// (`MSG_NOSIGNAL`). Returns the bytes sent.
+/// (`MSG_NOSIGNAL`), like Python's `socket.send_fds`. Returns the bytes sent.
 pub fn send_fds(sock: BorrowedFd<'_>, data: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<usize> {
-    if fds.len() > cmsg::SCM_MAX_FD {
-        return Err(io::Error::from_raw_os_error(libc::EINVAL));
-    }
-    let mut storage = ControlBuf::new();
-    let buf = storage.zeroed(if fds.is_empty() {
-        0
-    } else {
-        cmsg::space(fds.len() * cmsg::FD_LEN)
-    });
-    let mut enc = Encoder::new(buf);
-    if !fds.is_empty() {
-        enc.push_rights(fds)
-            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    }
-    let len = enc.len();
-    sys::sendmsg(
-        sock,
-        &[IoSlice::new(data)],
-        &buf[..len],
-        None,
-        libc::MSG_NOSIGNAL,
-    )
+    Messenger::new().send(sock, data, fds)
 }
 
 /// Receives up to `bufsize` bytes and up to `maxfds` fds (control space
-/// `CMSG_LEN(maxfds * 4)`, as Python sizes it). Returns the data, the fds
-/// (owned, close-on-exec) and `msg_flags`.
+/// `CMSG_LEN(maxfds * 4)`, as Python sizes it), like Python's
+/// `socket.recv_fds`. Returns the data, the fds (owned, close-on-exec) and
+/// `msg_flags`.
 pub fn recv_fds(
     sock: BorrowedFd<'_>,
     bufsize: usize,
     maxfds: usize,
 ) -> io::Result<(Vec<u8>, Vec<OwnedFd>, i32)> {
     let mut data = vec![0; bufsize];
-    let mut storage = ControlBuf::new();
-    let control = storage.zeroed(cmsg::len(maxfds * cmsg::FD_LEN));
-    let r = sys::recvmsg(sock, &mut [IoSliceMut::new(&mut data)], control, 0)?;
-    data.truncate(r.bytes);
-    let fds = r
-        .control
-        .into_iter()
-        .flat_map(|item| match item {
-            Received::Rights(fds) => fds,
-            _ => Vec::new(),
-        })
-        .collect();
-    Ok((data, fds, r.flags))
+    let (n, fds, flags) =
+        Messenger::new().recv(sock, &mut data, cmsg::len(maxfds * cmsg::FD_LEN))?;
+    data.truncate(n);
+    Ok((data, fds, flags))
+}
+
+/// `socketpair(AF_UNIX, ty)`, close-on-exec.
+pub fn socket_pair(ty: crate::bindings::types::SocketType) -> io::Result<(OwnedFd, OwnedFd)> {
+    sys::socketpair(crate::handles::sock_type_to_libc(ty))
 }
 
 /// How many file descriptors this process has open (`/proc/self/fd`), for

@@ -3,12 +3,12 @@
 //! tests use it; an embedder with its own store data uses
 //! [`crate::add_to_linker`] instead.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Engine, Store};
-use wasmtime_wasi::p2::bindings::sync::Command;
+use wasmtime::{Cache, CacheConfig, Config, Engine, Store};
+use wasmtime_wasi::p2::bindings::sync::{Command, CommandPre};
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 
 use crate::ctx::{CapsockCtx, CapsockCtxView, CapsockView};
@@ -79,9 +79,39 @@ const COMPONENT_HEADER: [u8; 8] = *b"\0asm\x0d\0\x01\0";
 const MODULE_HEADER: [u8; 8] = *b"\0asm\x01\0\0\0";
 
 impl Runtime {
-    /// A runtime with a default engine.
+    /// A runtime with a default engine and no on-disk cache.
     pub fn new() -> anyhow::Result<Runtime> {
         Runtime::with_engine(Engine::default())
+    }
+
+    /// A runtime whose engine keeps compiled components in `dir` (an
+    /// absolute path), keyed by the component's content and the engine's
+    /// settings: a component compiled once loads from disk afterwards.
+    pub fn with_cache_dir(dir: &Path) -> anyhow::Result<Runtime> {
+        let mut cache = CacheConfig::new();
+        cache.with_directory(dir);
+        let mut config = Config::new();
+        config.cache(Some(Cache::new(cache).map_err(anyhow::Error::from)?));
+        Runtime::with_engine(Engine::new(&config).map_err(anyhow::Error::from)?)
+    }
+
+    /// Where `capsock run` keeps compiled components: `$CAPSOCK_CACHE_DIR`,
+    /// else `$XDG_CACHE_HOME/capsock`, else `$HOME/.cache/capsock`.
+    pub fn default_cache_dir() -> Option<PathBuf> {
+        let abs = |p: PathBuf| p.is_absolute().then_some(p);
+        let var = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        var("CAPSOCK_CACHE_DIR")
+            .and_then(abs)
+            .or_else(|| {
+                var("XDG_CACHE_HOME")
+                    .and_then(abs)
+                    .map(|d| d.join("capsock"))
+            })
+            .or_else(|| var("HOME").and_then(abs).map(|d| d.join(".cache/capsock")))
     }
 
     /// A runtime on the embedder's engine.
@@ -111,7 +141,7 @@ impl Runtime {
             .with_context(|| format!("cannot load {}", path.display()))
     }
 
-    /// Compiles a component from its binary.
+    /// Compiles a component from its binary (or loads it from the cache).
     pub fn load_bytes(&self, bytes: &[u8]) -> anyhow::Result<Component> {
         match bytes.get(..8) {
             Some(h) if h == COMPONENT_HEADER => {}
@@ -123,20 +153,61 @@ impl Runtime {
         Component::new(&self.engine, bytes).map_err(anyhow::Error::from)
     }
 
+    /// Resolves every import of a command component once; the result
+    /// instantiates quickly, as often as needed.
+    pub fn prepare(&self, component: &Component) -> anyhow::Result<Prepared> {
+        let pre = self
+            .linker
+            .instantiate_pre(component)
+            .and_then(CommandPre::new)
+            .map_err(anyhow::Error::from)
+            .context("cannot instantiate the component")?;
+        Ok(Prepared { pre })
+    }
+
     /// Runs a command component to completion and returns its exit status.
-    /// A trap is a [`GuestTrapped`] error; the store (and every fd the guest held) is gone
-    /// when this returns.
+    /// A trap is a [`GuestTrapped`] error; the store (and every fd the guest
+    /// held) is gone when this returns.
     pub fn run(
         &self,
         component: &Component,
         wasi: WasiCtx,
         capsock: CapsockCtx,
     ) -> anyhow::Result<i32> {
-        let mut store = Store::new(&self.engine, SandboxState::new(wasi, capsock));
-        let command = Command::instantiate(&mut store, component, &self.linker)
+        self.prepare(component)?.instantiate(wasi, capsock)?.run()
+    }
+}
+
+/// A command component with its imports resolved ([`Runtime::prepare`]).
+#[derive(Clone)]
+pub struct Prepared {
+    pre: CommandPre<SandboxState>,
+}
+
+impl Prepared {
+    /// A new instance with its own store, not started yet.
+    pub fn instantiate(&self, wasi: WasiCtx, capsock: CapsockCtx) -> anyhow::Result<Sandbox> {
+        let mut store = Store::new(self.pre.engine(), SandboxState::new(wasi, capsock));
+        let command = self
+            .pre
+            .instantiate(&mut store)
             .map_err(anyhow::Error::from)
             .context("cannot instantiate the component")?;
-        match command.wasi_cli_run().call_run(&mut store) {
+        Ok(Sandbox { store, command })
+    }
+}
+
+/// One instantiated guest: its store and its command export.
+pub struct Sandbox {
+    store: Store<SandboxState>,
+    command: Command,
+}
+
+impl Sandbox {
+    /// Runs `main` to completion and returns the exit status; the store,
+    /// and every fd the guest held, are dropped when this returns.
+    pub fn run(mut self) -> anyhow::Result<i32> {
+        match self.command.wasi_cli_run().call_run(&mut self.store) {
             Ok(Ok(())) => Ok(0),
             Ok(Err(())) => Ok(1),
             Err(e) => match e.downcast_ref::<I32Exit>() {

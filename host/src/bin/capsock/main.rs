@@ -2,6 +2,7 @@
 
 #![deny(unsafe_code)]
 
+mod bench;
 mod demo;
 mod run;
 
@@ -34,6 +35,8 @@ enum Command {
     Run(run::RunArgs),
     /// A native broker hands two open files to a sandboxed plugin, which reports on them.
     Demo,
+    /// Measure what the sandbox costs against native sendmsg/recvmsg.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Demo => demo::demo(),
+        Command::Bench(args) => bench::bench(args),
     };
     match result {
         Ok(status) => ExitCode::from(status as u8),

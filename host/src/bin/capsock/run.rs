@@ -36,6 +36,11 @@ pub struct RunArgs {
     #[arg(long = "dir", value_name = "HOST[::GUEST]", value_parser = parse_dir)]
     dirs: Vec<(PathBuf, String)>,
 
+    /// Compile the component even if a compiled copy is cached
+    /// ($CAPSOCK_CACHE_DIR, else $XDG_CACHE_HOME/capsock or ~/.cache/capsock).
+    #[arg(long = "no-cache")]
+    no_cache: bool,
+
     /// Set an environment variable for the guest.
     #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
     envs: Vec<(String, String)>,
@@ -146,7 +151,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         seen_names.push(name);
     }
 
-    let runtime = Runtime::new()?;
+    // Compiled components are cached on disk; without a usable cache
+    // directory capsock still runs, compiling every time.
+    let runtime = match Runtime::default_cache_dir().filter(|_| !args.no_cache) {
+        Some(dir) => Runtime::with_cache_dir(&dir).or_else(|e| {
+            tracing::warn!("no compile cache in {}: {e:#}", dir.display());
+            Runtime::new()
+        })?,
+        None => Runtime::new()?,
+    };
     let component = runtime.load_file(&args.component)?;
 
     for c in &args.unix_connect {

@@ -1,0 +1,103 @@
+//! The guest half of `capsock bench`: each workload runs a timed loop
+//! inside the sandbox (so instantiation is not counted) and prints
+//! `ns=<elapsed>`. The native half and the comparison live in the host
+//! (`capsock bench`).
+//!
+//! `bench bridge SIZE N`   N send+recv pairs of SIZE bytes on a seqpacket pair
+//! `bench pingpong N`      N 64-byte round trips with the peer ("peer", seqpacket)
+//! `bench fdrecv N K`      receive N messages of K fds each from "peer", drop them
+//! `bench bulk_send TOTAL` send TOTAL bytes in 64 KiB writes to "peer" (stream)
+//! `bench bulk_recv TOTAL` receive TOTAL bytes from "peer" (stream)
+//! `bench idle`            say "up" to "peer", then wait until it closes
+//! `bench noop`            nothing
+
+use std::io::{IoSliceMut, Read, Write};
+use std::time::Instant;
+
+use capsock::{cmsg_space, RecvFlags, UnixSeqpacket, UnixStream, FD_SIZE};
+
+fn arg(i: usize) -> usize {
+    std::env::args()
+        .nth(i)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("numeric argument {i}"))
+}
+
+fn main() {
+    let what = std::env::args().nth(1).expect("usage: bench WORKLOAD ...");
+    let start = Instant::now();
+    match what.as_str() {
+        "bridge" => bridge(arg(2), arg(3)),
+        "pingpong" => pingpong(arg(2)),
+        "fdrecv" => fdrecv(arg(2), arg(3)),
+        "bulk_send" => bulk_send(arg(2)),
+        "bulk_recv" => bulk_recv(arg(2)),
+        "idle" => idle(),
+        "noop" => {}
+        other => panic!("unknown workload {other}"),
+    }
+    let elapsed = start.elapsed();
+    println!("ns={}", elapsed.as_nanos());
+}
+
+fn bridge(size: usize, n: usize) {
+    let (a, b) = UnixSeqpacket::pair().unwrap();
+    let out = vec![1u8; size];
+    let mut back = vec![0u8; size];
+    for _ in 0..n {
+        a.send(&out).unwrap();
+        let got = b.recv(&mut back).unwrap();
+        assert_eq!(got, size);
+    }
+}
+
+fn pingpong(n: usize) {
+    let peer = UnixSeqpacket::preopened("peer").unwrap();
+    let ping = [7u8; 64];
+    let mut pong = [0u8; 64];
+    for _ in 0..n {
+        peer.send(&ping).unwrap();
+        assert_eq!(peer.recv(&mut pong).unwrap(), 64);
+    }
+}
+
+fn fdrecv(n: usize, k: usize) {
+    let peer = UnixSeqpacket::preopened("peer").unwrap();
+    let space = cmsg_space(k * FD_SIZE);
+    let mut buf = [0u8; 16];
+    for _ in 0..n {
+        let mut msg = peer
+            .recv_msg(&mut [IoSliceMut::new(&mut buf)], space, RecvFlags::empty())
+            .unwrap();
+        assert_eq!(msg.take_handles().len(), k);
+    }
+}
+
+fn bulk_send(total: usize) {
+    let mut peer = UnixStream::preopened("peer").unwrap();
+    let chunk = vec![3u8; 65536];
+    let mut sent = 0;
+    while sent < total {
+        let n = (total - sent).min(chunk.len());
+        peer.write_all(&chunk[..n]).unwrap();
+        sent += n;
+    }
+}
+
+fn bulk_recv(total: usize) {
+    let mut peer = UnixStream::preopened("peer").unwrap();
+    let mut buf = vec![0u8; 65536];
+    let mut got = 0;
+    while got < total {
+        let n = peer.read(&mut buf).unwrap();
+        assert!(n > 0, "early end of stream");
+        got += n;
+    }
+}
+
+fn idle() {
+    let mut peer = UnixStream::preopened("peer").unwrap();
+    peer.write_all(b"up").unwrap();
+    let mut buf = [0u8; 1];
+    let _ = peer.read(&mut buf);
+}
