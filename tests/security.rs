@@ -53,6 +53,12 @@ fn more_than_253_fds_per_message_is_limit_reached() {
 fn oversize_messages_and_buffers_are_refused() {
     let run = misuse("oversize", Options::default());
     assert_eq!(run.get("send_oversize"), "message-size");
+    assert_eq!(
+        run.get("fast_send_oversize"),
+        "message-size",
+        "the hand-written send checks the limit too"
+    );
+    assert_eq!(run.get("fast_recv_oversize"), "limit-reached");
     assert_eq!(run.get("recv_oversize"), "limit-reached");
     assert_eq!(run.get("control_oversize"), "limit-reached");
     assert_eq!(

@@ -337,6 +337,31 @@ impl Sock {
         Ok((data, handles, m.flags, m.addr))
     }
 
+    /// One `send` host call: no gather list, no ancillary items.
+    fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.inner
+            .send(buf, SendFlags::empty())
+            .map(|n| n as usize)
+            .map_err(to_io)
+    }
+
+    /// One `recv` host call: data only, in the vector the host filled.
+    fn recv_vec(&self, max: usize) -> io::Result<Vec<u8>> {
+        self.inner
+            .recv(max as u64, RecvFlags::empty())
+            .map_err(to_io)
+    }
+
+    /// One `recv` host call: data only.
+    fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let data = self
+            .inner
+            .recv(buf.len() as u64, RecvFlags::empty())
+            .map_err(to_io)?;
+        buf[..data.len()].copy_from_slice(&data);
+        Ok(data.len())
+    }
+
     fn recv_into(
         &self,
         buf: &mut [u8],
@@ -558,6 +583,14 @@ macro_rules! socket_common {
                 self.sock.recv_fds(bufsize, maxfds)
             }
 
+            /// `recv(2)` of up to `max` bytes into a new vector: the bytes
+            /// land in guest memory once, where `recv(&mut buf)` or `read`
+            /// copy them once more into the caller's buffer. File
+            /// descriptors that arrive are closed, as with `recv(2)`.
+            pub fn recv_vec(&self, max: usize) -> io::Result<Vec<u8>> {
+                self.sock.recv_vec(max)
+            }
+
             /// `shutdown(2)`.
             pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
                 self.sock.shutdown(how)
@@ -649,14 +682,13 @@ impl UnixStream {
 
 impl Read for &UnixStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.sock.recv_into(buf, RecvFlags::empty()).map(|(n, _)| n)
+        self.sock.recv(buf)
     }
 }
 
 impl Write for &UnixStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.sock
-            .send_msg(&[IoSlice::new(buf)], &[], SendFlags::empty(), None)
+        self.sock.send(buf)
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
@@ -719,8 +751,7 @@ impl UnixDatagram {
 
     /// Sends one datagram to the connected peer.
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.sock
-            .send_msg(&[IoSlice::new(buf)], &[], SendFlags::empty(), None)
+        self.sock.send(buf)
     }
 
     /// Sends one datagram to `addr` (needs the host's authority for it).
@@ -731,7 +762,7 @@ impl UnixDatagram {
 
     /// Receives one datagram; the rest of a longer one is discarded.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.sock.recv_into(buf, RecvFlags::empty()).map(|(n, _)| n)
+        self.sock.recv(buf)
     }
 
     /// Receives one datagram and the sender's address.
@@ -760,12 +791,11 @@ impl UnixSeqpacket {
 
     /// Sends one packet.
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.sock
-            .send_msg(&[IoSlice::new(buf)], &[], SendFlags::empty(), None)
+        self.sock.send(buf)
     }
 
     /// Receives one packet; the rest of a longer one is discarded.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.sock.recv_into(buf, RecvFlags::empty()).map(|(n, _)| n)
+        self.sock.recv(buf)
     }
 }

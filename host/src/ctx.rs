@@ -108,8 +108,16 @@ impl HasData for HasCapsock {
 
 /// Adds every capsock interface to `linker`. Add WASI separately (for
 /// example with `wasmtime_wasi::p2::add_to_linker_sync`).
+///
+/// `socket.send` is then redefined by a hand-written function that sends
+/// straight from guest memory; this needs shadowing for a moment, and
+/// leaves the linker with shadowing disallowed (wasmtime's default).
 pub fn add_to_linker<T: CapsockView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
-    bindings::Imports::add_to_linker::<T, HasCapsock>(linker, T::capsock)
+    bindings::Imports::add_to_linker::<T, HasCapsock>(linker, T::capsock)?;
+    linker.allow_shadowing(true);
+    let fast = crate::sockets::add_fast_send(linker);
+    linker.allow_shadowing(false);
+    fast
 }
 
 impl CapsockCtxView<'_> {

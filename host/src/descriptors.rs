@@ -1,7 +1,8 @@
 //! `capsock:sockets/descriptors`: file I/O on descriptors a guest holds.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, Write};
+use std::io::{self, Seek, Write};
+use std::os::fd::AsFd;
 use std::os::unix::fs::{FileExt, MetadataExt};
 
 use wasmtime::component::Resource;
@@ -11,6 +12,7 @@ use crate::bindings::types::{DescriptorKind, ErrorCode, SocketType};
 use crate::ctx::CapsockCtxView;
 use crate::error::CapsockResult;
 use crate::handles::{kind_of, Descriptor};
+use crate::sys;
 
 /// Retries an I/O call interrupted by a signal.
 fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
@@ -27,12 +29,21 @@ impl CapsockCtxView<'_> {
         Ok(self.table.get(d)?.file()?)
     }
 
-    /// A zeroed buffer of `len` bytes, refused above the message limit.
-    fn read_buffer(&self, len: u64) -> CapsockResult<Vec<u8>> {
-        match usize::try_from(len) {
-            Ok(len) if len <= self.ctx.limits.max_message_bytes => Ok(vec![0; len]),
-            _ => Err(ErrorCode::LimitReached.into()),
-        }
+    /// `read(2)` or `pread(2)` of up to `len` bytes (refused above the
+    /// message limit) into a new buffer, without zero-filling it first.
+    fn read_new(
+        &self,
+        d: &Resource<Descriptor>,
+        len: u64,
+        offset: Option<u64>,
+    ) -> CapsockResult<Vec<u8>> {
+        let len = match usize::try_from(len) {
+            Ok(len) if len <= self.ctx.limits.max_message_bytes => len,
+            _ => return Err(ErrorCode::LimitReached.into()),
+        };
+        let mut buf = Vec::new();
+        sys::read_into(self.file(d)?.as_fd(), &mut buf, len, offset)?;
+        Ok(buf)
     }
 }
 
@@ -46,11 +57,7 @@ impl HostDescriptor for CapsockCtxView<'_> {
     }
 
     fn read(&mut self, d: Resource<Descriptor>, len: u64) -> CapsockResult<Vec<u8>> {
-        let mut buf = self.read_buffer(len)?;
-        let mut file = self.file(&d)?;
-        let n = retry(|| file.read(&mut buf))?;
-        buf.truncate(n);
-        Ok(buf)
+        self.read_new(&d, len, None)
     }
 
     fn write(&mut self, d: Resource<Descriptor>, data: Vec<u8>) -> CapsockResult<u64> {
@@ -64,11 +71,7 @@ impl HostDescriptor for CapsockCtxView<'_> {
         len: u64,
         offset: u64,
     ) -> CapsockResult<Vec<u8>> {
-        let mut buf = self.read_buffer(len)?;
-        let file = self.file(&d)?;
-        let n = retry(|| file.read_at(&mut buf, offset))?;
-        buf.truncate(n);
-        Ok(buf)
+        self.read_new(&d, len, Some(offset))
     }
 
     fn write_at(

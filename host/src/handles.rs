@@ -1,10 +1,12 @@
 //! The host side of the guest's handles: [`Socket`] and [`Descriptor`] own
 //! real file descriptors; the resource table maps guest handles to them.
 
+use std::cell::OnceCell;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::FileTypeExt;
+use std::sync::Arc;
 
 use crate::bindings::types::{DescriptorKind, ErrorCode, SocketType};
 use crate::sys;
@@ -29,44 +31,51 @@ fn sock_type_from_libc(ty: libc::c_int) -> Option<SocketType> {
 
 /// An open file descriptor held by a guest through a `descriptor` handle.
 ///
-/// The kind is read once, when the descriptor enters the guest; the fd is
-/// closed when the handle is dropped, or moves out when the guest turns the
-/// descriptor into a socket.
+/// The kind is read with `fstat(2)` the first time it is asked for, not
+/// when the descriptor arrives: receiving many fds costs no extra syscalls.
+/// The fd is closed when the handle is dropped, or moves out when the guest
+/// turns the descriptor into a socket.
 pub struct Descriptor {
     file: Option<File>,
-    kind: DescriptorKind,
-    socket_type: Option<SocketType>,
+    kind: OnceCell<(DescriptorKind, Option<SocketType>)>,
 }
 
 impl Descriptor {
-    /// Wraps `fd`, reading its kind with `fstat(2)` (and `SO_TYPE` for sockets).
+    /// Wraps `fd`.
     pub fn new(fd: OwnedFd) -> Descriptor {
-        let file = File::from(fd);
-        let kind = match file.metadata() {
-            Ok(m) => kind_of(m.file_type()),
-            Err(_) => DescriptorKind::Unknown,
-        };
-        let socket_type = match kind {
-            DescriptorKind::Socket => sys::socket_type(file.as_fd())
-                .ok()
-                .and_then(sock_type_from_libc),
-            _ => None,
-        };
         Descriptor {
-            file: Some(file),
-            kind,
-            socket_type,
+            file: Some(File::from(fd)),
+            kind: OnceCell::new(),
         }
+    }
+
+    fn classify(&self) -> (DescriptorKind, Option<SocketType>) {
+        *self.kind.get_or_init(|| {
+            let Some(file) = &self.file else {
+                return (DescriptorKind::Unknown, None);
+            };
+            let kind = file
+                .metadata()
+                .map(|m| kind_of(m.file_type()))
+                .unwrap_or(DescriptorKind::Unknown);
+            let socket_type = match kind {
+                DescriptorKind::Socket => sys::socket_type(file.as_fd())
+                    .ok()
+                    .and_then(sock_type_from_libc),
+                _ => None,
+            };
+            (kind, socket_type)
+        })
     }
 
     /// What the descriptor refers to.
     pub fn kind(&self) -> DescriptorKind {
-        self.kind
+        self.classify().0
     }
 
     /// The socket type, when it is a socket of a type capsock knows.
     pub fn socket_type(&self) -> Option<SocketType> {
-        self.socket_type
+        self.classify().1
     }
 
     /// The open file, or `bad-descriptor` once the fd has moved out.
@@ -79,8 +88,10 @@ impl Descriptor {
         self.file().map(|f| f.as_fd())
     }
 
-    /// Moves the fd out; the descriptor answers `bad-descriptor` from then on.
+    /// Moves the fd out; the descriptor answers `bad-descriptor` from then
+    /// on (its kind is kept, as read before the move).
     pub(crate) fn take(&mut self) -> Option<OwnedFd> {
+        self.classify();
         self.file.take().map(OwnedFd::from)
     }
 }
@@ -122,7 +133,9 @@ pub(crate) fn unix_socket_type(fd: BorrowedFd<'_>) -> Result<SocketType, ErrorCo
 
 /// A Unix domain socket held by a guest through a `socket` handle.
 pub struct Socket {
-    fd: OwnedFd,
+    /// Shared so a call can hold the fd while it borrows guest memory
+    /// instead of the resource table (see `sockets::add_fast_send`).
+    fd: Arc<OwnedFd>,
     ty: SocketType,
 }
 
@@ -131,7 +144,10 @@ impl Socket {
     /// not one capsock handles (`not-socket`, `not-supported`).
     pub fn new(fd: OwnedFd) -> Result<Socket, (ErrorCode, OwnedFd)> {
         match unix_socket_type(fd.as_fd()) {
-            Ok(ty) => Ok(Socket { fd, ty }),
+            Ok(ty) => Ok(Socket {
+                fd: Arc::new(fd),
+                ty,
+            }),
             Err(code) => Err((code, fd)),
         }
     }
@@ -139,7 +155,16 @@ impl Socket {
     /// A connected pair (`socketpair(2)`).
     pub fn pair(ty: SocketType) -> io::Result<(Socket, Socket)> {
         let (a, b) = sys::socketpair(sock_type_to_libc(ty))?;
-        Ok((Socket { fd: a, ty }, Socket { fd: b, ty }))
+        Ok((
+            Socket {
+                fd: Arc::new(a),
+                ty,
+            },
+            Socket {
+                fd: Arc::new(b),
+                ty,
+            },
+        ))
     }
 
     /// `SO_TYPE`.
@@ -147,9 +172,9 @@ impl Socket {
         self.ty
     }
 
-    /// Gives the fd back.
-    pub fn into_fd(self) -> OwnedFd {
-        self.fd
+    /// Another reference to the fd, which stays open while it lives.
+    pub(crate) fn shared_fd(&self) -> Arc<OwnedFd> {
+        Arc::clone(&self.fd)
     }
 }
 

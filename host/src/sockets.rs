@@ -1,9 +1,10 @@
 //! `capsock:sockets/sockets`: `sendmsg` / `recvmsg` and friends.
 
-use std::io::{IoSlice, IoSliceMut};
+use std::io::IoSlice;
 use std::os::fd::{AsFd, BorrowedFd};
 
-use wasmtime::component::{Resource, ResourceTable};
+use wasmtime::component::{Linker, Resource, ResourceTable, WasmList};
+use wasmtime::StoreContextMut;
 
 use crate::bindings::sockets::{
     AncillaryIn, AncillaryOut, HandleRef, Host, HostSocket, Message, RawControl,
@@ -12,7 +13,7 @@ use crate::bindings::types::{
     Address, Credentials, ErrorCode, MessageFlags, RecvFlags, SendFlags, ShutdownHow, SocketType,
 };
 use crate::cmsg::{self, Encoder, Ucred};
-use crate::ctx::CapsockCtxView;
+use crate::ctx::{CapsockCtxView, CapsockView};
 use crate::error::{CapsockError, CapsockResult};
 use crate::handles::{sock_type_to_libc, unix_socket_type, Descriptor, Socket};
 use crate::sys::{self, Received, UnixName};
@@ -253,18 +254,18 @@ impl HostSocket for CapsockCtxView<'_> {
     ) -> CapsockResult<Message> {
         let max_data = bounded(max_data, self.ctx.limits.max_message_bytes)?;
         let control_space = bounded(control_space, self.ctx.limits.max_control_bytes)?;
-        let mut data = vec![0u8; max_data];
+        let mut data = Vec::new();
         let sock = self.table.get(&s)?;
         let control = self.ctx.control.zeroed(control_space);
-        let r = sys::recvmsg(
+        let r = sys::recvmsg_into(
             sock.as_fd(),
-            &mut [IoSliceMut::new(&mut data)],
+            &mut data,
+            max_data,
             control,
             recv_flags(flags),
         )?;
         // From here on every received fd is owned by `r`: an early return
         // closes the ones not yet in the table.
-        data.truncate(r.bytes);
         let mut msg_flags = message_flags(r.flags);
         let mut ancillary = Vec::with_capacity(r.control.len());
         for item in r.control {
@@ -299,6 +300,37 @@ impl HostSocket for CapsockCtxView<'_> {
             flags: msg_flags,
             address: r.addr.map(|a| self.guest_address(a.name())),
         })
+    }
+
+    fn send(&mut self, s: Resource<Socket>, data: Vec<u8>, flags: SendFlags) -> CapsockResult<u64> {
+        if data.len() > self.ctx.limits.max_message_bytes {
+            return Err(ErrorCode::MessageSize.into());
+        }
+        let sock = self.table.get(&s)?;
+        Ok(sys::sendmsg(
+            sock.as_fd(),
+            &[IoSlice::new(&data)],
+            &[],
+            None,
+            send_flags(flags),
+        )? as u64)
+    }
+
+    fn recv(
+        &mut self,
+        s: Resource<Socket>,
+        max_data: u64,
+        flags: RecvFlags,
+    ) -> CapsockResult<Vec<u8>> {
+        let max_data = bounded(max_data, self.ctx.limits.max_message_bytes)?;
+        let mut data = Vec::new();
+        sys::recv_into(
+            self.table.get(&s)?.as_fd(),
+            &mut data,
+            max_data,
+            recv_flags(flags),
+        )?;
+        Ok(data)
     }
 
     fn shutdown(&mut self, s: Resource<Socket>, how: ShutdownHow) -> CapsockResult<()> {
@@ -346,4 +378,41 @@ impl Host for CapsockCtxView<'_> {
     fn cmsg_len(&mut self, data_len: u32) -> wasmtime::Result<u32> {
         Ok(u32::try_from(cmsg::len(data_len as usize)).unwrap_or(u32::MAX))
     }
+}
+
+/// Replaces the generated `[method]socket.send` with one that takes the
+/// data as a [`WasmList`] and hands the guest's own bytes to `sendmsg(2)`:
+/// the generated binding would first copy them into a `Vec`. The socket's
+/// fd is cloned out of the table (an `Arc`) so that the store can then be
+/// borrowed for guest memory.
+pub(crate) fn add_fast_send<T: CapsockView + 'static>(
+    linker: &mut Linker<T>,
+) -> wasmtime::Result<()> {
+    let mut inst = linker.instance("capsock:sockets/sockets@0.1.0")?;
+    inst.func_wrap(
+        "[method]socket.send",
+        |mut caller: StoreContextMut<'_, T>,
+         (s, data, flags): (Resource<Socket>, WasmList<u8>, SendFlags)|
+         -> wasmtime::Result<(Result<u64, ErrorCode>,)> {
+            let (fd, max) = {
+                let view = caller.data_mut().capsock();
+                (
+                    view.table.get(&s)?.shared_fd(),
+                    view.ctx.limits.max_message_bytes,
+                )
+            };
+            if data.len() > max {
+                return Ok((Err(ErrorCode::MessageSize),));
+            }
+            let bytes = data.as_le_slice(&caller);
+            let sent = sys::sendmsg(
+                fd.as_fd(),
+                &[IoSlice::new(bytes)],
+                &[],
+                None,
+                send_flags(flags),
+            );
+            Ok((sent.map(|n| n as u64).map_err(ErrorCode::from),))
+        },
+    )
 }

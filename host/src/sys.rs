@@ -374,13 +374,116 @@ pub fn recvmsg(
     control: &mut [u8],
     flags: libc::c_int,
 ) -> io::Result<RecvResult> {
+    // SAFETY: IoSliceMut is ABI-compatible with struct iovec, and each one
+    // is a live, writable buffer for the duration of the call.
+    unsafe {
+        recvmsg_iov(
+            fd,
+            data.as_mut_ptr() as *mut libc::iovec,
+            data.len(),
+            control,
+            flags,
+        )
+    }
+}
+
+/// [`recvmsg`] into the spare capacity of `data` (up to `max` bytes, no
+/// zero-filling first); `data`'s length grows by the bytes received.
+pub fn recvmsg_into(
+    fd: BorrowedFd<'_>,
+    data: &mut Vec<u8>,
+    max: usize,
+    control: &mut [u8],
+    flags: libc::c_int,
+) -> io::Result<RecvResult> {
+    data.reserve(max);
+    let spare = data.spare_capacity_mut();
+    let mut iov = libc::iovec {
+        iov_base: spare.as_mut_ptr().cast(),
+        iov_len: max.min(spare.len()),
+    };
+    // SAFETY: the iovec covers spare capacity of `data`, writable and live
+    // for the call; recvmsg writes at most `iov_len` bytes there.
+    let r = unsafe { recvmsg_iov(fd, &mut iov, 1, control, flags)? };
+    // SAFETY: the kernel initialised the first `r.bytes` (≤ iov_len) bytes.
+    unsafe { data.set_len(data.len() + r.bytes) };
+    Ok(r)
+}
+
+/// `recv(2)` into the spare capacity of `data`, up to `max` bytes, with
+/// `MSG_CMSG_CLOEXEC` (fds that arrive are closed by the kernel, since no
+/// control space is given).
+pub fn recv_into(
+    fd: BorrowedFd<'_>,
+    data: &mut Vec<u8>,
+    max: usize,
+    flags: libc::c_int,
+) -> io::Result<usize> {
+    data.reserve(max);
+    let spare = data.spare_capacity_mut();
+    let len = max.min(spare.len());
+    let ptr = spare.as_mut_ptr();
+    // SAFETY: `ptr` is spare capacity of `data`, writable for `len` bytes.
+    let n = retry(|| {
+        check_size(unsafe {
+            libc::recv(
+                fd.as_raw_fd(),
+                ptr.cast(),
+                len,
+                flags | libc::MSG_CMSG_CLOEXEC,
+            )
+        })
+    })?;
+    // SAFETY: the kernel initialised the first `n` (≤ len) bytes.
+    unsafe { data.set_len(data.len() + n) };
+    Ok(n)
+}
+
+/// `read(2)` (or `pread(2)` at `offset`) into the spare capacity of `data`,
+/// up to `max` bytes.
+pub fn read_into(
+    fd: BorrowedFd<'_>,
+    data: &mut Vec<u8>,
+    max: usize,
+    offset: Option<u64>,
+) -> io::Result<usize> {
+    data.reserve(max);
+    let spare = data.spare_capacity_mut();
+    let len = max.min(spare.len());
+    let ptr = spare.as_mut_ptr().cast();
+    let n = retry(|| {
+        // SAFETY: `ptr` is spare capacity of `data`, writable for `len` bytes.
+        check_size(unsafe {
+            match offset {
+                None => libc::read(fd.as_raw_fd(), ptr, len),
+                Some(off) => libc::pread(fd.as_raw_fd(), ptr, len, off as libc::off_t),
+            }
+        })
+    })?;
+    // SAFETY: the kernel initialised the first `n` (≤ len) bytes.
+    unsafe { data.set_len(data.len() + n) };
+    Ok(n)
+}
+
+/// The shared body of the `recvmsg` wrappers.
+///
+/// # Safety
+/// `iov` must point to `iovlen` iovecs describing writable buffers that
+/// stay live for the call.
+unsafe fn recvmsg_iov(
+    fd: BorrowedFd<'_>,
+    iov: *mut libc::iovec,
+    iovlen: usize,
+    control: &mut [u8],
+    flags: libc::c_int,
+) -> io::Result<RecvResult> {
     let mut name = UnixAddr::empty();
     // SAFETY: an all-zero msghdr is a valid empty message.
     let mut msg: libc::msghdr = unsafe { zeroed() };
     msg.msg_name = (&mut name.addr as *mut libc::sockaddr_un).cast();
     msg.msg_namelen = name.len;
-    msg.msg_iov = data.as_mut_ptr() as *mut libc::iovec;
-    msg.msg_iovlen = data.len() as _;
+    msg.msg_iov = iov;
+    msg.msg_iovlen = iovlen as _;
     if !control.is_empty() {
         msg.msg_control = control.as_mut_ptr().cast();
         msg.msg_controllen = control.len() as _;

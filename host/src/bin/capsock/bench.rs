@@ -28,6 +28,10 @@ pub struct BenchArgs {
     /// Sandboxes alive at once for the density figure.
     #[arg(long, default_value_t = 100)]
     sandboxes: usize,
+    /// Run only the workloads whose name contains this (no startup or
+    /// density figures): for profiling one of them.
+    #[arg(long)]
+    only: Option<String>,
     /// Print JSON instead of the table.
     #[arg(long)]
     json: bool,
@@ -476,19 +480,24 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<i32> {
             machine()
         );
     }
+    type Run<'w> = Box<dyn Fn() -> anyhow::Result<(f64, f64)> + 'w>;
+    let runs: [Run<'_>; 7] = [
+        Box::new(|| w.bridge(64, 20_000)),
+        Box::new(|| w.bridge(65536, 4_000)),
+        Box::new(|| w.pingpong()),
+        Box::new(|| w.fdrecv(1, 5_000)),
+        Box::new(|| w.fdrecv(253, 100)),
+        Box::new(|| w.bulk_send()),
+        Box::new(|| w.bulk_recv()),
+    ];
+    let selected = |name: &str| a.only.as_deref().is_none_or(|o| name.contains(o));
     for round in 0..a.rounds {
-        let results = [
-            w.bridge(64, 20_000)?,
-            w.bridge(65536, 4_000)?,
-            w.pingpong()?,
-            w.fdrecv(1, 5_000)?,
-            w.fdrecv(253, 100)?,
-            w.bulk_send()?,
-            w.bulk_recv()?,
-        ];
-        for (row, (native, guest)) in rows.iter_mut().zip(results) {
-            row.native.push(native);
-            row.guest.push(guest);
+        for (row, run) in rows.iter_mut().zip(&runs) {
+            if selected(row.name) {
+                let (native, guest) = run()?;
+                row.native.push(native);
+                row.guest.push(guest);
+            }
         }
         if !a.json {
             eprint!("\rround {}/{} done", round + 1, a.rounds);
@@ -496,6 +505,20 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<i32> {
     }
     if !a.json {
         eprintln!();
+    }
+    rows.retain(|r| selected(r.name));
+    if a.only.is_some() {
+        for r in &rows {
+            println!(
+                "{}: native {} guest {} {} (ratio {:.2})",
+                r.name,
+                fmt(median(&r.native)),
+                fmt(median(&r.guest)),
+                r.unit,
+                median(&r.guest) / median(&r.native)
+            );
+        }
+        return Ok(0);
     }
     let s = startup(a.rounds)?;
     let mib = density(&pre, a.sandboxes)?;

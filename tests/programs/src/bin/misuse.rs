@@ -176,6 +176,11 @@ fn too_many_fds(peer: &Socket) {
 fn oversize(peer: &Socket) {
     let big = vec![0u8; (8 << 20) + 1];
     report("send_oversize", send(peer, &big, &[]));
+    report("fast_send_oversize", peer.send(&big, SendFlags::empty()));
+    report(
+        "fast_recv_oversize",
+        peer.recv((8 << 20) + 1, RecvFlags::DONT_WAIT).map(|_| ()),
+    );
     report(
         "recv_oversize",
         peer.recv_msg((8 << 20) + 1, 0, RecvFlags::DONT_WAIT)
