@@ -548,8 +548,8 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<i32> {
     }
     println!();
     println!(
-        "{:<26} {:>14} {:>14} {:>14} {:>7}  {}",
-        "workload", "native", "guest", "unit", "ratio", "target"
+        "{:<26} {:>14} {:>14} {:>14} {:>7}  target",
+        "workload", "native", "guest", "unit", "ratio"
     );
     for r in &rows {
         let (n, g) = (median(&r.native), median(&r.guest));
