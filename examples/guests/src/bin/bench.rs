@@ -4,6 +4,7 @@
 //! (`capsock bench`).
 //!
 //! `bench bridge SIZE N`   N send+recv pairs of SIZE bytes on a seqpacket pair
+//! `bench bridge_copy SIZE N` the same, receiving with `recv(&mut buf)`
 //! `bench pingpong N`      N 64-byte round trips with the peer ("peer", seqpacket)
 //! `bench fdrecv N K`      receive N messages of K fds each from "peer", drop them
 //! `bench bulk_send TOTAL` send TOTAL bytes in 64 KiB writes to "peer" (stream)
@@ -31,6 +32,7 @@ fn main() {
     let start = Instant::now();
     match what.as_str() {
         "bridge" => bridge(arg(2), arg(3)),
+        "bridge_copy" => bridge_copy(arg(2), arg(3)),
         "pingpong" => pingpong(arg(2)),
         "fdrecv" => fdrecv(arg(2), arg(3)),
         "bulk_send" => bulk_send(arg(2)),
@@ -49,6 +51,17 @@ fn bridge(size: usize, n: usize) {
     for _ in 0..n {
         a.send(&out).unwrap();
         assert_eq!(b.recv_vec(size).unwrap().len(), size);
+    }
+}
+
+/// `bridge`, receiving into a caller's buffer (one more copy in the guest).
+fn bridge_copy(size: usize, n: usize) {
+    let (a, b) = UnixSeqpacket::pair().unwrap();
+    let out = vec![1u8; size];
+    let mut back = vec![0u8; size];
+    for _ in 0..n {
+        a.send(&out).unwrap();
+        assert_eq!(b.recv(&mut back).unwrap(), size);
     }
 }
 
