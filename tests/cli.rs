@@ -274,3 +274,38 @@ fn unix_dir_lets_the_guest_reach_paths_below_it() {
     let out = capsock(&["run", "--unix-dir", "/no/such/dir", guests::CLI_PROBE]);
     assert_one_line_error(&out, "--unix-dir /no/such/dir");
 }
+
+/// `capsock bench` runs every workload on both sides and reports every
+/// figure (tiny iteration counts: this checks that it works, not speed).
+#[test]
+fn bench_reports_every_workload() {
+    let out = capsock(&[
+        "bench",
+        "--rounds",
+        "1",
+        "--scale",
+        "0.01",
+        "--sandboxes",
+        "3",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let workloads = json["workloads"].as_array().unwrap();
+    assert_eq!(workloads.len(), 8);
+    for w in workloads {
+        for key in ["native_median", "guest_median", "ratio"] {
+            let v = w[key].as_f64().unwrap_or(f64::NAN);
+            assert!(v.is_finite() && v > 0.0, "{key} of {}: {v}", w["workload"]);
+        }
+    }
+    for key in [
+        "compile_ms",
+        "cache_load_ms",
+        "instantiate_us",
+        "run_warm_ms",
+    ] {
+        assert!(json["startup"][key].as_f64().unwrap() > 0.0, "{key}");
+    }
+    assert!(json["density"]["rss_mib_per_sandbox"].as_f64().is_some());
+}
