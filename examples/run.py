@@ -4,6 +4,7 @@
     python3 examples/run.py send_replacement   # Twisted's send_replacement.py, in a guest
     python3 examples/run.py copy_descriptor    # Twisted's copy_descriptor.py, in a guest
     python3 examples/run.py temperature        # the seed's client and server, both guests
+    python3 examples/run.py prefork            # an acceptor guest hands connections to two worker guests
 
 It builds capsock in release mode first (the example guests are built with
 it). --capsock and --wasm-dir skip the build and use what is given.
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
@@ -25,9 +27,9 @@ def build():
     return os.path.join(TARGET, "release", "capsock"), os.path.join(TARGET, "wasm-guests", "wasm32-wasip2", "release")
 
 
-def run(capsock, wasm, grants=(), args=()):
+def run(capsock, wasm, grants=(), args=(), options=()):
     """Starts `capsock run` granting the given (name, fd) pairs."""
-    cmd = [capsock, "run"]
+    cmd = [capsock, "run", *options]
     for name, fd in grants:
         cmd += ["--fd", f"{name}={fd}"]
     cmd += [wasm, *args]
@@ -73,7 +75,42 @@ def temperature(capsock, wasm_dir):
         return client.wait() or server.wait()
 
 
-EXAMPLES = {f.__name__: f for f in [send_replacement, copy_descriptor, temperature]}
+def prefork(capsock, wasm_dir, clients=6):
+    """The pre-fork pattern, sandboxed: capsock listens on a socket and
+    grants it to the acceptor guest, which passes each connection to one of
+    two worker guests over socket pairs; native clients get the answers."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "service.sock")
+        wires = [socket.socketpair() for _ in range(2)]
+        workers = [
+            run(capsock, os.path.join(wasm_dir, "worker.wasm"), [("acceptor", w.fileno())], [str(i + 1)])
+            for i, (_, w) in enumerate(wires)
+        ]
+        acceptor = run(
+            capsock,
+            os.path.join(wasm_dir, "acceptor.wasm"),
+            [("worker1", wires[0][0].fileno()), ("worker2", wires[1][0].fileno())],
+            [str(clients)],
+            ["--unix-listen", f"listener={path}"],
+        )
+        for a, w in wires:
+            a.close()
+            w.close()
+        deadline = time.monotonic() + 30
+        while not os.path.exists(path):
+            if time.monotonic() > deadline or acceptor.poll() is not None:
+                raise SystemExit("the acceptor did not start listening")
+            time.sleep(0.02)
+        for i in range(clients):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+                c.settimeout(30)
+                c.connect(path)
+                c.sendall(f"hello from client {i}\n".encode())
+                print("client", i, "got:", c.makefile().readline().strip(), flush=True)
+        return acceptor.wait() or max(w.wait() for w in workers)
+
+
+EXAMPLES = {f.__name__: f for f in [send_replacement, copy_descriptor, temperature, prefork]}
 
 
 def main():

@@ -43,22 +43,24 @@ mod bindings {
         // wit/deps is WASI 0.2.12 as wasmtime vendors it; its `timezone`
         // interface is feature-gated and this parser needs the gate open.
         features: ["clocks-timezone"],
-        with: { "wasi:cli/exit@0.2.12": generate },
+        generate_all,
     });
 }
 
 mod error;
 mod handle;
 mod net;
+mod poll;
 
 use std::io;
 
 pub use error::{error_code, ErrorCode};
+pub use poll::{wait, Ready};
 pub use handle::{AsHandle, BorrowedHandle, DescriptorKind, Metadata, OwnedHandle, SocketType};
 pub use net::{
     cmsg_len, cmsg_space, Ancillary, AncillaryData, Credentials, IntoSocketError, MessageFlags,
-    RecvFds, RecvFlags, RecvMsg, SendFlags, SocketAddr, UnixDatagram, UnixSeqpacket, UnixStream,
-    FD_SIZE,
+    RecvFds, RecvFlags, RecvMsg, SendFlags, SocketAddr, UnixDatagram, UnixListener, UnixSeqpacket,
+    UnixSeqpacketListener, UnixStream, FD_SIZE,
 };
 
 /// Takes the descriptor the host granted as `name` (`capsock run --fd`,

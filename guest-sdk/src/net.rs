@@ -5,6 +5,7 @@ use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::Shutdown;
 use std::path::Path;
+use std::time::Duration;
 
 use crate::bindings::capsock::sockets::sockets::{
     self as wit, AncillaryIn, AncillaryOut, HandleRef, RawControlParam, Socket,
@@ -14,6 +15,7 @@ use crate::bindings::capsock::sockets::types::{
 };
 pub use crate::bindings::capsock::sockets::types::{MessageFlags, RecvFlags, SendFlags};
 use crate::error::to_io;
+use crate::poll::Ready;
 use crate::handle::{AsHandle, Borrowed, BorrowedHandle, OwnedHandle, SocketType};
 
 /// `CMSG_SPACE(len)` as the host computes it: the control space one item
@@ -222,6 +224,41 @@ impl Sock {
     fn pair(ty: SocketType) -> io::Result<(Sock, Sock)> {
         let (a, b) = Socket::pair(ty).map_err(to_io)?;
         Ok((Sock { inner: a }, Sock { inner: b }))
+    }
+
+    fn readable(&self) -> io::Result<Ready> {
+        self.inner.subscribe().map(|pollable| Ready { pollable }).map_err(to_io)
+    }
+
+    fn writable(&self) -> io::Result<Ready> {
+        self.inner.subscribe_writable().map(|pollable| Ready { pollable }).map_err(to_io)
+    }
+
+    fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        self.inner.set_nonblocking(on).map_err(to_io)
+    }
+
+    fn set_timeout(&self, send: bool, t: Option<Duration>) -> io::Result<()> {
+        let ns = match t {
+            Some(d) if d.is_zero() => {
+                return Err(io::Error::new(io::ErrorKind::InvalidInput, "a zero timeout (use None, or non-blocking mode)"))
+            }
+            Some(d) => Some(d.as_nanos().min(u64::MAX as u128) as u64),
+            None => None,
+        };
+        if send {
+            self.inner.set_send_timeout(ns).map_err(to_io)
+        } else {
+            self.inner.set_receive_timeout(ns).map_err(to_io)
+        }
+    }
+
+    fn listen(&self, backlog: u32) -> io::Result<()> {
+        self.inner.listen(backlog).map_err(to_io)
+    }
+
+    fn accept(&self) -> io::Result<Sock> {
+        self.inner.accept().map(|inner| Sock { inner }).map_err(to_io)
     }
 
     fn create(ty: SocketType) -> io::Result<Sock> {
@@ -591,6 +628,33 @@ macro_rules! socket_common {
                 self.sock.recv_vec(max)
             }
 
+            /// Readiness to receive (data, end-of-file or an error), for
+            /// [`wait`](crate::wait).
+            pub fn readable(&self) -> io::Result<Ready> {
+                self.sock.readable()
+            }
+
+            /// Readiness to send, for [`wait`](crate::wait).
+            pub fn writable(&self) -> io::Result<Ready> {
+                self.sock.writable()
+            }
+
+            /// `O_NONBLOCK`: calls that would wait fail with `WouldBlock`.
+            pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+                self.sock.set_nonblocking(on)
+            }
+
+            /// `SO_RCVTIMEO`: receives that wait longer fail with
+            /// `TimedOut`; `None` waits for ever; zero is refused.
+            pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+                self.sock.set_timeout(false, timeout)
+            }
+
+            /// `SO_SNDTIMEO`: sends that wait longer fail with `TimedOut`.
+            pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+                self.sock.set_timeout(true, timeout)
+            }
+
             /// `shutdown(2)`.
             pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
                 self.sock.shutdown(how)
@@ -799,3 +863,78 @@ impl UnixSeqpacket {
         self.sock.recv(buf)
     }
 }
+
+/// Listener types: `bind` + `listen`, `accept`, readiness.
+macro_rules! listener {
+    ($name:ident, $conn:ident, $ty:expr, $what:literal) => {
+        #[doc = concat!("A listening ", $what, " socket, like `std::os::unix::net::UnixListener`.")]
+        ///
+        /// Connections it accepts are ordinary sockets: they can be passed
+        /// to another guest with [`send_fds`](UnixStream::send_fds).
+        pub struct $name {
+            sock: Sock,
+        }
+
+        impl $name {
+            /// Binds `path` (below a directory the host granted) and listens.
+            pub fn bind(path: impl AsRef<Path>) -> io::Result<$name> {
+                let sock = Sock::create($ty)?;
+                sock.bind(&SocketAddr::from_pathname(path))?;
+                sock.listen(128)?;
+                Ok($name { sock })
+            }
+
+            /// Takes the listening socket the host granted as `name`
+            /// (`capsock run --unix-listen`, socket activation).
+            pub fn preopened(name: &str) -> io::Result<$name> {
+                let sock = Sock::from_handle(crate::preopened(name)?, $ty)?;
+                Ok($name { sock })
+            }
+
+            /// `accept(2)`: the next connection.
+            pub fn accept(&self) -> io::Result<$conn> {
+                Ok($conn { sock: self.sock.accept()? })
+            }
+
+            /// An endless iterator of accepted connections (or errors).
+            pub fn incoming(&self) -> impl Iterator<Item = io::Result<$conn>> + '_ {
+                std::iter::repeat_with(move || self.accept())
+            }
+
+            /// Readiness to accept, for [`wait`](crate::wait).
+            pub fn readable(&self) -> io::Result<Ready> {
+                self.sock.readable()
+            }
+
+            /// `O_NONBLOCK`: `accept` fails with `WouldBlock` when nothing is pending.
+            pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+                self.sock.set_nonblocking(on)
+            }
+
+            /// `SO_RCVTIMEO`: `accept` that waits longer fails with `TimedOut`.
+            pub fn set_accept_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+                self.sock.set_timeout(false, timeout)
+            }
+
+            /// `getsockname(2)`.
+            pub fn local_addr(&self) -> io::Result<SocketAddr> {
+                self.sock.local_addr()
+            }
+        }
+
+        impl AsHandle for $name {
+            fn as_handle(&self) -> BorrowedHandle<'_> {
+                BorrowedHandle { inner: Borrowed::Socket(&self.sock.inner) }
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+listener!(UnixListener, UnixStream, SocketType::Stream, "stream");
+listener!(UnixSeqpacketListener, UnixSeqpacket, SocketType::Seqpacket, "seqpacket");

@@ -15,6 +15,7 @@ wasmtime::component::bindgen!({
         "capsock:sockets/types.error-code" => crate::CapsockError,
     },
     with: {
+        "wasi:io": wasmtime_wasi::p2::bindings::sync::io,
         "capsock:sockets/sockets.socket": crate::Socket,
         "capsock:sockets/descriptors.descriptor": crate::Descriptor,
     },

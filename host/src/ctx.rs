@@ -3,6 +3,8 @@
 //! and [`add_to_linker`].
 
 use std::os::fd::OwnedFd;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
 
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
@@ -21,6 +23,8 @@ pub struct CapsockCtx {
     pub(crate) handles: usize,
     /// Control buffer reused by every send and receive of this guest.
     pub(crate) control: ControlBuf,
+    /// Live pollables from `subscribe`, limited like handles.
+    pub(crate) pollables: Arc<AtomicUsize>,
 }
 
 impl CapsockCtx {
@@ -81,6 +85,7 @@ impl CapsockCtxBuilder {
             limits: b.limits,
             handles: 0,
             control: ControlBuf::new(),
+            pollables: Arc::default(),
         }
     }
 }
@@ -113,7 +118,12 @@ impl HasData for HasCapsock {
 /// straight from guest memory; this needs shadowing for a moment, and
 /// leaves the linker with shadowing disallowed (wasmtime's default).
 pub fn add_to_linker<T: CapsockView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
-    bindings::Imports::add_to_linker::<T, HasCapsock>(linker, T::capsock)?;
+    // Interface by interface: the world also names wasi:io/poll, which the
+    // embedder's WASI linker provides.
+    bindings::types::add_to_linker::<T, HasCapsock>(linker, T::capsock)?;
+    bindings::descriptors::add_to_linker::<T, HasCapsock>(linker, T::capsock)?;
+    bindings::sockets::add_to_linker::<T, HasCapsock>(linker, T::capsock)?;
+    bindings::preopens::add_to_linker::<T, HasCapsock>(linker, T::capsock)?;
     linker.allow_shadowing(true);
     let fast = crate::sockets::add_fast_send(linker);
     linker.allow_shadowing(false);

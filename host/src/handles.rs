@@ -134,9 +134,34 @@ pub(crate) fn unix_socket_type(fd: BorrowedFd<'_>) -> Result<SocketType, ErrorCo
 /// A Unix domain socket held by a guest through a `socket` handle.
 pub struct Socket {
     /// Shared so a call can hold the fd while it borrows guest memory
-    /// instead of the resource table (see `sockets::add_fast_send`).
+    /// instead of the resource table (see `sockets::add_fast_send`), and so
+    /// a pollable can outlive the handle.
     fd: Arc<OwnedFd>,
     ty: SocketType,
+    /// What the guest set, to tell a timeout from `would-block`: Linux
+    /// reports both as `EAGAIN`.
+    pub(crate) modes: Modes,
+}
+
+/// The blocking behaviour a guest chose for a socket.
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct Modes {
+    pub nonblocking: bool,
+    pub recv_timeout: bool,
+    pub send_timeout: bool,
+}
+
+impl Modes {
+    /// The error for a failed call: `EAGAIN` on a blocking socket with a
+    /// timeout, asked to wait, is `timed-out`.
+    pub fn wait_error(self, e: io::Error, send: bool, dont_wait: bool) -> ErrorCode {
+        let timeout = if send { self.send_timeout } else { self.recv_timeout };
+        if e.raw_os_error() == Some(libc::EAGAIN) && timeout && !self.nonblocking && !dont_wait {
+            ErrorCode::TimedOut
+        } else {
+            e.into()
+        }
+    }
 }
 
 impl Socket {
@@ -144,27 +169,24 @@ impl Socket {
     /// not one capsock handles (`not-socket`, `not-supported`).
     pub fn new(fd: OwnedFd) -> Result<Socket, (ErrorCode, OwnedFd)> {
         match unix_socket_type(fd.as_fd()) {
-            Ok(ty) => Ok(Socket {
-                fd: Arc::new(fd),
-                ty,
-            }),
+            Ok(ty) => Ok(Socket::from_parts(fd, ty)),
             Err(code) => Err((code, fd)),
         }
+    }
+
+    fn from_parts(fd: OwnedFd, ty: SocketType) -> Socket {
+        Socket { fd: Arc::new(fd), ty, modes: Modes::default() }
     }
 
     /// A connected pair (`socketpair(2)`).
     pub fn pair(ty: SocketType) -> io::Result<(Socket, Socket)> {
         let (a, b) = sys::socketpair(sock_type_to_libc(ty))?;
-        Ok((
-            Socket {
-                fd: Arc::new(a),
-                ty,
-            },
-            Socket {
-                fd: Arc::new(b),
-                ty,
-            },
-        ))
+        Ok((Socket::from_parts(a, ty), Socket::from_parts(b, ty)))
+    }
+
+    /// The next connection of a listening socket, of the same type.
+    pub(crate) fn accept(&self) -> io::Result<Socket> {
+        Ok(Socket::from_parts(sys::accept(self.fd.as_fd())?, self.ty))
     }
 
     /// `SO_TYPE`.

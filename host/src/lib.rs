@@ -25,6 +25,7 @@ mod handles;
 pub mod native;
 mod policy;
 mod preopens;
+mod readiness;
 mod runtime;
 mod sockets;
 mod sys;

@@ -103,6 +103,14 @@ pub fn socket_pair(ty: crate::bindings::types::SocketType) -> io::Result<(OwnedF
     sys::socketpair(crate::handles::sock_type_to_libc(ty))
 }
 
+/// Starts the process-wide state that wasmtime-wasi creates lazily and keeps
+/// for the life of the process (its tokio runtime: an epoll instance and an
+/// eventfd or two), so that fd counts taken afterwards compare guests'
+/// descriptors only.
+pub fn settle_process_fds() {
+    wasmtime_wasi::runtime::in_tokio(async {});
+}
+
 /// How many file descriptors this process has open (`/proc/self/fd`), for
 /// leak accounting.
 pub fn count_open_fds() -> io::Result<usize> {
@@ -124,6 +132,17 @@ pub fn connect_unix(
     ))?;
     let fd = sys::unix_socket(crate::handles::sock_type_to_libc(ty))?;
     sys::connect(std::os::fd::AsFd::as_fd(&fd), &addr)?;
+    Ok(fd)
+}
+
+/// Binds a new Unix socket of type `ty` at `path` and listens on it
+/// (close-on-exec).
+pub fn listen_unix(path: &std::path::Path, ty: crate::bindings::types::SocketType, backlog: u32) -> io::Result<OwnedFd> {
+    use std::os::unix::ffi::OsStrExt;
+    let addr = sys::UnixAddr::new(&sys::UnixName::Pathname(path.as_os_str().as_bytes().to_vec()))?;
+    let fd = sys::unix_socket(crate::handles::sock_type_to_libc(ty))?;
+    sys::bind(std::os::fd::AsFd::as_fd(&fd), &addr)?;
+    sys::listen(std::os::fd::AsFd::as_fd(&fd), backlog)?;
     Ok(fd)
 }
 

@@ -13,6 +13,8 @@ use crate::bindings::types::{
     Address, Credentials, ErrorCode, MessageFlags, RecvFlags, SendFlags, ShutdownHow, SocketType,
 };
 use crate::cmsg::{self, Encoder, Ucred};
+use crate::readiness::{Readiness, Slot};
+use wasmtime_wasi::p2::DynPollable;
 use crate::ctx::{CapsockCtxView, CapsockView};
 use crate::error::{CapsockError, CapsockResult};
 use crate::handles::{sock_type_to_libc, unix_socket_type, Descriptor, Socket};
@@ -129,6 +131,27 @@ impl CapsockCtxView<'_> {
         Ok(bytes)
     }
 
+    fn subscribe_to(&mut self, s: Resource<Socket>, writable: bool) -> CapsockResult<Resource<DynPollable>> {
+        let fd = self.table.get(&s)?.shared_fd();
+        let slot = Slot::take(&self.ctx.pollables, self.ctx.limits.max_handles).ok_or(ErrorCode::LimitReached)?;
+        let readiness = self.table.push(Readiness::new(fd, writable, slot))?;
+        Ok(wasmtime_wasi::p2::subscribe(self.table, readiness).map_err(CapsockError::trap)?)
+    }
+
+    fn set_timeout(&mut self, s: Resource<Socket>, send: bool, ns: Option<u64>) -> CapsockResult<()> {
+        if ns == Some(0) {
+            return Err(ErrorCode::InvalidArgument.into());
+        }
+        let sock = self.table.get_mut(&s)?;
+        sys::set_timeout(sock.as_fd(), send, ns.map(std::time::Duration::from_nanos))?;
+        if send {
+            sock.modes.send_timeout = ns.is_some();
+        } else {
+            sock.modes.recv_timeout = ns.is_some();
+        }
+        Ok(())
+    }
+
     /// The guest's view of a host address.
     fn guest_address(&self, name: UnixName) -> Address {
         self.ctx.policy.unix.to_guest(name)
@@ -235,13 +258,8 @@ impl HostSocket for CapsockCtxView<'_> {
 
         let sock = table.get(&s)?;
         let iov: Vec<IoSlice<'_>> = data.iter().map(|d| IoSlice::new(d)).collect();
-        let sent = sys::sendmsg(
-            sock.as_fd(),
-            &iov,
-            control,
-            to.as_ref().map(|t| &t.addr),
-            send_flags(flags),
-        )?;
+        let sent = sys::sendmsg(sock.as_fd(), &iov, control, to.as_ref().map(|t| &t.addr), send_flags(flags))
+            .map_err(|e| sock.modes.wait_error(e, true, flags.contains(SendFlags::DONT_WAIT)))?;
         Ok(sent as u64)
     }
 
@@ -257,13 +275,8 @@ impl HostSocket for CapsockCtxView<'_> {
         let mut data = Vec::new();
         let sock = self.table.get(&s)?;
         let control = self.ctx.control.zeroed(control_space);
-        let r = sys::recvmsg_into(
-            sock.as_fd(),
-            &mut data,
-            max_data,
-            control,
-            recv_flags(flags),
-        )?;
+        let r = sys::recvmsg_into(sock.as_fd(), &mut data, max_data, control, recv_flags(flags))
+            .map_err(|e| sock.modes.wait_error(e, false, flags.contains(RecvFlags::DONT_WAIT)))?;
         // From here on every received fd is owned by `r`: an early return
         // closes the ones not yet in the table.
         let mut msg_flags = message_flags(r.flags);
@@ -307,13 +320,9 @@ impl HostSocket for CapsockCtxView<'_> {
             return Err(ErrorCode::MessageSize.into());
         }
         let sock = self.table.get(&s)?;
-        Ok(sys::sendmsg(
-            sock.as_fd(),
-            &[IoSlice::new(&data)],
-            &[],
-            None,
-            send_flags(flags),
-        )? as u64)
+        let sent = sys::sendmsg(sock.as_fd(), &[IoSlice::new(&data)], &[], None, send_flags(flags))
+            .map_err(|e| sock.modes.wait_error(e, true, flags.contains(SendFlags::DONT_WAIT)))?;
+        Ok(sent as u64)
     }
 
     fn recv(
@@ -324,13 +333,45 @@ impl HostSocket for CapsockCtxView<'_> {
     ) -> CapsockResult<Vec<u8>> {
         let max_data = bounded(max_data, self.ctx.limits.max_message_bytes)?;
         let mut data = Vec::new();
-        sys::recv_into(
-            self.table.get(&s)?.as_fd(),
-            &mut data,
-            max_data,
-            recv_flags(flags),
-        )?;
+        let sock = self.table.get(&s)?;
+        sys::recv_into(sock.as_fd(), &mut data, max_data, recv_flags(flags))
+            .map_err(|e| sock.modes.wait_error(e, false, flags.contains(RecvFlags::DONT_WAIT)))?;
         Ok(data)
+    }
+
+    fn listen(&mut self, s: Resource<Socket>, backlog: u32) -> CapsockResult<()> {
+        Ok(sys::listen(self.table.get(&s)?.as_fd(), backlog)?)
+    }
+
+    fn accept(&mut self, s: Resource<Socket>) -> CapsockResult<Resource<Socket>> {
+        // Refuse before accepting, so the connection stays queued.
+        self.check_room(1)?;
+        let listener = self.table.get(&s)?;
+        let conn = listener.accept().map_err(|e| listener.modes.wait_error(e, false, false))?;
+        self.push_socket(conn)
+    }
+
+    fn subscribe(&mut self, s: Resource<Socket>) -> CapsockResult<Resource<DynPollable>> {
+        self.subscribe_to(s, false)
+    }
+
+    fn subscribe_writable(&mut self, s: Resource<Socket>) -> CapsockResult<Resource<DynPollable>> {
+        self.subscribe_to(s, true)
+    }
+
+    fn set_nonblocking(&mut self, s: Resource<Socket>, enable: bool) -> CapsockResult<()> {
+        let sock = self.table.get_mut(&s)?;
+        sys::set_nonblocking(sock.as_fd(), enable)?;
+        sock.modes.nonblocking = enable;
+        Ok(())
+    }
+
+    fn set_receive_timeout(&mut self, s: Resource<Socket>, ns: Option<u64>) -> CapsockResult<()> {
+        self.set_timeout(s, false, ns)
+    }
+
+    fn set_send_timeout(&mut self, s: Resource<Socket>, ns: Option<u64>) -> CapsockResult<()> {
+        self.set_timeout(s, true, ns)
     }
 
     fn shutdown(&mut self, s: Resource<Socket>, how: ShutdownHow) -> CapsockResult<()> {
@@ -394,12 +435,10 @@ pub(crate) fn add_fast_send<T: CapsockView + 'static>(
         |mut caller: StoreContextMut<'_, T>,
          (s, data, flags): (Resource<Socket>, WasmList<u8>, SendFlags)|
          -> wasmtime::Result<(Result<u64, ErrorCode>,)> {
-            let (fd, max) = {
+            let (fd, modes, max) = {
                 let view = caller.data_mut().capsock();
-                (
-                    view.table.get(&s)?.shared_fd(),
-                    view.ctx.limits.max_message_bytes,
-                )
+                let sock = view.table.get(&s)?;
+                (sock.shared_fd(), sock.modes, view.ctx.limits.max_message_bytes)
             };
             if data.len() > max {
                 return Ok((Err(ErrorCode::MessageSize),));
@@ -412,7 +451,8 @@ pub(crate) fn add_fast_send<T: CapsockView + 'static>(
                 None,
                 send_flags(flags),
             );
-            Ok((sent.map(|n| n as u64).map_err(ErrorCode::from),))
+            let dont_wait = flags.contains(SendFlags::DONT_WAIT);
+            Ok((sent.map(|n| n as u64).map_err(|e| modes.wait_error(e, true, dont_wait)),))
         },
     )
 }

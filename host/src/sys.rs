@@ -112,6 +112,52 @@ pub fn replace_with_fresh_socket(fd: BorrowedFd<'_>, ty: libc::c_int) -> io::Res
     check(unsafe { libc::dup3(fresh.as_raw_fd(), fd.as_raw_fd(), libc::O_CLOEXEC) }).map(drop)
 }
 
+/// `listen(2)`.
+pub fn listen(fd: BorrowedFd<'_>, backlog: u32) -> io::Result<()> {
+    let backlog = backlog.min(libc::c_int::MAX as u32) as libc::c_int;
+    // SAFETY: plain syscall with integer arguments.
+    check(unsafe { libc::listen(fd.as_raw_fd(), backlog) }).map(drop)
+}
+
+/// `accept4(2)` with `SOCK_CLOEXEC`: the new connection, blocking.
+pub fn accept(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    // SAFETY: null address pointers are allowed: the peer address is not wanted.
+    let new = retry(|| {
+        check(unsafe { libc::accept4(fd.as_raw_fd(), std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC) })
+    })?;
+    // SAFETY: a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
+/// `ioctl(FIONBIO)`: sets or clears `O_NONBLOCK`.
+pub fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
+    let mut value = libc::c_int::from(on);
+    // SAFETY: FIONBIO reads one int.
+    check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONBIO, &mut value) }).map(drop)
+}
+
+/// `SO_RCVTIMEO` (`send == false`) or `SO_SNDTIMEO`; `None` or zero clears it.
+pub fn set_timeout(fd: BorrowedFd<'_>, send: bool, timeout: Option<std::time::Duration>) -> io::Result<()> {
+    let t = timeout.unwrap_or_default();
+    let tv = libc::timeval {
+        tv_sec: t.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
+        tv_usec: t.subsec_micros() as libc::suseconds_t,
+    };
+    let name = if send { libc::SO_SNDTIMEO } else { libc::SO_RCVTIMEO };
+    setsockopt(fd, libc::SOL_SOCKET, name, tv)
+}
+
+/// Registers `fd` with the current tokio reactor for `interest`.
+pub fn register_async(
+    fd: OwnedFd,
+    interest: tokio::io::Interest,
+) -> io::Result<tokio::io::unix::AsyncFd<OwnedFd>> {
+    // SAFETY: the AsyncFd owns `fd`, so the descriptor stays open (and
+    // keeps its number) for as long as it is registered; it is deregistered
+    // before it is closed when the AsyncFd drops.
+    unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, interest) }.map_err(|e| e.into_parts().1)
+}
+
 fn getsockopt<T: Copy>(
     fd: BorrowedFd<'_>,
     level: libc::c_int,

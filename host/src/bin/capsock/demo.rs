@@ -28,6 +28,7 @@ fn log_text(temps: &[u32]) -> String {
 }
 
 pub fn demo() -> anyhow::Result<i32> {
+    native::settle_process_fds();
     let fds_before = native::count_open_fds()?;
     let (status, report) = broker_and_plugin()?;
     let fds_after = native::count_open_fds()?;

@@ -4,6 +4,7 @@
 
 mod bench;
 mod demo;
+mod pair;
 mod run;
 
 use std::process::ExitCode;
@@ -37,6 +38,8 @@ enum Command {
     Demo,
     /// Measure what the sandbox costs against native sendmsg/recvmsg.
     Bench(bench::BenchArgs),
+    /// Run two components wired by a socket pair (each finds its end as "peer").
+    Pair(pair::PairArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Demo => demo::demo(),
         Command::Bench(args) => bench::bench(args),
+        Command::Pair(args) => pair::pair(args),
     };
     match result {
         Ok(status) => ExitCode::from(status as u8),

@@ -15,6 +15,12 @@ pub struct RunArgs {
     #[arg(long = "unix-connect", value_name = "NAME[:TYPE]=PATH", value_parser = parse_unix_connect)]
     unix_connect: Vec<UnixConnect>,
 
+    /// Bind and listen on a Unix socket at PATH and grant it as NAME (the
+    /// guest accepts). TYPE is stream (default) or seqpacket. The socket
+    /// file is removed when capsock exits.
+    #[arg(long = "unix-listen", value_name = "NAME[:TYPE]=PATH", value_parser = parse_unix_connect)]
+    unix_listen: Vec<UnixConnect>,
+
     /// Grant file descriptor N, inherited from the parent process, as NAME
     /// (N > 2; it is closed in capsock once the guest takes and drops it).
     #[arg(long = "fd", value_name = "NAME=N", value_parser = parse_fd)]
@@ -122,27 +128,59 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
     Ok((k.to_string(), v.to_string()))
 }
 
+/// The sockets a supervisor passed with the `sd_listen_fds` protocol:
+/// `LISTEN_PID` (this process), `LISTEN_FDS` (how many, from fd 3) and
+/// `LISTEN_FDNAMES` (colon-separated names; `listen-fd-I` where missing).
+fn socket_activation() -> anyhow::Result<Vec<(String, RawFd)>> {
+    let var = |k: &str| std::env::var(k).ok();
+    match var("LISTEN_PID").and_then(|p| p.parse::<u32>().ok()) {
+        Some(pid) if pid == std::process::id() => {}
+        _ => return Ok(Vec::new()),
+    }
+    let count: RawFd = var("LISTEN_FDS").unwrap_or_default().parse().context("LISTEN_FDS is not a number")?;
+    let names = var("LISTEN_FDNAMES").unwrap_or_default();
+    let names: Vec<&str> = names.split(':').collect();
+    Ok((0..count)
+        .map(|i| {
+            let name = names.get(i as usize).filter(|n| !n.is_empty()).map(|n| n.to_string());
+            (name.unwrap_or_else(|| format!("listen-fd-{i}")), 3 + i)
+        })
+        .collect())
+}
+
+/// Removes the socket files `--unix-listen` created, when capsock is done.
+struct RemoveOnDrop(Vec<PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
 pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     // Inherited fds first, before this process opens anything else.
     let mut grants: Vec<(String, OwnedFd)> = Vec::new();
     let mut seen_fds = Vec::new();
-    for (name, n) in &args.fds {
-        if seen_fds.contains(n) {
+    let inherited = socket_activation()?.into_iter().chain(args.fds.iter().cloned());
+    for (name, n) in inherited {
+        if seen_fds.contains(&n) {
             bail!("--fd {name}={n}: fd {n} is granted twice");
         }
-        seen_fds.push(*n);
+        seen_fds.push(n);
         // SAFETY: at start-up nothing in this process owns inherited fds
         // above 2 yet, and each number is adopted once (checked above).
         #[allow(unsafe_code)]
-        let fd = unsafe { native::adopt_inherited_fd(*n) }
+        let fd = unsafe { native::adopt_inherited_fd(n) }
             .with_context(|| format!("--fd {name}={n}: not an open file descriptor"))?;
-        grants.push((name.clone(), fd));
+        grants.push((name, fd));
     }
-    let names = args
-        .fds
+    let names = grants
         .iter()
         .map(|(n, _)| n)
-        .chain(args.unix_connect.iter().map(|c| &c.name));
+        .chain(args.unix_connect.iter().map(|c| &c.name))
+        .chain(args.unix_listen.iter().map(|c| &c.name));
     let mut seen_names = Vec::new();
     for name in names {
         if seen_names.contains(&name) {
@@ -151,8 +189,6 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         seen_names.push(name);
     }
 
-    // Compiled components are cached on disk; without a usable cache
-    // directory capsock still runs, compiling every time.
     let runtime = match Runtime::default_cache_dir().filter(|_| !args.no_cache) {
         Some(dir) => Runtime::with_cache_dir(&dir).or_else(|e| {
             tracing::warn!("no compile cache in {}: {e:#}", dir.display());
@@ -162,6 +198,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     };
     let component = runtime.load_file(&args.component)?;
 
+    let mut created = RemoveOnDrop(Vec::new());
+    for c in &args.unix_listen {
+        let fd = native::listen_unix(&c.path, c.ty, 128)
+            .with_context(|| format!("--unix-listen {}: cannot listen on {}", c.name, c.path.display()))?;
+        created.0.push(c.path.clone());
+        grants.push((c.name.clone(), fd));
+    }
     for c in &args.unix_connect {
         let fd = native::connect_unix(&c.path, c.ty).with_context(|| {
             format!(

@@ -8,6 +8,7 @@ wit_bindgen::generate!({
     world: "capsock:sockets/imports",
     ownership: Borrowing { duplicate_if_necessary: true },
     features: ["clocks-timezone"],
+    generate_all,
 });
 
 use crate::capsock::sockets::descriptors::Descriptor;
