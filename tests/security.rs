@@ -241,3 +241,85 @@ fn unix_paths_cannot_escape_the_granted_directory() {
     );
     drop(policy);
 }
+
+/// A directory swapped with a symbolic link while the guest binds in it
+/// (`renameat2(RENAME_EXCHANGE)` in a loop): every bind lands inside the
+/// granted tree or is refused, and nothing is ever created outside.
+#[test]
+fn bind_in_a_subdirectory_cannot_be_redirected_by_a_racing_symlink() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let root = tempfile::tempdir().unwrap();
+    let (t, outside) = (root.path().join("t"), root.path().join("outside"));
+    std::fs::create_dir_all(t.join("sub")).unwrap();
+    std::fs::create_dir(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, t.join("other")).unwrap();
+    let mut policy = capsock_host::Policy::new();
+    policy.allow_unix_dir(&t, "/run/t").unwrap();
+
+    let stop = AtomicBool::new(false);
+    let swaps = std::thread::scope(|s| {
+        let swapper = s.spawn(|| {
+            let (a, b) = (
+                std::ffi::CString::new(t.join("sub").into_os_string().into_encoded_bytes())
+                    .unwrap(),
+                std::ffi::CString::new(t.join("other").into_os_string().into_encoded_bytes())
+                    .unwrap(),
+            );
+            let mut swaps = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                // SAFETY (test): both paths are valid NUL-terminated strings.
+                let r = unsafe {
+                    libc::renameat2(
+                        libc::AT_FDCWD,
+                        a.as_ptr(),
+                        libc::AT_FDCWD,
+                        b.as_ptr(),
+                        libc::RENAME_EXCHANGE,
+                    )
+                };
+                assert_eq!(r, 0, "renameat2: {}", std::io::Error::last_os_error());
+                swaps += 1;
+            }
+            swaps
+        });
+        let _serial = serial(&[guests::SERVERS]);
+        let opts = Options {
+            policy: Some(policy.clone()),
+            ..Options::default()
+        };
+        let run = run_guest_with(
+            guests::SERVERS,
+            &["bind_many", "/run/t/sub", "300"],
+            Vec::new(),
+            opts,
+        )
+        .unwrap();
+        stop.store(true, Ordering::Relaxed);
+        run.assert_ok();
+        let ok: usize = run.get("ok").parse().unwrap();
+        let denied: usize = run.get("denied").parse().unwrap();
+        assert_eq!(
+            ok + denied + run.get("other").parse::<usize>().unwrap(),
+            300
+        );
+        // Whichever name the real directory has now, it holds every socket
+        // a bind reported, and the outside directory holds nothing.
+        let real = if t.join("sub").is_symlink() {
+            t.join("other")
+        } else {
+            t.join("sub")
+        };
+        assert_eq!(std::fs::read_dir(&real).unwrap().count(), ok, "{run:?}");
+        assert_eq!(
+            std::fs::read_dir(&outside).unwrap().count(),
+            0,
+            "a socket escaped: {run:?}"
+        );
+        (swapper.join().unwrap(), ok, denied)
+    });
+    assert!(swaps.0 > 0, "the swapper ran");
+    eprintln!(
+        "{} swaps; {} binds inside, {} refused",
+        swaps.0, swaps.1, swaps.2
+    );
+}

@@ -55,13 +55,13 @@ mod poll;
 use std::io;
 
 pub use error::{error_code, ErrorCode};
-pub use poll::{wait, Ready};
 pub use handle::{AsHandle, BorrowedHandle, DescriptorKind, Metadata, OwnedHandle, SocketType};
 pub use net::{
     cmsg_len, cmsg_space, Ancillary, AncillaryData, Credentials, IntoSocketError, MessageFlags,
     RecvFds, RecvFlags, RecvMsg, SendFlags, SocketAddr, UnixDatagram, UnixListener, UnixSeqpacket,
     UnixSeqpacketListener, UnixStream, FD_SIZE,
 };
+pub use poll::{wait, Ready};
 
 /// Takes the descriptor the host granted as `name` (`capsock run --fd`,
 /// `--unix-connect`, or an embedder's grant). Each grant can be taken once.

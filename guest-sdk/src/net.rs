@@ -15,8 +15,8 @@ use crate::bindings::capsock::sockets::types::{
 };
 pub use crate::bindings::capsock::sockets::types::{MessageFlags, RecvFlags, SendFlags};
 use crate::error::to_io;
-use crate::poll::Ready;
 use crate::handle::{AsHandle, Borrowed, BorrowedHandle, OwnedHandle, SocketType};
+use crate::poll::Ready;
 
 /// `CMSG_SPACE(len)` as the host computes it: the control space one item
 /// with `len` bytes of payload takes. For `n` fds, `len` is `4 * n`.
@@ -227,11 +227,17 @@ impl Sock {
     }
 
     fn readable(&self) -> io::Result<Ready> {
-        self.inner.subscribe().map(|pollable| Ready { pollable }).map_err(to_io)
+        self.inner
+            .subscribe()
+            .map(|pollable| Ready { pollable })
+            .map_err(to_io)
     }
 
     fn writable(&self) -> io::Result<Ready> {
-        self.inner.subscribe_writable().map(|pollable| Ready { pollable }).map_err(to_io)
+        self.inner
+            .subscribe_writable()
+            .map(|pollable| Ready { pollable })
+            .map_err(to_io)
     }
 
     fn set_nonblocking(&self, on: bool) -> io::Result<()> {
@@ -241,7 +247,10 @@ impl Sock {
     fn set_timeout(&self, send: bool, t: Option<Duration>) -> io::Result<()> {
         let ns = match t {
             Some(d) if d.is_zero() => {
-                return Err(io::Error::new(io::ErrorKind::InvalidInput, "a zero timeout (use None, or non-blocking mode)"))
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "a zero timeout (use None, or non-blocking mode)",
+                ))
             }
             Some(d) => Some(d.as_nanos().min(u64::MAX as u128) as u64),
             None => None,
@@ -258,7 +267,10 @@ impl Sock {
     }
 
     fn accept(&self) -> io::Result<Sock> {
-        self.inner.accept().map(|inner| Sock { inner }).map_err(to_io)
+        self.inner
+            .accept()
+            .map(|inner| Sock { inner })
+            .map_err(to_io)
     }
 
     fn create(ty: SocketType) -> io::Result<Sock> {
@@ -893,7 +905,9 @@ macro_rules! listener {
 
             /// `accept(2)`: the next connection.
             pub fn accept(&self) -> io::Result<$conn> {
-                Ok($conn { sock: self.sock.accept()? })
+                Ok($conn {
+                    sock: self.sock.accept()?,
+                })
             }
 
             /// An endless iterator of accepted connections (or errors).
@@ -924,7 +938,9 @@ macro_rules! listener {
 
         impl AsHandle for $name {
             fn as_handle(&self) -> BorrowedHandle<'_> {
-                BorrowedHandle { inner: Borrowed::Socket(&self.sock.inner) }
+                BorrowedHandle {
+                    inner: Borrowed::Socket(&self.sock.inner),
+                }
             }
         }
 
@@ -937,4 +953,9 @@ macro_rules! listener {
 }
 
 listener!(UnixListener, UnixStream, SocketType::Stream, "stream");
-listener!(UnixSeqpacketListener, UnixSeqpacket, SocketType::Seqpacket, "seqpacket");
+listener!(
+    UnixSeqpacketListener,
+    UnixSeqpacket,
+    SocketType::Seqpacket,
+    "seqpacket"
+);

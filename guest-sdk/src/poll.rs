@@ -39,13 +39,21 @@ impl Ready {
 /// ```
 pub fn wait(ready: &[&Ready], timeout: Option<Duration>) -> io::Result<Vec<usize>> {
     if ready.len() >= u32::MAX as usize {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "too many pollables"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "too many pollables",
+        ));
     }
-    let clock = timeout.map(|t| monotonic_clock::subscribe_duration(t.as_nanos().min(u64::MAX as u128) as u64));
+    let clock = timeout
+        .map(|t| monotonic_clock::subscribe_duration(t.as_nanos().min(u64::MAX as u128) as u64));
     let mut list: Vec<&Pollable> = ready.iter().map(|r| &r.pollable).collect();
     if let Some(c) = &clock {
         list.push(c);
     }
     let hits = poll::poll(&list);
-    Ok(hits.into_iter().map(|i| i as usize).filter(|&i| i < ready.len()).collect())
+    Ok(hits
+        .into_iter()
+        .map(|i| i as usize)
+        .filter(|&i| i < ready.len())
+        .collect())
 }

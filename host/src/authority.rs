@@ -189,23 +189,26 @@ impl UnixAuthority {
     }
 
     /// `bind(2)` for `fd` (a socket of type `ty`), with the checks in the
-    /// module docs.
+    /// module docs. Returns the guest path when the socket was bound through
+    /// `/proc/self/fd`, since the kernel then reports that form as its name.
     pub fn bind(
         &self,
         fd: BorrowedFd<'_>,
         ty: libc::c_int,
         addr: &Address,
-    ) -> Result<(), ErrorCode> {
+    ) -> Result<Option<Vec<u8>>, ErrorCode> {
         let path = match addr {
             Address::Pathname(p) => p,
             // Autobind: the kernel picks an abstract name. It makes the
             // socket reachable; it reaches nothing.
-            Address::Unnamed => return Ok(sys::bind(fd, &UnixAddr::new(&UnixName::Unnamed)?)?),
+            Address::Unnamed => {
+                return Ok(sys::bind(fd, &UnixAddr::new(&UnixName::Unnamed)?).map(|()| None)?)
+            }
             Address::Abstract(name) if self.abstract_names => {
-                return Ok(sys::bind(
-                    fd,
-                    &UnixAddr::new(&UnixName::Abstract(name.clone()))?,
-                )?)
+                return Ok(
+                    sys::bind(fd, &UnixAddr::new(&UnixName::Abstract(name.clone()))?)
+                        .map(|()| None)?,
+                )
             }
             Address::Abstract(_) => return Err(ErrorCode::AccessDenied),
             Address::Ipv4(_) | Address::Ipv6(_) => {
@@ -214,30 +217,40 @@ impl UnixAuthority {
         };
         let (dir, rest) = self.locate(path)?;
         let (name, parents) = rest.split_last().ok_or(ErrorCode::AccessDenied)?;
-        let parent = if parents.is_empty() {
-            dir.dir.try_clone()?
-        } else {
-            sys::openat2(
+        if !parents.is_empty() {
+            // In a subdirectory, which the guest or others may rename or
+            // swap for a link: let the kernel create the name in exactly the
+            // directory resolved (race-free), at the price of a
+            // /proc/self/fd/N/NAME address for peers.
+            let parent = sys::openat2(
                 dir.dir.as_fd(),
                 &join(parents),
                 libc::O_PATH | libc::O_DIRECTORY,
                 RESOLVE,
             )
-            .map_err(resolve_error)?
-        };
+            .map_err(resolve_error)?;
+            let mut proc = format!(
+                "/proc/self/fd/{}/",
+                std::os::fd::AsRawFd::as_raw_fd(&parent)
+            )
+            .into_bytes();
+            proc.extend_from_slice(name);
+            sys::bind(fd, &UnixAddr::new(&UnixName::Pathname(proc))?)?;
+            return Ok(Some(path.clone()));
+        }
+        // Directly in the granted directory: bind its real path, which peers
+        // can reply to. Only the directory's own ancestors, set up by the
+        // host, are resolved by name; check anyway that the socket landed.
         let parent_path = std::fs::read_link(format!(
             "/proc/self/fd/{}",
-            std::os::fd::AsRawFd::as_raw_fd(&parent)
+            std::os::fd::AsRawFd::as_raw_fd(&dir.dir)
         ))?;
         let mut host = parent_path.as_os_str().as_bytes().to_vec();
         host.push(b'/');
         host.extend_from_slice(name);
-        let host_addr = UnixAddr::new(&UnixName::Pathname(host))?;
-        sys::bind(fd, &host_addr)?;
-
-        // Did the socket land where we resolved?
+        sys::bind(fd, &UnixAddr::new(&UnixName::Pathname(host))?)?;
         let landed = sys::openat2(
-            parent.as_fd(),
+            dir.dir.as_fd(),
             name,
             libc::O_PATH | libc::O_NOFOLLOW,
             RESOLVE,
@@ -247,17 +260,17 @@ impl UnixAuthority {
         .is_some_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()));
         let same_dir = match (
             std::fs::metadata(&parent_path),
-            std::fs::File::from(parent.try_clone()?).metadata(),
+            std::fs::File::from(dir.dir.try_clone()?).metadata(),
         ) {
             (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
             _ => false,
         };
         if !(landed && same_dir) {
-            tracing::warn!(path = %parent_path.display(), "bind raced with a rename or link; refused");
+            tracing::warn!(path = %parent_path.display(), "bind raced with a rename of the granted directory; refused");
             sys::replace_with_fresh_socket(fd, ty)?;
             return Err(ErrorCode::AccessDenied);
         }
-        Ok(())
+        Ok(None)
     }
 
     /// The guest's view of a Unix address: a host path below a granted

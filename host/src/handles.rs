@@ -141,6 +141,9 @@ pub struct Socket {
     /// What the guest set, to tell a timeout from `would-block`: Linux
     /// reports both as `EAGAIN`.
     pub(crate) modes: Modes,
+    /// The guest path a socket was bound to through `/proc/self/fd`, which
+    /// is what `local-address` shows instead of the kernel's name for it.
+    pub(crate) bound_as: Option<Vec<u8>>,
 }
 
 /// The blocking behaviour a guest chose for a socket.
@@ -155,7 +158,11 @@ impl Modes {
     /// The error for a failed call: `EAGAIN` on a blocking socket with a
     /// timeout, asked to wait, is `timed-out`.
     pub fn wait_error(self, e: io::Error, send: bool, dont_wait: bool) -> ErrorCode {
-        let timeout = if send { self.send_timeout } else { self.recv_timeout };
+        let timeout = if send {
+            self.send_timeout
+        } else {
+            self.recv_timeout
+        };
         if e.raw_os_error() == Some(libc::EAGAIN) && timeout && !self.nonblocking && !dont_wait {
             ErrorCode::TimedOut
         } else {
@@ -175,7 +182,12 @@ impl Socket {
     }
 
     fn from_parts(fd: OwnedFd, ty: SocketType) -> Socket {
-        Socket { fd: Arc::new(fd), ty, modes: Modes::default() }
+        Socket {
+            fd: Arc::new(fd),
+            ty,
+            modes: Modes::default(),
+            bound_as: None,
+        }
     }
 
     /// A connected pair (`socketpair(2)`).

@@ -137,9 +137,15 @@ pub fn connect_unix(
 
 /// Binds a new Unix socket of type `ty` at `path` and listens on it
 /// (close-on-exec).
-pub fn listen_unix(path: &std::path::Path, ty: crate::bindings::types::SocketType, backlog: u32) -> io::Result<OwnedFd> {
+pub fn listen_unix(
+    path: &std::path::Path,
+    ty: crate::bindings::types::SocketType,
+    backlog: u32,
+) -> io::Result<OwnedFd> {
     use std::os::unix::ffi::OsStrExt;
-    let addr = sys::UnixAddr::new(&sys::UnixName::Pathname(path.as_os_str().as_bytes().to_vec()))?;
+    let addr = sys::UnixAddr::new(&sys::UnixName::Pathname(
+        path.as_os_str().as_bytes().to_vec(),
+    ))?;
     let fd = sys::unix_socket(crate::handles::sock_type_to_libc(ty))?;
     sys::bind(std::os::fd::AsFd::as_fd(&fd), &addr)?;
     sys::listen(std::os::fd::AsFd::as_fd(&fd), backlog)?;

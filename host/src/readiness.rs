@@ -24,7 +24,9 @@ impl Slot {
     /// Takes a unit of `counter` if it stays within `max`.
     pub fn take(counter: &Arc<AtomicUsize>, max: usize) -> Option<Slot> {
         counter
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < max).then_some(n + 1))
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < max).then_some(n + 1)
+            })
             .ok()
             .map(|_| Slot(Arc::clone(counter)))
     }
@@ -38,14 +40,22 @@ impl Drop for Slot {
 
 impl Readiness {
     pub fn new(fd: Arc<OwnedFd>, writable: bool, slot: Slot) -> Readiness {
-        Readiness { fd, writable, _slot: slot }
+        Readiness {
+            fd,
+            writable,
+            _slot: slot,
+        }
     }
 }
 
 #[wasmtime_wasi::async_trait]
 impl Pollable for Readiness {
     async fn ready(&mut self) {
-        let interest = if self.writable { Interest::WRITABLE } else { Interest::READABLE };
+        let interest = if self.writable {
+            Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
         // tokio's reactor takes one registration per fd number: a private
         // duplicate lets several pollables (and both directions) wait on
         // the same socket at once. If either step fails, report ready: the

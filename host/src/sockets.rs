@@ -13,12 +13,12 @@ use crate::bindings::types::{
     Address, Credentials, ErrorCode, MessageFlags, RecvFlags, SendFlags, ShutdownHow, SocketType,
 };
 use crate::cmsg::{self, Encoder, Ucred};
-use crate::readiness::{Readiness, Slot};
-use wasmtime_wasi::p2::DynPollable;
 use crate::ctx::{CapsockCtxView, CapsockView};
 use crate::error::{CapsockError, CapsockResult};
 use crate::handles::{sock_type_to_libc, unix_socket_type, Descriptor, Socket};
+use crate::readiness::{Readiness, Slot};
 use crate::sys::{self, Received, UnixName};
+use wasmtime_wasi::p2::DynPollable;
 
 impl From<Ucred> for Credentials {
     fn from(c: Ucred) -> Credentials {
@@ -131,14 +131,24 @@ impl CapsockCtxView<'_> {
         Ok(bytes)
     }
 
-    fn subscribe_to(&mut self, s: Resource<Socket>, writable: bool) -> CapsockResult<Resource<DynPollable>> {
+    fn subscribe_to(
+        &mut self,
+        s: Resource<Socket>,
+        writable: bool,
+    ) -> CapsockResult<Resource<DynPollable>> {
         let fd = self.table.get(&s)?.shared_fd();
-        let slot = Slot::take(&self.ctx.pollables, self.ctx.limits.max_handles).ok_or(ErrorCode::LimitReached)?;
+        let slot = Slot::take(&self.ctx.pollables, self.ctx.limits.max_handles)
+            .ok_or(ErrorCode::LimitReached)?;
         let readiness = self.table.push(Readiness::new(fd, writable, slot))?;
         Ok(wasmtime_wasi::p2::subscribe(self.table, readiness).map_err(CapsockError::trap)?)
     }
 
-    fn set_timeout(&mut self, s: Resource<Socket>, send: bool, ns: Option<u64>) -> CapsockResult<()> {
+    fn set_timeout(
+        &mut self,
+        s: Resource<Socket>,
+        send: bool,
+        ns: Option<u64>,
+    ) -> CapsockResult<()> {
         if ns == Some(0) {
             return Err(ErrorCode::InvalidArgument.into());
         }
@@ -183,9 +193,11 @@ impl HostSocket for CapsockCtxView<'_> {
     }
 
     fn bind(&mut self, s: Resource<Socket>, address: Address) -> CapsockResult<()> {
-        let sock = self.table.get(&s)?;
+        let CapsockCtxView { ctx, table } = self;
+        let sock = table.get_mut(&s)?;
         let ty = sock_type_to_libc(sock.socket_type());
-        Ok(self.ctx.policy.unix.bind(sock.as_fd(), ty, &address)?)
+        sock.bound_as = ctx.policy.unix.bind(sock.as_fd(), ty, &address)?;
+        Ok(())
     }
 
     fn connect(&mut self, s: Resource<Socket>, address: Address) -> CapsockResult<()> {
@@ -258,8 +270,17 @@ impl HostSocket for CapsockCtxView<'_> {
 
         let sock = table.get(&s)?;
         let iov: Vec<IoSlice<'_>> = data.iter().map(|d| IoSlice::new(d)).collect();
-        let sent = sys::sendmsg(sock.as_fd(), &iov, control, to.as_ref().map(|t| &t.addr), send_flags(flags))
-            .map_err(|e| sock.modes.wait_error(e, true, flags.contains(SendFlags::DONT_WAIT)))?;
+        let sent = sys::sendmsg(
+            sock.as_fd(),
+            &iov,
+            control,
+            to.as_ref().map(|t| &t.addr),
+            send_flags(flags),
+        )
+        .map_err(|e| {
+            sock.modes
+                .wait_error(e, true, flags.contains(SendFlags::DONT_WAIT))
+        })?;
         Ok(sent as u64)
     }
 
@@ -275,8 +296,17 @@ impl HostSocket for CapsockCtxView<'_> {
         let mut data = Vec::new();
         let sock = self.table.get(&s)?;
         let control = self.ctx.control.zeroed(control_space);
-        let r = sys::recvmsg_into(sock.as_fd(), &mut data, max_data, control, recv_flags(flags))
-            .map_err(|e| sock.modes.wait_error(e, false, flags.contains(RecvFlags::DONT_WAIT)))?;
+        let r = sys::recvmsg_into(
+            sock.as_fd(),
+            &mut data,
+            max_data,
+            control,
+            recv_flags(flags),
+        )
+        .map_err(|e| {
+            sock.modes
+                .wait_error(e, false, flags.contains(RecvFlags::DONT_WAIT))
+        })?;
         // From here on every received fd is owned by `r`: an early return
         // closes the ones not yet in the table.
         let mut msg_flags = message_flags(r.flags);
@@ -320,8 +350,17 @@ impl HostSocket for CapsockCtxView<'_> {
             return Err(ErrorCode::MessageSize.into());
         }
         let sock = self.table.get(&s)?;
-        let sent = sys::sendmsg(sock.as_fd(), &[IoSlice::new(&data)], &[], None, send_flags(flags))
-            .map_err(|e| sock.modes.wait_error(e, true, flags.contains(SendFlags::DONT_WAIT)))?;
+        let sent = sys::sendmsg(
+            sock.as_fd(),
+            &[IoSlice::new(&data)],
+            &[],
+            None,
+            send_flags(flags),
+        )
+        .map_err(|e| {
+            sock.modes
+                .wait_error(e, true, flags.contains(SendFlags::DONT_WAIT))
+        })?;
         Ok(sent as u64)
     }
 
@@ -334,8 +373,10 @@ impl HostSocket for CapsockCtxView<'_> {
         let max_data = bounded(max_data, self.ctx.limits.max_message_bytes)?;
         let mut data = Vec::new();
         let sock = self.table.get(&s)?;
-        sys::recv_into(sock.as_fd(), &mut data, max_data, recv_flags(flags))
-            .map_err(|e| sock.modes.wait_error(e, false, flags.contains(RecvFlags::DONT_WAIT)))?;
+        sys::recv_into(sock.as_fd(), &mut data, max_data, recv_flags(flags)).map_err(|e| {
+            sock.modes
+                .wait_error(e, false, flags.contains(RecvFlags::DONT_WAIT))
+        })?;
         Ok(data)
     }
 
@@ -347,7 +388,9 @@ impl HostSocket for CapsockCtxView<'_> {
         // Refuse before accepting, so the connection stays queued.
         self.check_room(1)?;
         let listener = self.table.get(&s)?;
-        let conn = listener.accept().map_err(|e| listener.modes.wait_error(e, false, false))?;
+        let conn = listener
+            .accept()
+            .map_err(|e| listener.modes.wait_error(e, false, false))?;
         self.push_socket(conn)
     }
 
@@ -384,7 +427,11 @@ impl HostSocket for CapsockCtxView<'_> {
     }
 
     fn local_address(&mut self, s: Resource<Socket>) -> CapsockResult<Address> {
-        let name = sys::local_address(self.table.get(&s)?.as_fd())?.name();
+        let sock = self.table.get(&s)?;
+        if let Some(path) = &sock.bound_as {
+            return Ok(Address::Pathname(path.clone()));
+        }
+        let name = sys::local_address(sock.as_fd())?.name();
         Ok(self.guest_address(name))
     }
 
@@ -438,7 +485,11 @@ pub(crate) fn add_fast_send<T: CapsockView + 'static>(
             let (fd, modes, max) = {
                 let view = caller.data_mut().capsock();
                 let sock = view.table.get(&s)?;
-                (sock.shared_fd(), sock.modes, view.ctx.limits.max_message_bytes)
+                (
+                    sock.shared_fd(),
+                    sock.modes,
+                    view.ctx.limits.max_message_bytes,
+                )
             };
             if data.len() > max {
                 return Ok((Err(ErrorCode::MessageSize),));
@@ -452,7 +503,9 @@ pub(crate) fn add_fast_send<T: CapsockView + 'static>(
                 send_flags(flags),
             );
             let dont_wait = flags.contains(SendFlags::DONT_WAIT);
-            Ok((sent.map(|n| n as u64).map_err(|e| modes.wait_error(e, true, dont_wait)),))
+            Ok((sent
+                .map(|n| n as u64)
+                .map_err(|e| modes.wait_error(e, true, dont_wait)),))
         },
     )
 }

@@ -123,7 +123,14 @@ pub fn listen(fd: BorrowedFd<'_>, backlog: u32) -> io::Result<()> {
 pub fn accept(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     // SAFETY: null address pointers are allowed: the peer address is not wanted.
     let new = retry(|| {
-        check(unsafe { libc::accept4(fd.as_raw_fd(), std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC) })
+        check(unsafe {
+            libc::accept4(
+                fd.as_raw_fd(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                libc::SOCK_CLOEXEC,
+            )
+        })
     })?;
     // SAFETY: a new fd that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(new) })
@@ -137,13 +144,21 @@ pub fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
 }
 
 /// `SO_RCVTIMEO` (`send == false`) or `SO_SNDTIMEO`; `None` or zero clears it.
-pub fn set_timeout(fd: BorrowedFd<'_>, send: bool, timeout: Option<std::time::Duration>) -> io::Result<()> {
+pub fn set_timeout(
+    fd: BorrowedFd<'_>,
+    send: bool,
+    timeout: Option<std::time::Duration>,
+) -> io::Result<()> {
     let t = timeout.unwrap_or_default();
     let tv = libc::timeval {
         tv_sec: t.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
         tv_usec: t.subsec_micros() as libc::suseconds_t,
     };
-    let name = if send { libc::SO_SNDTIMEO } else { libc::SO_RCVTIMEO };
+    let name = if send {
+        libc::SO_SNDTIMEO
+    } else {
+        libc::SO_RCVTIMEO
+    };
     setsockopt(fd, libc::SOL_SOCKET, name, tv)
 }
 
@@ -155,7 +170,8 @@ pub fn register_async(
     // SAFETY: the AsyncFd owns `fd`, so the descriptor stays open (and
     // keeps its number) for as long as it is registered; it is deregistered
     // before it is closed when the AsyncFd drops.
-    unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, interest) }.map_err(|e| e.into_parts().1)
+    unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, interest) }
+        .map_err(|e| e.into_parts().1)
 }
 
 fn getsockopt<T: Copy>(

@@ -11,9 +11,15 @@ use std::time::Duration;
 use capsock::{wait, AsHandle, UnixListener, UnixStream};
 
 fn main() -> std::io::Result<()> {
-    let limit: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(0);
+    let limit: usize = std::env::args()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     let listener = UnixListener::preopened("listener")?;
-    let workers = [UnixStream::preopened("worker1")?, UnixStream::preopened("worker2")?];
+    let workers = [
+        UnixStream::preopened("worker1")?,
+        UnixStream::preopened("worker2")?,
+    ];
     let pending = listener.readable()?;
     let mut served = 0;
     while limit == 0 || served < limit {
@@ -26,6 +32,9 @@ fn main() -> std::io::Result<()> {
         // Our copy closes here; the worker holds the connection now.
         served += 1;
     }
-    println!("acceptor: handed {served} connections to {} workers", workers.len());
+    println!(
+        "acceptor: handed {served} connections to {} workers",
+        workers.len()
+    );
     Ok(())
 }

@@ -10,7 +10,10 @@ fn main() -> std::io::Result<()> {
     let peer = UnixStream::preopened("peer")?;
     let (note, mut handles, _, _) = peer.recv_fds(64, 1)?;
     let channel = UnixStream::try_from(handles.pop().expect("a handed-off socket"))?;
-    println!("taker got {:?} and a socket", String::from_utf8_lossy(&note));
+    println!(
+        "taker got {:?} and a socket",
+        String::from_utf8_lossy(&note)
+    );
     let mut line = String::new();
     BufReader::new(&channel).read_line(&mut line)?;
     (&channel).write_all(format!("pong for {:?}\n", line.trim_end()).as_bytes())?;

@@ -17,11 +17,17 @@ fn main() -> std::io::Result<()> {
         if data.is_empty() && handles.is_empty() {
             break; // the acceptor is done
         }
-        let Some(handle) = handles.pop() else { continue };
+        let Some(handle) = handles.pop() else {
+            continue;
+        };
         let mut conn = UnixStream::try_from(handle)?;
         let mut line = String::new();
         BufReader::new(&conn).read_line(&mut line)?;
-        writeln!(conn, "worker {name} answers: {}", line.trim_end().to_uppercase())?;
+        writeln!(
+            conn,
+            "worker {name} answers: {}",
+            line.trim_end().to_uppercase()
+        )?;
         served += 1;
     }
     println!("worker {name}: served {served} connections");

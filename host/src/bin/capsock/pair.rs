@@ -27,7 +27,9 @@ fn parse_type(s: &str) -> Result<SocketType, String> {
         "stream" => Ok(SocketType::Stream),
         "datagram" | "dgram" => Ok(SocketType::Datagram),
         "seqpacket" => Ok(SocketType::Seqpacket),
-        other => Err(format!("unknown socket type {other:?} (stream, datagram or seqpacket)")),
+        other => Err(format!(
+            "unknown socket type {other:?} (stream, datagram or seqpacket)"
+        )),
     }
 }
 
@@ -51,7 +53,11 @@ pub fn pair(args: PairArgs) -> anyhow::Result<i32> {
         let run = |pre: &capsock_host::Prepared, path: &PathBuf, end| {
             let mut wasi = WasiCtxBuilder::new();
             wasi.inherit_stdio();
-            wasi.arg(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+            wasi.arg(
+                path.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            );
             wasi.args(&args.args);
             let mut ctx = CapsockCtx::builder();
             ctx.grant("peer", end);
@@ -61,7 +67,8 @@ pub fn pair(args: PairArgs) -> anyhow::Result<i32> {
             let ta = s.spawn(|| run(&a, &args.a, end_a));
             let tb = s.spawn(|| run(&b, &args.b, end_b));
             let join = |t: std::thread::ScopedJoinHandle<'_, anyhow::Result<i32>>| {
-                t.join().unwrap_or_else(|_| Err(anyhow::anyhow!("the guest's thread panicked")))
+                t.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("the guest's thread panicked")))
             };
             [join(ta), join(tb)]
         })
@@ -77,6 +84,9 @@ pub fn pair(args: PairArgs) -> anyhow::Result<i32> {
         }
     }
     let equal = before == after;
-    println!("host open fds: {before} before, {after} after ({})", if equal { "equal" } else { "LEAK" });
+    println!(
+        "host open fds: {before} before, {after} after ({})",
+        if equal { "equal" } else { "LEAK" }
+    );
     Ok(if status == 0 && !equal { 1 } else { status })
 }

@@ -137,12 +137,18 @@ fn socket_activation() -> anyhow::Result<Vec<(String, RawFd)>> {
         Some(pid) if pid == std::process::id() => {}
         _ => return Ok(Vec::new()),
     }
-    let count: RawFd = var("LISTEN_FDS").unwrap_or_default().parse().context("LISTEN_FDS is not a number")?;
+    let count: RawFd = var("LISTEN_FDS")
+        .unwrap_or_default()
+        .parse()
+        .context("LISTEN_FDS is not a number")?;
     let names = var("LISTEN_FDNAMES").unwrap_or_default();
     let names: Vec<&str> = names.split(':').collect();
     Ok((0..count)
         .map(|i| {
-            let name = names.get(i as usize).filter(|n| !n.is_empty()).map(|n| n.to_string());
+            let name = names
+                .get(i as usize)
+                .filter(|n| !n.is_empty())
+                .map(|n| n.to_string());
             (name.unwrap_or_else(|| format!("listen-fd-{i}")), 3 + i)
         })
         .collect())
@@ -163,7 +169,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     // Inherited fds first, before this process opens anything else.
     let mut grants: Vec<(String, OwnedFd)> = Vec::new();
     let mut seen_fds = Vec::new();
-    let inherited = socket_activation()?.into_iter().chain(args.fds.iter().cloned());
+    let inherited = socket_activation()?
+        .into_iter()
+        .chain(args.fds.iter().cloned());
     for (name, n) in inherited {
         if seen_fds.contains(&n) {
             bail!("--fd {name}={n}: fd {n} is granted twice");
@@ -200,8 +208,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
 
     let mut created = RemoveOnDrop(Vec::new());
     for c in &args.unix_listen {
-        let fd = native::listen_unix(&c.path, c.ty, 128)
-            .with_context(|| format!("--unix-listen {}: cannot listen on {}", c.name, c.path.display()))?;
+        let fd = native::listen_unix(&c.path, c.ty, 128).with_context(|| {
+            format!(
+                "--unix-listen {}: cannot listen on {}",
+                c.name,
+                c.path.display()
+            )
+        })?;
         created.0.push(c.path.clone());
         grants.push((c.name.clone(), fd));
     }

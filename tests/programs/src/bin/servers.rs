@@ -1,0 +1,145 @@
+//! Guests for the readiness, blocking-mode, server and many-guests tests.
+//! `servers <scenario> ...`; prints `key=value` lines.
+
+use std::io::{ErrorKind, Read, Write};
+use std::time::{Duration, Instant};
+
+use capsock::{wait, AsHandle, UnixListener, UnixStream};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    match args[1].as_str() {
+        "wait" => wait_on_two(),
+        "modes" => modes(),
+        "accept" => accept(&args[2]),
+        "activated" => activated(),
+        "count_pairs" => count_pairs(),
+        "bind_many" => bind_many(&args[2], args[3].parse().unwrap()),
+        other => panic!("unknown scenario {other}"),
+    }
+}
+
+fn kind(r: std::io::Result<usize>) -> String {
+    match r {
+        Ok(n) => format!("ok:{n}"),
+        Err(e) => format!("{:?}", e.kind()),
+    }
+}
+
+/// Waits on "a" and "b": a timeout, then data on b, then end-of-file on b.
+fn wait_on_two() {
+    let a = UnixStream::preopened("a").unwrap();
+    let b = UnixStream::preopened("b").unwrap();
+    let (ra, rb) = (a.readable().unwrap(), b.readable().unwrap());
+    let t = Instant::now();
+    println!(
+        "first={:?}",
+        wait(&[&ra, &rb], Some(Duration::from_millis(200))).unwrap()
+    );
+    println!("waited_ms={}", t.elapsed().as_millis());
+    (&a).write_all(b"go").unwrap();
+    println!("second={:?}", wait(&[&ra, &rb], None).unwrap());
+    let mut byte = [0u8; 1];
+    (&b).read_exact(&mut byte).unwrap();
+    (&a).write_all(b"close").unwrap();
+    println!("third={:?}", wait(&[&ra, &rb], None).unwrap());
+    println!("eof={}", kind((&b).read(&mut byte)));
+    let wa = a.writable().unwrap();
+    println!("writable={:?}", wait(&[&wa], Some(Duration::ZERO)).unwrap());
+}
+
+/// Non-blocking mode and timeouts on "a" (the test never writes to it and
+/// never reads from it).
+fn modes() {
+    let a = UnixStream::preopened("a").unwrap();
+    let mut buf = [0u8; 8];
+    a.set_nonblocking(true).unwrap();
+    println!("nonblocking_read={}", kind((&a).read(&mut buf)));
+    a.set_nonblocking(false).unwrap();
+    a.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let t = Instant::now();
+    println!("timed_read={}", kind((&a).read(&mut buf)));
+    println!("timed_read_ms={}", t.elapsed().as_millis());
+    println!(
+        "zero_timeout={:?}",
+        a.set_read_timeout(Some(Duration::ZERO)).unwrap_err().kind()
+    );
+    a.set_read_timeout(None).unwrap();
+    a.set_write_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let chunk = vec![0u8; 65536];
+    let err = loop {
+        if let Err(e) = (&a).write(&chunk) {
+            break e;
+        }
+    };
+    println!("timed_write={:?}", err.kind());
+}
+
+/// Binds `path` (below a granted directory), accepts one connection and
+/// hands it to "peer" with SCM_RIGHTS; also tries non-blocking and timed
+/// accepts with nothing pending.
+fn accept(path: &str) {
+    let listener = UnixListener::bind(path).unwrap();
+    let peer = UnixStream::preopened("peer").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    println!(
+        "nonblocking_accept={:?}",
+        listener.accept().unwrap_err().kind()
+    );
+    listener.set_nonblocking(false).unwrap();
+    listener
+        .set_accept_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    println!("timed_accept={:?}", listener.accept().unwrap_err().kind());
+    listener.set_accept_timeout(None).unwrap();
+    (&peer).write_all(b"listening").unwrap();
+    let conn = listener.accept().unwrap();
+    peer.send_fds(b"conn", &[conn.as_handle()]).unwrap();
+    println!(
+        "local={}",
+        listener
+            .local_addr()
+            .unwrap()
+            .as_pathname()
+            .unwrap()
+            .display()
+    );
+}
+
+/// Started by socket activation: greets one client on the "web" listener.
+fn activated() {
+    let listener = UnixListener::preopened("web").unwrap();
+    let mut conn = listener.accept().unwrap();
+    conn.write_all(b"hello from an activated guest\n").unwrap();
+}
+
+/// How many socket pairs fit under this guest's handle limit.
+fn count_pairs() {
+    let mut held = Vec::new();
+    while let Ok(p) = UnixStream::pair() {
+        held.push(p);
+    }
+    println!("pairs={}", held.len());
+}
+
+/// Binds `n` datagram sockets at `DIR/sI.sock`; reports how many binds
+/// succeeded and how many were refused.
+fn bind_many(dir: &str, n: usize) {
+    let (mut ok, mut denied, mut other) = (0, 0, 0);
+    let mut keep = Vec::new();
+    for i in 0..n {
+        match capsock::UnixDatagram::bind(format!("{dir}/s{i}.sock")) {
+            Ok(s) => {
+                ok += 1;
+                keep.push(s);
+            }
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => denied += 1,
+            Err(_) => other += 1,
+        }
+    }
+    println!("ok={ok}");
+    println!("denied={denied}");
+    println!("other={other}");
+}

@@ -1,0 +1,160 @@
+//! Servers and many guests: readiness through wasi:io/poll, non-blocking
+//! mode and timeouts, listen/accept with accepted sockets passed on,
+//! several sandboxes at once from one engine.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+
+use capsock_host::{native, CapsockCtx, Limits, Policy};
+use support::{guests, open_fds, run_guest, run_guest_with, serial, Options};
+
+#[test]
+fn wait_reports_timeout_then_data_then_end_of_file() {
+    let _serial = serial(&[guests::SERVERS]);
+    let baseline = open_fds();
+    let (mut a, a_guest) = UnixStream::pair().unwrap();
+    let (mut b, b_guest) = UnixStream::pair().unwrap();
+    let guest = std::thread::spawn(move || {
+        run_guest(
+            guests::SERVERS,
+            &["wait"],
+            vec![("a", a_guest.into()), ("b", b_guest.into())],
+        )
+        .unwrap()
+    });
+    let mut word = [0u8; 2];
+    a.read_exact(&mut word).unwrap();
+    assert_eq!(&word, b"go");
+    b.write_all(b"x").unwrap();
+    let mut word = [0u8; 5];
+    a.read_exact(&mut word).unwrap();
+    assert_eq!(&word, b"close");
+    drop(b);
+    let run = guest.join().unwrap();
+    run.assert_ok();
+    assert_eq!(
+        run.get("first"),
+        "[]",
+        "nothing ready: the timeout ends the wait"
+    );
+    let waited: u64 = run.get("waited_ms").parse().unwrap();
+    assert!(waited >= 100, "a 200 ms timeout returned after {waited} ms");
+    assert_eq!(run.get("second"), "[1]", "data on b");
+    assert_eq!(run.get("third"), "[1]", "end-of-file on b is readiness too");
+    assert_eq!(run.get("eof"), "ok:0");
+    assert_eq!(run.get("writable"), "[0]");
+    drop(a);
+    assert_eq!(open_fds(), baseline, "pollables and sockets all closed");
+}
+
+#[test]
+fn nonblocking_mode_and_timeouts() {
+    let _serial = serial(&[guests::SERVERS]);
+    let (a, a_guest) = UnixStream::pair().unwrap();
+    let run = run_guest(guests::SERVERS, &["modes"], vec![("a", a_guest.into())]).unwrap();
+    run.assert_ok();
+    assert_eq!(run.get("nonblocking_read"), "WouldBlock");
+    assert_eq!(
+        run.get("timed_read"),
+        "TimedOut",
+        "EAGAIN after SO_RCVTIMEO is timed-out, not would-block"
+    );
+    assert!(run.get("timed_read_ms").parse::<u64>().unwrap() >= 80);
+    assert_eq!(run.get("zero_timeout"), "InvalidInput");
+    assert_eq!(run.get("timed_write"), "TimedOut");
+    drop(a);
+}
+
+/// A guest listens below a granted directory, accepts a native client and
+/// passes the accepted socket on with SCM_RIGHTS, as any other handle.
+#[test]
+fn accepted_sockets_are_ordinary_handles() {
+    let _serial = serial(&[guests::SERVERS]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut policy = Policy::new();
+    policy.allow_unix_dir(dir.path(), "/run/t").unwrap();
+    let (mut peer, peer_guest) = UnixStream::pair().unwrap();
+    let baseline = open_fds();
+    let opts = Options {
+        policy: Some(policy.clone()),
+        ..Options::default()
+    };
+    let guest = std::thread::spawn(move || {
+        run_guest_with(
+            guests::SERVERS,
+            &["accept", "/run/t/l.sock"],
+            vec![("peer", peer_guest.into())],
+            opts,
+        )
+        .unwrap()
+    });
+    let mut word = [0u8; 9];
+    peer.read_exact(&mut word).unwrap();
+    assert_eq!(&word, b"listening");
+    let mut client = UnixStream::connect(dir.path().join("l.sock")).unwrap();
+    client.write_all(b"hi").unwrap();
+    let (data, mut fds, _) = native::recv_fds(peer.as_fd(), 16, 1).unwrap();
+    assert_eq!(data, b"conn");
+    let mut accepted = UnixStream::from(fds.pop().expect("the accepted socket"));
+    let mut hi = [0u8; 2];
+    accepted.read_exact(&mut hi).unwrap();
+    assert_eq!(&hi, b"hi");
+    accepted.write_all(b"yo").unwrap();
+    client.read_exact(&mut hi).unwrap();
+    assert_eq!(&hi, b"yo");
+    let run = guest.join().unwrap();
+    run.assert_ok();
+    assert_eq!(run.get("nonblocking_accept"), "WouldBlock");
+    assert_eq!(run.get("timed_accept"), "TimedOut");
+    assert_eq!(run.get("local"), "/run/t/l.sock");
+    drop((accepted, client, peer));
+    assert_eq!(
+        open_fds(),
+        baseline - 2,
+        "both ends of the peer pair are closed, nothing else left open"
+    );
+}
+
+/// Eight sandboxes from one engine at once, each with its own limits.
+#[test]
+fn many_sandboxes_from_one_engine_each_with_its_own_limits() {
+    let _serial = serial(&[guests::SERVERS]);
+    let rt = support::runtime();
+    let pre = rt.prepare(&support::component(guests::SERVERS)).unwrap();
+    let baseline = open_fds();
+    let barrier = std::sync::Barrier::new(8);
+    let counts: Vec<String> = std::thread::scope(|s| {
+        let threads: Vec<_> = (1..=8usize)
+            .map(|k| {
+                let (pre, barrier) = (&pre, &barrier);
+                s.spawn(move || {
+                    let out = wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(4096);
+                    let mut wasi = wasmtime_wasi::WasiCtxBuilder::new();
+                    wasi.stdout(out.clone()).args(&["servers", "count_pairs"]);
+                    let mut ctx = CapsockCtx::builder();
+                    ctx.limits(Limits {
+                        max_handles: 2 * k,
+                        ..Limits::default()
+                    });
+                    let sandbox = pre.instantiate(wasi.build(), ctx.build()).unwrap();
+                    barrier.wait(); // all eight instantiated before any runs
+                    assert_eq!(sandbox.run().unwrap(), 0);
+                    String::from_utf8_lossy(&out.contents()).trim().to_string()
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    for (k, line) in (1..=8).zip(counts) {
+        assert_eq!(
+            line,
+            format!("pairs={k}"),
+            "sandbox {k} has max_handles {}",
+            2 * k
+        );
+    }
+    assert_eq!(open_fds(), baseline);
+}
