@@ -309,3 +309,136 @@ fn bench_reports_every_workload() {
     }
     assert!(json["density"]["rss_mib_per_sandbox"].as_f64().is_some());
 }
+
+/// Socket activation with the real tool: `systemd-socket-activate` listens,
+/// starts `capsock run` on the first connection with `LISTEN_FDS`,
+/// `LISTEN_PID` and `LISTEN_FDNAMES`, and the guest finds the socket by its
+/// name.
+#[test]
+fn socket_activation_by_systemd_socket_activate() {
+    let tool = [
+        "/usr/bin/systemd-socket-activate",
+        "/bin/systemd-socket-activate",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists())
+    .expect("systemd-socket-activate (Debian package systemd) must be installed");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("web.sock");
+    let child = Command::new(tool)
+        .arg("-l")
+        .arg(&path)
+        .args(["--fdname=web", CAPSOCK, "run", guests::SERVERS, "activated"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut conn = connect_when_listening(&path);
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut greeting = String::new();
+    std::io::Read::read_to_string(&mut conn, &mut greeting).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        greeting,
+        "hello from an activated guest\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `LISTEN_*` variables meant for another process are ignored.
+#[test]
+fn socket_activation_for_another_pid_is_ignored() {
+    let out = Command::new(CAPSOCK)
+        .args(["run", guests::CLI_PROBE])
+        .env("LISTEN_PID", "1")
+        .env("LISTEN_FDS", "1")
+        .env("LISTEN_FDNAMES", "web")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("grants=[]"), "{}", stdout(&out));
+}
+
+#[test]
+fn unix_listen_grants_a_listening_socket_and_removes_it_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("svc.sock");
+    let arg = format!("web={}", path.display());
+    let mut child = Command::new(CAPSOCK)
+        .args(["run", "--unix-listen", &arg, guests::SERVERS, "activated"])
+        .spawn()
+        .unwrap();
+    let mut conn = connect_when_listening(&path);
+    let mut greeting = String::new();
+    std::io::Read::read_to_string(&mut conn, &mut greeting).unwrap();
+    assert_eq!(greeting, "hello from an activated guest\n");
+    assert!(child.wait().unwrap().success());
+    assert!(
+        !path.exists(),
+        "the socket file capsock created is removed at exit"
+    );
+}
+
+#[test]
+fn pair_runs_a_capability_handoff_and_reports_fd_accounting() {
+    let dir = Path::new(capsock_host::examples::SEND_REPLACEMENT)
+        .parent()
+        .unwrap();
+    let (giver, taker) = (
+        dir.join("handoff_giver.wasm"),
+        dir.join("handoff_taker.wasm"),
+    );
+    let out = capsock(&["pair", giver.to_str().unwrap(), taker.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert!(
+        text.contains("taker got \"a private channel\" and a socket"),
+        "{text}"
+    );
+    assert!(
+        text.contains("giver got: pong for \"ping over the handed-off socket\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("handoff_giver.wasm: exit status 0")
+            && text.contains("handoff_taker.wasm: exit status 0"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("host open fds:") && l.ends_with("(equal)")),
+        "{text}"
+    );
+    // On datagram sockets the guests' stream handles are refused: the
+    // failure comes back as the exit status.
+    let out = capsock(&[
+        "pair",
+        "--type",
+        "datagram",
+        giver.to_str().unwrap(),
+        taker.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("exit status 1"), "{}", stdout(&out));
+}
+
+/// Connects to `path` once something listens there (20 s at most).
+fn connect_when_listening(path: &Path) -> std::os::unix::net::UnixStream {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        match std::os::unix::net::UnixStream::connect(path) {
+            Ok(c) => return c,
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(e) => panic!("nothing listened at {}: {e}", path.display()),
+        }
+    }
+}

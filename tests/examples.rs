@@ -80,3 +80,22 @@ fn embedding_example_runs_a_guest_in_its_own_store() {
         "{stdout}"
     );
 }
+
+#[test]
+fn prefork_acceptor_hands_connections_to_two_workers() {
+    let out = run_example("prefork");
+    for i in 0..6 {
+        let worker = if i % 2 == 0 { 1 } else { 2 };
+        let line = format!("client {i} got: worker {worker} answers: HELLO FROM CLIENT {i}");
+        assert!(out.contains(&line), "{line:?} missing from\n{out}");
+    }
+    assert!(
+        out.contains("acceptor: handed 6 connections to 2 workers"),
+        "{out}"
+    );
+    assert!(
+        out.contains("worker 1: served 3 connections")
+            && out.contains("worker 2: served 3 connections"),
+        "{out}"
+    );
+}

@@ -140,7 +140,7 @@ impl CapsockCtxView<'_> {
         let slot = Slot::take(&self.ctx.pollables, self.ctx.limits.max_handles)
             .ok_or(ErrorCode::LimitReached)?;
         let readiness = self.table.push(Readiness::new(fd, writable, slot))?;
-        Ok(wasmtime_wasi::p2::subscribe(self.table, readiness).map_err(CapsockError::trap)?)
+        wasmtime_wasi::p2::subscribe(self.table, readiness).map_err(CapsockError::trap)
     }
 
     fn set_timeout(
