@@ -51,6 +51,11 @@ impl Readiness {
 #[wasmtime_wasi::async_trait]
 impl Pollable for Readiness {
     async fn ready(&mut self) {
+        // Ask the kernel first: a socket that is ready now must be reported
+        // on the first poll, even next to a zero-length timeout.
+        if crate::sys::ready_now(std::os::fd::AsFd::as_fd(&*self.fd), self.writable) {
+            return;
+        }
         let interest = if self.writable {
             Interest::WRITABLE
         } else {

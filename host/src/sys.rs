@@ -162,6 +162,24 @@ pub fn set_timeout(
     setsockopt(fd, libc::SOL_SOCKET, name, tv)
 }
 
+/// `poll(2)` with a zero timeout: whether `fd` is ready now to read (or end
+/// of file, or an error) or, with `writable`, to write.
+pub fn ready_now(fd: BorrowedFd<'_>, writable: bool) -> bool {
+    let events = if writable {
+        libc::POLLOUT
+    } else {
+        libc::POLLIN | libc::POLLRDHUP
+    };
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    n > 0 && p.revents != 0
+}
+
 /// Registers `fd` with the current tokio reactor for `interest`.
 pub fn register_async(
     fd: OwnedFd,

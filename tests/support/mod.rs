@@ -41,6 +41,7 @@ pub fn runtime() -> &'static Runtime {
     static WARM: OnceLock<()> = OnceLock::new();
     let rt = RUNTIME.get_or_init(|| Runtime::new().expect("runtime"));
     WARM.get_or_init(|| {
+        native::settle_process_fds();
         let c = rt
             .load_file(Path::new(capsock_host::examples::SEND_REPLACEMENT))
             .expect("warm-up guest");
