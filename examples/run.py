@@ -97,16 +97,21 @@ def prefork(capsock, wasm_dir, clients=6):
             a.close()
             w.close()
         deadline = time.monotonic() + 30
-        while not os.path.exists(path):
-            if time.monotonic() > deadline or acceptor.poll() is not None:
-                raise SystemExit("the acceptor did not start listening")
-            time.sleep(0.02)
         for i in range(clients):
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
                 c.settimeout(30)
-                c.connect(path)
+                while True:
+                    try:
+                        c.connect(path)
+                        break
+                    except (FileNotFoundError, ConnectionRefusedError):
+                        # Not listening yet (the file appears at bind, before listen).
+                        if time.monotonic() > deadline or acceptor.poll() is not None:
+                            raise SystemExit("the acceptor did not start listening")
+                        time.sleep(0.02)
                 c.sendall(f"hello from client {i}\n".encode())
-                print("client", i, "got:", c.makefile().readline().strip(), flush=True)
+                # One write per line: the guests share this stdout.
+                print(f"client {i} got: {c.makefile().readline().strip()}", flush=True)
         return acceptor.wait() or max(w.wait() for w in workers)
 
 
