@@ -33,7 +33,9 @@ fn kind_of(code: ErrorCode) -> io::ErrorKind {
         | E::AddressFamilyNotSupported
         | E::NameTooLong
         | E::MessageSize => K::InvalidInput,
-        E::NotSocket | E::NotSupported | E::InvalidSeek => K::Unsupported,
+        E::NotSocket | E::NotSupported | E::InvalidSeek | E::OptionNotAvailable => K::Unsupported,
+        E::NetworkUnreachable => K::NetworkUnreachable,
+        E::HostUnreachable => K::HostUnreachable,
         E::IsConnected => K::AlreadyExists,
         E::BadDescriptor | E::LimitReached | E::Io | E::Unknown => K::Other,
     }

@@ -56,10 +56,12 @@ use std::io;
 
 pub use error::{error_code, ErrorCode};
 pub use handle::{AsHandle, BorrowedHandle, DescriptorKind, Metadata, OwnedHandle, SocketType};
+pub use net::ip::{TcpListener, TcpStream, UdpSocket};
 pub use net::{
-    cmsg_len, cmsg_space, Ancillary, AncillaryData, Credentials, IntoSocketError, MessageFlags,
-    RecvFds, RecvFlags, RecvMsg, SendFlags, SocketAddr, UnixDatagram, UnixListener, UnixSeqpacket,
-    UnixSeqpacketListener, UnixStream, FD_SIZE,
+    cmsg_len, cmsg_space, AddressFamily, Ancillary, AncillaryData, Credentials, ErrorOrigin,
+    ExtendedError, IntoSocketError, MessageFlags, ReceiveOption, RecvFds, RecvFlags, RecvMsg,
+    SendFlags, SocketAddr, Timestamp, Timestamping, TimestampingFlags, UnixDatagram, UnixListener,
+    UnixSeqpacket, UnixSeqpacketListener, UnixStream, FD_SIZE,
 };
 pub use poll::{wait, Ready};
 

@@ -1,22 +1,31 @@
 //! Unix domain sockets with `sendmsg` / `recvmsg`, shaped like
-//! `std::os::unix::net` and Python's `socket`.
+//! `std::os::unix::net` and Python's `socket`; UDP and TCP sockets (in
+//! [`ip`]) under the host's network policy, shaped like `std::net`.
+
+pub(crate) mod ip;
 
 use std::fmt;
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::Shutdown;
 use std::path::Path;
 use std::time::Duration;
 
 use crate::bindings::capsock::sockets::sockets::{
-    self as wit, AncillaryIn, AncillaryOut, HandleRef, RawControlParam, Socket,
+    self as wit, AncillaryIn, AncillaryOut, HandleRef, Ipv4PacketSource, Ipv6PacketInfo,
+    RawControlParam, Socket,
 };
+pub use crate::bindings::capsock::sockets::sockets::{
+    ErrorOrigin, ReceiveOption, Timestamp, Timestamping, TimestampingFlags,
+};
+pub use crate::bindings::capsock::sockets::types::AddressFamily;
 use crate::bindings::capsock::sockets::types::{
     AddressParam, AddressResult, Ipv4SocketAddress, Ipv6SocketAddress, ShutdownHow,
 };
 pub use crate::bindings::capsock::sockets::types::{MessageFlags, RecvFlags, SendFlags};
 use crate::error::to_io;
-use crate::handle::{AsHandle, Borrowed, BorrowedHandle, OwnedHandle, SocketType};
+use crate::handle::{BorrowedHandle, OwnedHandle, SocketType};
 use crate::poll::Ready;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// `CMSG_SPACE(len)` as the host computes it: the control space one item
 /// with `len` bytes of payload takes. For `n` fds, `len` is `4 * n`.
@@ -44,8 +53,8 @@ pub enum SocketAddr {
     Pathname(Vec<u8>),
     /// A Linux abstract-namespace name (without the leading NUL).
     Abstract(Vec<u8>),
-    /// An IP socket address (capsock sockets are Unix sockets: giving one
-    /// of these is an `address-family-not-supported` error).
+    /// An IP socket address (on a Unix socket, an
+    /// `address-family-not-supported` error).
     Inet(std::net::SocketAddr),
 }
 
@@ -144,14 +153,43 @@ impl From<Credentials> for crate::bindings::capsock::sockets::types::Credentials
 }
 
 /// An ancillary item to send: Twisted's `(level, type, data)` triple, with
-/// file descriptors and credentials typed.
+/// file descriptors, credentials and the common IP items typed. The host
+/// refuses an item of another family than the socket's (`Unsupported`).
 #[derive(Clone, Copy, Debug)]
 pub enum Ancillary<'a> {
-    /// `SCM_RIGHTS`: the peer receives copies of these handles.
+    /// `SCM_RIGHTS` (Unix): the peer receives copies of these handles.
     Rights(&'a [BorrowedHandle<'a>]),
-    /// `SCM_CREDENTIALS`: the host accepts only its own pid/uid/gid unless
-    /// its policy says otherwise.
+    /// `SCM_CREDENTIALS` (Unix): the host accepts only its own pid/uid/gid
+    /// unless its policy says otherwise.
     Credentials(Credentials),
+    /// `IP_PKTINFO` (UDP over IPv4): send from `source` (which the network
+    /// policy must allow; `0.0.0.0` lets the kernel choose) through
+    /// interface `interface` (0 for any).
+    Ipv4PacketInfo {
+        /// `ipi_ifindex`.
+        interface: u32,
+        /// `ipi_spec_dst`.
+        source: Ipv4Addr,
+    },
+    /// `IPV6_PKTINFO` (UDP over IPv6), as for `Ipv4PacketInfo`.
+    Ipv6PacketInfo {
+        /// `ipi6_ifindex`.
+        interface: u32,
+        /// `ipi6_addr`.
+        source: Ipv6Addr,
+    },
+    /// `IP_TTL`: this datagram's time to live.
+    Ttl(u8),
+    /// `IPV6_HOPLIMIT`: this datagram's hop limit.
+    HopLimit(u8),
+    /// `IP_TOS`: this datagram's type-of-service byte.
+    Tos(u8),
+    /// `IPV6_TCLASS`: this datagram's traffic class.
+    TrafficClass(u8),
+    /// `UDP_SEGMENT`: send the data as datagrams of this size (GSO).
+    SegmentSize(u16),
+    /// `SO_TIMESTAMPING`: transmit timestamps for this message only.
+    Timestamping(TimestampingFlags),
     /// Any other control message the host allows (Linux level and type numbers).
     Raw {
         /// `cmsg_level`.
@@ -163,6 +201,28 @@ pub enum Ancillary<'a> {
     },
 }
 
+/// `IP_RECVERR` / `IPV6_RECVERR`: an error (or transmit timestamp report)
+/// from the socket's error queue.
+#[derive(Clone, Debug)]
+pub struct ExtendedError {
+    /// `ee_errno` as an error code.
+    pub error: crate::ErrorCode,
+    /// `ee_errno` as the host's errno number.
+    pub errno: u32,
+    /// `ee_origin`.
+    pub origin: ErrorOrigin,
+    /// `ee_type` (the ICMP type for ICMP errors).
+    pub kind: u8,
+    /// `ee_code` (the ICMP code).
+    pub code: u8,
+    /// `ee_info`.
+    pub info: u32,
+    /// `ee_data`.
+    pub data: u32,
+    /// Who sent the error (`SO_EE_OFFENDER`).
+    pub offender: Option<std::net::SocketAddr>,
+}
+
 /// An ancillary item received.
 #[derive(Debug)]
 pub enum AncillaryData {
@@ -170,6 +230,48 @@ pub enum AncillaryData {
     Rights(Vec<OwnedHandle>),
     /// `SCM_CREDENTIALS` (when [`set_pass_cred`](UnixStream::set_pass_cred) is on).
     Credentials(Credentials),
+    /// `SCM_PIDFD`: a pidfd for the sender ([`ReceiveOption::Pidfd`]).
+    Pidfd(OwnedHandle),
+    /// `SCM_SECURITY`: the sender's security label.
+    SecurityLabel(Vec<u8>),
+    /// `SCM_TIMESTAMP` (microseconds).
+    Timestamp(Timestamp),
+    /// `SCM_TIMESTAMPNS`.
+    TimestampNs(Timestamp),
+    /// `SCM_TIMESTAMPING`.
+    Timestamping(Timestamping),
+    /// `IP_PKTINFO`.
+    Ipv4PacketInfo {
+        /// `ipi_ifindex`: the arrival interface.
+        interface: u32,
+        /// `ipi_spec_dst`: the local address to reply from.
+        local: Ipv4Addr,
+        /// `ipi_addr`: the header's destination address.
+        destination: Ipv4Addr,
+    },
+    /// `IPV6_PKTINFO`.
+    Ipv6PacketInfo {
+        /// `ipi6_ifindex`: the arrival interface.
+        interface: u32,
+        /// `ipi6_addr`: the destination address.
+        address: Ipv6Addr,
+    },
+    /// `IP_TTL`.
+    Ttl(u8),
+    /// `IPV6_HOPLIMIT`.
+    HopLimit(u8),
+    /// `IP_TOS`.
+    Tos(u8),
+    /// `IPV6_TCLASS`.
+    TrafficClass(u8),
+    /// `IP_ORIGDSTADDR` / `IPV6_ORIGDSTADDR` (always [`SocketAddr::Inet`]).
+    OriginalDestination(SocketAddr),
+    /// `IP_RECVERR` / `IPV6_RECVERR`.
+    ExtendedError(ExtendedError),
+    /// `UDP_GRO`: the datagram holds coalesced segments of this size.
+    GroSegmentSize(u16),
+    /// `SO_RXQ_OVFL`: packets the socket has dropped so far.
+    Dropped(u32),
     /// Any control message capsock does not type.
     Raw {
         /// `cmsg_level`.
@@ -179,6 +281,69 @@ pub enum AncillaryData {
         /// Payload.
         data: Vec<u8>,
     },
+}
+
+fn ipv4((a, b, c, d): (u8, u8, u8, u8)) -> Ipv4Addr {
+    Ipv4Addr::new(a, b, c, d)
+}
+
+fn ipv6((a, b, c, d, e, f, g, h): (u16, u16, u16, u16, u16, u16, u16, u16)) -> Ipv6Addr {
+    Ipv6Addr::new(a, b, c, d, e, f, g, h)
+}
+
+fn inet(a: AddressResult) -> Option<std::net::SocketAddr> {
+    match SocketAddr::from_wit(a) {
+        SocketAddr::Inet(ip) => Some(ip),
+        _ => None,
+    }
+}
+
+impl AncillaryData {
+    fn from_wit(a: AncillaryIn) -> AncillaryData {
+        use AncillaryData as D;
+        match a {
+            AncillaryIn::Rights(ds) => {
+                D::Rights(ds.into_iter().map(OwnedHandle::from_wit).collect())
+            }
+            AncillaryIn::Credentials(c) => D::Credentials(c.into()),
+            AncillaryIn::Pidfd(d) => D::Pidfd(OwnedHandle::from_wit(d)),
+            AncillaryIn::SecurityLabel(l) => D::SecurityLabel(l),
+            AncillaryIn::Timestamp(t) => D::Timestamp(t),
+            AncillaryIn::TimestampNs(t) => D::TimestampNs(t),
+            AncillaryIn::Timestamping(t) => D::Timestamping(t),
+            AncillaryIn::Ipv4PacketInfo(p) => D::Ipv4PacketInfo {
+                interface: p.interface_index,
+                local: ipv4(p.local_address),
+                destination: ipv4(p.destination_address),
+            },
+            AncillaryIn::Ipv6PacketInfo(p) => D::Ipv6PacketInfo {
+                interface: p.interface_index,
+                address: ipv6(p.address),
+            },
+            AncillaryIn::Ttl(v) => D::Ttl(v),
+            AncillaryIn::HopLimit(v) => D::HopLimit(v),
+            AncillaryIn::Tos(v) => D::Tos(v),
+            AncillaryIn::TrafficClass(v) => D::TrafficClass(v),
+            AncillaryIn::OriginalDestination(a) => D::OriginalDestination(SocketAddr::from_wit(a)),
+            AncillaryIn::ExtendedError(e) => D::ExtendedError(ExtendedError {
+                error: e.error,
+                errno: e.errno,
+                origin: e.origin,
+                kind: e.type_,
+                code: e.code,
+                info: e.info,
+                data: e.data,
+                offender: e.offender.and_then(inet),
+            }),
+            AncillaryIn::GroSegmentSize(n) => D::GroSegmentSize(n),
+            AncillaryIn::Dropped(n) => D::Dropped(n),
+            AncillaryIn::Raw(r) => D::Raw {
+                level: r.level,
+                kind: r.kind,
+                data: r.data,
+            },
+        }
+    }
 }
 
 /// What [`recv_msg`](UnixStream::recv_msg) returns besides the data.
@@ -306,16 +471,34 @@ impl Sock {
         let mut rights_iter = rights.iter();
         let items: Vec<AncillaryOut<'_>> = ancillary
             .iter()
-            .map(|a| match a {
+            .map(|a| match *a {
                 Ancillary::Rights(_) => {
                     AncillaryOut::Rights(rights_iter.next().expect("one list per item"))
                 }
-                Ancillary::Credentials(c) => AncillaryOut::Credentials((*c).into()),
-                Ancillary::Raw { level, kind, data } => AncillaryOut::Raw(RawControlParam {
-                    level: *level,
-                    kind: *kind,
-                    data,
-                }),
+                Ancillary::Credentials(c) => AncillaryOut::Credentials(c.into()),
+                Ancillary::Ipv4PacketInfo { interface, source } => {
+                    let [a, b, c, d] = source.octets();
+                    AncillaryOut::Ipv4PacketInfo(Ipv4PacketSource {
+                        interface_index: interface,
+                        source_address: (a, b, c, d),
+                    })
+                }
+                Ancillary::Ipv6PacketInfo { interface, source } => {
+                    let [a, b, c, d, e, f, g, h] = source.segments();
+                    AncillaryOut::Ipv6PacketInfo(Ipv6PacketInfo {
+                        address: (a, b, c, d, e, f, g, h),
+                        interface_index: interface,
+                    })
+                }
+                Ancillary::Ttl(v) => AncillaryOut::Ttl(v),
+                Ancillary::HopLimit(v) => AncillaryOut::HopLimit(v),
+                Ancillary::Tos(v) => AncillaryOut::Tos(v),
+                Ancillary::TrafficClass(v) => AncillaryOut::TrafficClass(v),
+                Ancillary::SegmentSize(v) => AncillaryOut::SegmentSize(v),
+                Ancillary::Timestamping(f) => AncillaryOut::Timestamping(f),
+                Ancillary::Raw { level, kind, data } => {
+                    AncillaryOut::Raw(RawControlParam { level, kind, data })
+                }
             })
             .collect();
         let to = to.map(SocketAddr::to_wit);
@@ -345,17 +528,7 @@ impl Sock {
         let ancillary = m
             .ancillary
             .into_iter()
-            .map(|a| match a {
-                AncillaryIn::Rights(ds) => {
-                    AncillaryData::Rights(ds.into_iter().map(OwnedHandle::from_wit).collect())
-                }
-                AncillaryIn::Credentials(c) => AncillaryData::Credentials(c.into()),
-                AncillaryIn::Raw(r) => AncillaryData::Raw {
-                    level: r.level,
-                    kind: r.kind,
-                    data: r.data,
-                },
-            })
+            .map(AncillaryData::from_wit)
             .collect();
         Ok(RecvMsg {
             bytes: m.data.len(),
@@ -454,6 +627,27 @@ impl Sock {
         self.inner.set_pass_credentials(on).map_err(to_io)
     }
 
+    fn set_receive_option(&self, which: ReceiveOption, on: bool) -> io::Result<()> {
+        self.inner.set_receive_option(which, on).map_err(to_io)
+    }
+
+    fn set_timestamping(&self, flags: TimestampingFlags) -> io::Result<()> {
+        self.inner.set_timestamping(flags).map_err(to_io)
+    }
+
+    fn set_recv_buffer_size(&self, bytes: usize) -> io::Result<()> {
+        self.inner
+            .set_receive_buffer_size(bytes as u64)
+            .map_err(to_io)
+    }
+
+    fn recv_buffer_size(&self) -> io::Result<usize> {
+        self.inner
+            .receive_buffer_size()
+            .map(|n| n as usize)
+            .map_err(to_io)
+    }
+
     fn from_handle(h: OwnedHandle, ty: SocketType) -> Result<Sock, IntoSocketError> {
         let error = match h.socket_type() {
             Some(t) if t == ty => match Socket::from_descriptor(h.wit()) {
@@ -518,6 +712,94 @@ impl From<IntoSocketError> for io::Error {
         e.error
     }
 }
+
+/// `AsHandle` (so the socket can be sent with `SCM_RIGHTS`) and an opaque
+/// `Debug` for a socket type whose `sock` field is a [`Sock`].
+macro_rules! socket_handle {
+    ($name:ident) => {
+        impl $crate::AsHandle for $name {
+            fn as_handle(&self) -> $crate::BorrowedHandle<'_> {
+                $crate::BorrowedHandle {
+                    inner: $crate::handle::Borrowed::Socket(&self.sock.inner),
+                }
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+    };
+}
+pub(crate) use socket_handle;
+
+/// The readiness, blocking-mode and receive-option methods every socket
+/// type has (Unix and IP); expanded inside each type's `impl`.
+macro_rules! sock_options {
+    () => {
+        /// Readiness to receive (data, end-of-file or an error), for
+        /// [`wait`](crate::wait).
+        pub fn readable(&self) -> std::io::Result<$crate::Ready> {
+            self.sock.readable()
+        }
+
+        /// Readiness to send, for [`wait`](crate::wait).
+        pub fn writable(&self) -> std::io::Result<$crate::Ready> {
+            self.sock.writable()
+        }
+
+        /// `O_NONBLOCK`: calls that would wait fail with `WouldBlock`.
+        pub fn set_nonblocking(&self, on: bool) -> std::io::Result<()> {
+            self.sock.set_nonblocking(on)
+        }
+
+        /// `SO_RCVTIMEO`: receives that wait longer fail with
+        /// `TimedOut`; `None` waits for ever; zero is refused.
+        pub fn set_read_timeout(
+            &self,
+            timeout: Option<std::time::Duration>,
+        ) -> std::io::Result<()> {
+            self.sock.set_timeout(false, timeout)
+        }
+
+        /// `SO_SNDTIMEO`: sends that wait longer fail with `TimedOut`.
+        pub fn set_write_timeout(
+            &self,
+            timeout: Option<std::time::Duration>,
+        ) -> std::io::Result<()> {
+            self.sock.set_timeout(true, timeout)
+        }
+
+        /// Switches a received control message on or off, with the
+        /// option of this socket's family ([`ReceiveOption::Pidfd`](crate::ReceiveOption::Pidfd) for
+        /// `SCM_PIDFD`, `IP_PKTINFO` or `IPV6_RECVPKTINFO` for
+        /// [`ReceiveOption::PacketInfo`](crate::ReceiveOption::PacketInfo), ...).
+        pub fn set_receive_option(
+            &self,
+            which: $crate::ReceiveOption,
+            on: bool,
+        ) -> std::io::Result<()> {
+            self.sock.set_receive_option(which, on)
+        }
+
+        /// `SO_TIMESTAMPING`: which timestamps to take and report.
+        pub fn set_timestamping(&self, flags: $crate::TimestampingFlags) -> std::io::Result<()> {
+            self.sock.set_timestamping(flags)
+        }
+
+        /// `SO_RCVBUF`: ask for a receive buffer of `bytes`.
+        pub fn set_recv_buffer_size(&self, bytes: usize) -> std::io::Result<()> {
+            self.sock.set_recv_buffer_size(bytes)
+        }
+
+        /// `SO_RCVBUF` as the kernel reports it.
+        pub fn recv_buffer_size(&self) -> std::io::Result<usize> {
+            self.sock.recv_buffer_size()
+        }
+    };
+}
+pub(crate) use sock_options;
 
 /// Methods every socket type shares; generated once per type so each type
 /// documents them under its own name.
@@ -640,33 +922,6 @@ macro_rules! socket_common {
                 self.sock.recv_vec(max)
             }
 
-            /// Readiness to receive (data, end-of-file or an error), for
-            /// [`wait`](crate::wait).
-            pub fn readable(&self) -> io::Result<Ready> {
-                self.sock.readable()
-            }
-
-            /// Readiness to send, for [`wait`](crate::wait).
-            pub fn writable(&self) -> io::Result<Ready> {
-                self.sock.writable()
-            }
-
-            /// `O_NONBLOCK`: calls that would wait fail with `WouldBlock`.
-            pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
-                self.sock.set_nonblocking(on)
-            }
-
-            /// `SO_RCVTIMEO`: receives that wait longer fail with
-            /// `TimedOut`; `None` waits for ever; zero is refused.
-            pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-                self.sock.set_timeout(false, timeout)
-            }
-
-            /// `SO_SNDTIMEO`: sends that wait longer fail with `TimedOut`.
-            pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-                self.sock.set_timeout(true, timeout)
-            }
-
             /// `shutdown(2)`.
             pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
                 self.sock.shutdown(how)
@@ -692,6 +947,8 @@ macro_rules! socket_common {
             pub fn set_pass_cred(&self, on: bool) -> io::Result<()> {
                 self.sock.set_pass_cred(on)
             }
+
+            sock_options!();
         }
 
         impl TryFrom<OwnedHandle> for $name {
@@ -704,23 +961,13 @@ macro_rules! socket_common {
             }
         }
 
-        impl AsHandle for $name {
-            fn as_handle(&self) -> BorrowedHandle<'_> {
-                BorrowedHandle { inner: Borrowed::Socket(&self.sock.inner) }
-            }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_struct(stringify!($name)).finish_non_exhaustive()
-            }
-        }
+        $crate::net::socket_handle!($name);
     };
 }
 
 /// A connected Unix stream socket (`SOCK_STREAM`), like
-/// `std::os::unix::net::UnixStream`. Reads and writes with [`Read`] and
-/// [`Write`]; passes handles with [`send_fds`](Self::send_fds) /
+/// `std::os::unix::net::UnixStream`. Reads and writes with [`Read`](std::io::Read) and
+/// [`Write`](std::io::Write); passes handles with [`send_fds`](Self::send_fds) /
 /// [`recv_fds`](Self::recv_fds).
 ///
 /// ```no_run
@@ -756,45 +1003,55 @@ impl UnixStream {
     }
 }
 
-impl Read for &UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.sock.recv(buf)
-    }
+/// `Read` and `Write` for a stream socket type (and references to it),
+/// one host call each.
+macro_rules! stream_io {
+    ($name:ident) => {
+        impl std::io::Read for &$name {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.sock.recv(buf)
+            }
+        }
+
+        impl std::io::Write for &$name {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.sock.send(buf)
+            }
+
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                self.sock
+                    .send_msg(bufs, &[], $crate::SendFlags::empty(), None)
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        impl std::io::Read for $name {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                std::io::Read::read(&mut &*self, buf)
+            }
+        }
+
+        impl std::io::Write for $name {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                std::io::Write::write(&mut &*self, buf)
+            }
+
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                std::io::Write::write_vectored(&mut &*self, bufs)
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+    };
 }
+pub(crate) use stream_io;
 
-impl Write for &UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.sock.send(buf)
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.sock.send_msg(bufs, &[], SendFlags::empty(), None)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Read for UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-}
-
-impl Write for UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        (&*self).write_vectored(bufs)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+stream_io!(UnixStream);
 
 /// A Unix datagram socket (`SOCK_DGRAM`), like
 /// `std::os::unix::net::UnixDatagram`.
@@ -936,19 +1193,7 @@ macro_rules! listener {
             }
         }
 
-        impl AsHandle for $name {
-            fn as_handle(&self) -> BorrowedHandle<'_> {
-                BorrowedHandle {
-                    inner: Borrowed::Socket(&self.sock.inner),
-                }
-            }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_struct(stringify!($name)).finish_non_exhaustive()
-            }
-        }
+        $crate::net::socket_handle!($name);
     };
 }
 

@@ -23,7 +23,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::bindings::types::{Address, ErrorCode};
-use crate::sys::{self, UnixAddr, UnixName};
+use crate::sockaddr::UnixName;
+use crate::sys::{self, SockAddr};
 
 /// Resolution flags: stay below the directory, follow no link of any kind.
 const RESOLVE: u64 =
@@ -54,8 +55,18 @@ pub(crate) struct UnixAuthority {
 /// An address ready for `connect(2)` or `sendmsg(2)`; `_target` keeps the
 /// `O_PATH` descriptor that `/proc/self/fd/N` names alive until then.
 pub(crate) struct Resolved {
-    pub addr: UnixAddr,
+    pub addr: SockAddr,
     _target: Option<OwnedFd>,
+}
+
+impl Resolved {
+    /// An address that needs nothing kept alive (an IP address).
+    pub fn plain(addr: SockAddr) -> Resolved {
+        Resolved {
+            addr,
+            _target: None,
+        }
+    }
 }
 
 /// Maps `openat2` failures to what the guest is told.
@@ -172,14 +183,14 @@ impl UnixAuthority {
                     return Err(ErrorCode::ConnectionRefused);
                 }
                 let proc = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&target));
-                let addr = UnixAddr::new(&UnixName::Pathname(proc.into_bytes()))?;
+                let addr = SockAddr::unix(&UnixName::Pathname(proc.into_bytes()))?;
                 Ok(Resolved {
                     addr,
                     _target: Some(target),
                 })
             }
             Address::Abstract(name) if self.abstract_names => Ok(Resolved {
-                addr: UnixAddr::new(&UnixName::Abstract(name.clone()))?,
+                addr: SockAddr::unix(&UnixName::Abstract(name.clone()))?,
                 _target: None,
             }),
             Address::Abstract(_) => Err(ErrorCode::AccessDenied),
@@ -202,11 +213,11 @@ impl UnixAuthority {
             // Autobind: the kernel picks an abstract name. It makes the
             // socket reachable; it reaches nothing.
             Address::Unnamed => {
-                return Ok(sys::bind(fd, &UnixAddr::new(&UnixName::Unnamed)?).map(|()| None)?)
+                return Ok(sys::bind(fd, &SockAddr::unix(&UnixName::Unnamed)?).map(|()| None)?)
             }
             Address::Abstract(name) if self.abstract_names => {
                 return Ok(
-                    sys::bind(fd, &UnixAddr::new(&UnixName::Abstract(name.clone()))?)
+                    sys::bind(fd, &SockAddr::unix(&UnixName::Abstract(name.clone()))?)
                         .map(|()| None)?,
                 )
             }
@@ -235,7 +246,7 @@ impl UnixAuthority {
             )
             .into_bytes();
             proc.extend_from_slice(name);
-            sys::bind(fd, &UnixAddr::new(&UnixName::Pathname(proc))?)?;
+            sys::bind(fd, &SockAddr::unix(&UnixName::Pathname(proc))?)?;
             return Ok(Some(path.clone()));
         }
         // Directly in the granted directory: bind its real path, which peers
@@ -248,7 +259,7 @@ impl UnixAuthority {
         let mut host = parent_path.as_os_str().as_bytes().to_vec();
         host.push(b'/');
         host.extend_from_slice(name);
-        sys::bind(fd, &UnixAddr::new(&UnixName::Pathname(host))?)?;
+        sys::bind(fd, &SockAddr::unix(&UnixName::Pathname(host))?)?;
         let landed = sys::openat2(
             dir.dir.as_fd(),
             name,

@@ -19,6 +19,12 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 /// `SCM_MAX_FD`: the most file descriptors Linux accepts in one message.
 pub const SCM_MAX_FD: usize = 253;
 
+/// `SCM_PIDFD` (Linux 6.5, `SO_PASSPIDFD`): one fd, a pidfd for the sender.
+pub const SCM_PIDFD: i32 = 0x04;
+
+/// `SCM_SECURITY` (`SO_PASSSEC`): the sender's security label.
+pub const SCM_SECURITY: i32 = 0x03;
+
 /// `sizeof(struct cmsghdr)`: 16 on 64-bit Linux.
 pub const HEADER_LEN: usize = size_of::<libc::cmsghdr>();
 
@@ -209,6 +215,16 @@ impl RawItem<'_> {
     /// now owns.
     pub fn is_rights(&self) -> bool {
         self.level == libc::SOL_SOCKET && self.ty == libc::SCM_RIGHTS
+    }
+
+    /// The fd of an `SCM_PIDFD` item of exactly one int (a shorter item
+    /// was cut by `MSG_CTRUNC`, and then the kernel installed no fd).
+    pub fn pidfd(&self) -> Option<i32> {
+        if self.level != libc::SOL_SOCKET || self.ty != SCM_PIDFD {
+            return None;
+        }
+        let bytes: [u8; FD_LEN] = self.data.try_into().ok()?;
+        Some(i32::from_ne_bytes(bytes))
     }
 
     /// The file descriptor numbers of an `SCM_RIGHTS` payload. A trailing

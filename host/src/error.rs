@@ -80,6 +80,9 @@ pub fn from_errno(errno: i32) -> ErrorCode {
         libc::ESPIPE => E::InvalidSeek,
         libc::EISDIR => E::IsDirectory,
         libc::EIO => E::Io,
+        libc::ENETUNREACH => E::NetworkUnreachable,
+        libc::EHOSTUNREACH => E::HostUnreachable,
+        libc::ENOPROTOOPT => E::OptionNotAvailable,
         other => {
             tracing::debug!(errno = other, "errno without an error-code case");
             E::Unknown

@@ -8,7 +8,8 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::FileTypeExt;
 use std::sync::Arc;
 
-use crate::bindings::types::{DescriptorKind, ErrorCode, SocketType};
+use crate::bindings::types::{AddressFamily, DescriptorKind, ErrorCode, SocketType};
+use crate::control::SocketKind;
 use crate::sys;
 
 /// Maps a socket type to its `SOCK_*` constant.
@@ -116,28 +117,43 @@ pub(crate) fn kind_of(ft: std::fs::FileType) -> DescriptorKind {
     }
 }
 
-/// The type of `fd` if it is a Unix domain socket capsock handles:
-/// `not-socket` for anything else, `not-supported` for other families or
-/// socket types.
-pub(crate) fn unix_socket_type(fd: BorrowedFd<'_>) -> Result<SocketType, ErrorCode> {
+/// The family and type of `fd` if it is a socket capsock handles: a Unix
+/// domain socket of any type, or UDP or TCP over IPv4 or IPv6.
+/// `not-socket` for anything else, `not-supported` for other families,
+/// types or protocols (raw sockets, SCTP, ...).
+pub(crate) fn socket_kind(fd: BorrowedFd<'_>) -> Result<SocketKind, ErrorCode> {
     let ty = match sys::socket_type(fd) {
         Ok(ty) => sock_type_from_libc(ty).ok_or(ErrorCode::NotSupported)?,
         Err(e) if e.raw_os_error() == Some(libc::ENOTSOCK) => return Err(ErrorCode::NotSocket),
         Err(e) => return Err(e.into()),
     };
-    if sys::socket_domain(fd)? != libc::AF_UNIX {
-        return Err(ErrorCode::NotSupported);
+    let family = match sys::socket_domain(fd)? {
+        libc::AF_UNIX => {
+            return Ok(SocketKind {
+                family: AddressFamily::Unix,
+                ty,
+            })
+        }
+        libc::AF_INET => AddressFamily::Ipv4,
+        libc::AF_INET6 => AddressFamily::Ipv6,
+        _ => return Err(ErrorCode::NotSupported),
+    };
+    let protocol = sys::int_option(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL)?;
+    match (ty, protocol) {
+        (SocketType::Stream, libc::IPPROTO_TCP) | (SocketType::Datagram, libc::IPPROTO_UDP) => {
+            Ok(SocketKind { family, ty })
+        }
+        _ => Err(ErrorCode::NotSupported),
     }
-    Ok(ty)
 }
 
-/// A Unix domain socket held by a guest through a `socket` handle.
+/// A socket held by a guest through a `socket` handle.
 pub struct Socket {
     /// Shared so a call can hold the fd while it borrows guest memory
     /// instead of the resource table (see `sockets::add_fast_send`), and so
     /// a pollable can outlive the handle.
     fd: Arc<OwnedFd>,
-    ty: SocketType,
+    kind: SocketKind,
     /// What the guest set, to tell a timeout from `would-block`: Linux
     /// reports both as `EAGAIN`.
     pub(crate) modes: Modes,
@@ -172,19 +188,19 @@ impl Modes {
 }
 
 impl Socket {
-    /// Wraps a Unix domain socket, giving `fd` back with the reason if it is
-    /// not one capsock handles (`not-socket`, `not-supported`).
+    /// Wraps a socket, giving `fd` back with the reason if it is not one
+    /// capsock handles (`not-socket`, `not-supported`; see [`socket_kind`]).
     pub fn new(fd: OwnedFd) -> Result<Socket, (ErrorCode, OwnedFd)> {
-        match unix_socket_type(fd.as_fd()) {
-            Ok(ty) => Ok(Socket::from_parts(fd, ty)),
+        match socket_kind(fd.as_fd()) {
+            Ok(kind) => Ok(Socket::from_parts(fd, kind)),
             Err(code) => Err((code, fd)),
         }
     }
 
-    fn from_parts(fd: OwnedFd, ty: SocketType) -> Socket {
+    pub(crate) fn from_parts(fd: OwnedFd, kind: SocketKind) -> Socket {
         Socket {
             fd: Arc::new(fd),
-            ty,
+            kind,
             modes: Modes::default(),
             bound_as: None,
         }
@@ -193,17 +209,30 @@ impl Socket {
     /// A connected pair (`socketpair(2)`).
     pub fn pair(ty: SocketType) -> io::Result<(Socket, Socket)> {
         let (a, b) = sys::socketpair(sock_type_to_libc(ty))?;
-        Ok((Socket::from_parts(a, ty), Socket::from_parts(b, ty)))
+        let kind = SocketKind {
+            family: AddressFamily::Unix,
+            ty,
+        };
+        Ok((Socket::from_parts(a, kind), Socket::from_parts(b, kind)))
     }
 
     /// The next connection of a listening socket, of the same type.
     pub(crate) fn accept(&self) -> io::Result<Socket> {
-        Ok(Socket::from_parts(sys::accept(self.fd.as_fd())?, self.ty))
+        Ok(Socket::from_parts(sys::accept(self.fd.as_fd())?, self.kind))
     }
 
     /// `SO_TYPE`.
     pub fn socket_type(&self) -> SocketType {
-        self.ty
+        self.kind.ty
+    }
+
+    /// `SO_DOMAIN`.
+    pub fn family(&self) -> AddressFamily {
+        self.kind.family
+    }
+
+    pub(crate) fn kind(&self) -> SocketKind {
+        self.kind
     }
 
     /// Another reference to the fd, which stays open while it lives.

@@ -18,15 +18,18 @@
 mod authority;
 mod bindings;
 pub mod cmsg;
+mod control;
 mod ctx;
 mod descriptors;
 mod error;
 mod handles;
 pub mod native;
+pub mod netpolicy;
 mod policy;
 mod preopens;
 mod readiness;
 mod runtime;
+mod sockaddr;
 mod sockets;
 mod sys;
 mod types;

@@ -127,7 +127,7 @@ pub fn connect_unix(
     ty: crate::bindings::types::SocketType,
 ) -> io::Result<OwnedFd> {
     use std::os::unix::ffi::OsStrExt;
-    let addr = sys::UnixAddr::new(&sys::UnixName::Pathname(
+    let addr = sys::SockAddr::unix(&crate::sockaddr::UnixName::Pathname(
         path.as_os_str().as_bytes().to_vec(),
     ))?;
     let fd = sys::unix_socket(crate::handles::sock_type_to_libc(ty))?;
@@ -143,7 +143,7 @@ pub fn listen_unix(
     backlog: u32,
 ) -> io::Result<OwnedFd> {
     use std::os::unix::ffi::OsStrExt;
-    let addr = sys::UnixAddr::new(&sys::UnixName::Pathname(
+    let addr = sys::SockAddr::unix(&crate::sockaddr::UnixName::Pathname(
         path.as_os_str().as_bytes().to_vec(),
     ))?;
     let fd = sys::unix_socket(crate::handles::sock_type_to_libc(ty))?;

@@ -5,22 +5,28 @@ use std::io;
 use std::path::Path;
 
 use crate::authority::UnixAuthority;
-use crate::cmsg::{Ucred, SCM_MAX_FD};
+use crate::cmsg::{Ucred, SCM_MAX_FD, SCM_PIDFD, SCM_SECURITY};
+use crate::netpolicy::{IpRule, NetPolicy};
 
-/// `SCM_SECURITY`: the sender's security label (received only).
-const SCM_SECURITY: i32 = 0x03;
-/// `SCM_PIDFD` (Linux 6.5): carries a pidfd, i.e. a file descriptor.
-const SCM_PIDFD: i32 = 0x04;
-
-/// Control messages that carry file descriptors or identities. They are
-/// never accepted as `raw`, whatever the policy says: fds travel only as
-/// typed handles (`rights`), credentials only through the checked
-/// `credentials` item.
+/// Control messages that carry file descriptors or identities, or steer
+/// packets past the network policy. They are never accepted as `raw`,
+/// whatever the policy says: fds travel only as typed handles (`rights`),
+/// credentials only through the checked `credentials` item.
 const NEVER_RAW: &[(i32, i32)] = &[
     (libc::SOL_SOCKET, libc::SCM_RIGHTS),
     (libc::SOL_SOCKET, libc::SCM_CREDENTIALS),
     (libc::SOL_SOCKET, SCM_PIDFD),
     (libc::SOL_SOCKET, SCM_SECURITY),
+    // These choose a packet's source address or route, which the network
+    // policy checks: only the typed `ipv4-packet-info` / `ipv6-packet-info`
+    // items may set a source, and nothing may set a route.
+    (libc::IPPROTO_IP, libc::IP_PKTINFO),
+    (libc::IPPROTO_IP, libc::IP_RETOPTS),
+    (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO),
+    (libc::IPPROTO_IPV6, libc::IPV6_NEXTHOP),
+    (libc::IPPROTO_IPV6, libc::IPV6_RTHDR),
+    (libc::IPPROTO_IPV6, libc::IPV6_2292PKTINFO),
+    (libc::IPPROTO_IPV6, libc::IPV6_2292RTHDR),
 ];
 
 /// Items accepted as `raw` by default: per-packet IP settings that an
@@ -50,6 +56,7 @@ pub struct Policy {
     raw_allowed: Vec<(i32, i32)>,
     foreign_credentials: bool,
     pub(crate) unix: UnixAuthority,
+    pub(crate) net: NetPolicy,
 }
 
 impl Default for Policy {
@@ -58,6 +65,7 @@ impl Default for Policy {
             raw_allowed: DEFAULT_RAW.to_vec(),
             foreign_credentials: false,
             unix: UnixAuthority::default(),
+            net: NetPolicy::default(),
         }
     }
 }
@@ -100,6 +108,14 @@ impl Policy {
     /// Off by default.
     pub fn allow_abstract_names(&mut self, allow: bool) -> &mut Policy {
         self.unix.allow_abstract(allow);
+        self
+    }
+
+    /// Lets the guest create UDP and TCP sockets and bind, connect and
+    /// send to (and choose source addresses in) `rule`'s network and ports.
+    /// Without any rule, IP sockets cannot be created at all.
+    pub fn allow_ip(&mut self, rule: IpRule) -> &mut Policy {
+        self.net.allow(rule);
         self
     }
 

@@ -6,18 +6,23 @@ use std::os::fd::{AsFd, BorrowedFd};
 use wasmtime::component::{Linker, Resource, ResourceTable, WasmList};
 use wasmtime::StoreContextMut;
 
+use crate::authority::Resolved;
 use crate::bindings::sockets::{
-    AncillaryIn, AncillaryOut, HandleRef, Host, HostSocket, Message, RawControl,
+    AncillaryIn, AncillaryOut, HandleRef, Host, HostSocket, Message, ReceiveOption,
+    TimestampingFlags,
 };
 use crate::bindings::types::{
-    Address, Credentials, ErrorCode, MessageFlags, RecvFlags, SendFlags, ShutdownHow, SocketType,
+    Address, AddressFamily, Credentials, ErrorCode, MessageFlags, RecvFlags, SendFlags,
+    ShutdownHow, SocketType,
 };
 use crate::cmsg::{self, Encoder, Ucred};
+use crate::control::{self, Prepared, SocketKind};
 use crate::ctx::{CapsockCtxView, CapsockView};
 use crate::error::{CapsockError, CapsockResult};
-use crate::handles::{sock_type_to_libc, unix_socket_type, Descriptor, Socket};
+use crate::handles::{sock_type_to_libc, socket_kind, Descriptor, Socket};
 use crate::readiness::{Readiness, Slot};
-use crate::sys::{self, Received, UnixName};
+use crate::sockaddr::SockName;
+use crate::sys::{self, Received, SockAddr};
 use wasmtime_wasi::p2::DynPollable;
 
 impl From<Ucred> for Credentials {
@@ -68,6 +73,9 @@ fn recv_flags(f: RecvFlags) -> libc::c_int {
     if f.contains(RecvFlags::OUT_OF_BAND) {
         out |= libc::MSG_OOB;
     }
+    if f.contains(RecvFlags::ERROR_QUEUE) {
+        out |= libc::MSG_ERRQUEUE;
+    }
     out
 }
 
@@ -78,6 +86,7 @@ fn message_flags(f: libc::c_int) -> MessageFlags {
         (libc::MSG_CTRUNC, MessageFlags::CONTROL_TRUNCATED),
         (libc::MSG_EOR, MessageFlags::END_OF_RECORD),
         (libc::MSG_OOB, MessageFlags::OUT_OF_BAND),
+        (libc::MSG_ERRQUEUE, MessageFlags::ERROR_QUEUE),
     ] {
         if f & bit != 0 {
             out |= flag;
@@ -95,40 +104,67 @@ fn bounded(len: u64, max: usize) -> Result<usize, ErrorCode> {
 }
 
 impl CapsockCtxView<'_> {
-    /// Checks every ancillary item against the policy and limits and returns
-    /// the control-buffer bytes they need. Nothing is encoded yet.
-    fn size_ancillary(&self, items: &[AncillaryOut]) -> Result<usize, ErrorCode> {
+    /// Checks every ancillary item against the socket, the policy and the
+    /// limits, and returns them ready to encode with the control-buffer
+    /// bytes they need. Nothing is encoded yet.
+    fn prepare_ancillary<'a>(
+        &self,
+        items: &'a [AncillaryOut],
+        sock: SocketKind,
+    ) -> Result<(Vec<Prepared<'a>>, usize), ErrorCode> {
         let (policy, limits) = (&self.ctx.policy, &self.ctx.limits);
+        let mut prepared = Vec::with_capacity(items.len());
         let mut bytes = 0usize;
         let mut fds = 0usize;
         for item in items {
-            let payload = match item {
-                AncillaryOut::Rights(handles) if handles.is_empty() => continue,
-                AncillaryOut::Rights(handles) => {
+            let p = control::prepare(item, sock, policy)?;
+            let payload = match &p {
+                Prepared::Rights([]) => continue,
+                Prepared::Rights(handles) => {
                     fds += handles.len();
                     handles.len() * cmsg::FD_LEN
                 }
-                AncillaryOut::Credentials(c) => {
-                    policy
-                        .check_credentials((*c).into())
-                        .map_err(|_| ErrorCode::AccessDenied)?;
-                    cmsg::UCRED_LEN
-                }
-                AncillaryOut::Raw(r) => {
-                    policy
-                        .check_raw(r.level, r.kind)
-                        .map_err(|_| ErrorCode::AccessDenied)?;
-                    r.data.len()
-                }
+                Prepared::Item { payload, .. } => payload.as_bytes().len(),
             };
             bytes = cmsg::checked_space(payload)
                 .and_then(|s| bytes.checked_add(s))
                 .ok_or(ErrorCode::LimitReached)?;
+            prepared.push(p);
         }
         if fds > limits.max_fds_per_message || bytes > limits.max_control_bytes {
             return Err(ErrorCode::LimitReached);
         }
-        Ok(bytes)
+        Ok((prepared, bytes))
+    }
+
+    /// Where `connect` or `send-msg` may go: a Unix address under the
+    /// guest's Unix authority, or an IP address of the socket's family
+    /// that the network policy allows.
+    fn destination(&self, sock: SocketKind, address: &Address) -> Result<Resolved, ErrorCode> {
+        if sock.family == AddressFamily::Unix {
+            return self.ctx.policy.unix.resolve_peer(address);
+        }
+        let ip = ip_of_family(sock.family, address)?;
+        if !self.ctx.policy.net.allows_destination(ip) {
+            return Err(ErrorCode::AccessDenied);
+        }
+        Ok(Resolved::plain(SockAddr::new(&SockName::Ip(ip))?))
+    }
+
+    /// A socket option of a socket, as `int`.
+    fn set_option(
+        &mut self,
+        s: &Resource<Socket>,
+        level: i32,
+        name: i32,
+        value: i32,
+    ) -> CapsockResult<()> {
+        Ok(sys::set_int_option(
+            self.table.get(s)?.as_fd(),
+            level,
+            name,
+            value,
+        )?)
     }
 
     fn subscribe_to(
@@ -163,8 +199,25 @@ impl CapsockCtxView<'_> {
     }
 
     /// The guest's view of a host address.
-    fn guest_address(&self, name: UnixName) -> Address {
-        self.ctx.policy.unix.to_guest(name)
+    fn guest_address(&self, addr: &SockAddr) -> Address {
+        match addr.name() {
+            Some(SockName::Unix(name)) => self.ctx.policy.unix.to_guest(name),
+            Some(SockName::Ip(ip)) => control::ip_to_wit(ip),
+            // AF_UNSPEC (e.g. a UDP socket never connected) reads as no name.
+            None => Address::Unnamed,
+        }
+    }
+}
+
+/// The IP address in `address` if it is of `family`.
+fn ip_of_family(
+    family: AddressFamily,
+    address: &Address,
+) -> Result<std::net::SocketAddr, ErrorCode> {
+    match (family, control::ip_from_wit(address)) {
+        (AddressFamily::Ipv4, Some(ip @ std::net::SocketAddr::V4(_)))
+        | (AddressFamily::Ipv6, Some(ip @ std::net::SocketAddr::V6(_))) => Ok(ip),
+        _ => Err(ErrorCode::AddressFamilyNotSupported),
     }
 }
 
@@ -192,16 +245,52 @@ impl HostSocket for CapsockCtxView<'_> {
         }
     }
 
+    fn create_ip(
+        &mut self,
+        family: AddressFamily,
+        ty: SocketType,
+    ) -> CapsockResult<Resource<Socket>> {
+        let (domain, ipv6) = match family {
+            AddressFamily::Ipv4 => (libc::AF_INET, false),
+            AddressFamily::Ipv6 => (libc::AF_INET6, true),
+            AddressFamily::Unix => return Err(ErrorCode::InvalidArgument.into()),
+        };
+        let protocol = match ty {
+            SocketType::Stream => libc::IPPROTO_TCP,
+            SocketType::Datagram => libc::IPPROTO_UDP,
+            SocketType::Seqpacket => return Err(ErrorCode::NotSupported.into()),
+        };
+        if !self.ctx.policy.net.allows_family(ipv6) {
+            return Err(ErrorCode::AccessDenied.into());
+        }
+        self.check_room(1)?;
+        let fd = sys::socket(domain, sock_type_to_libc(ty), protocol)?;
+        if ipv6 {
+            // IPv4 goes through IPv4 sockets, where the policy sees it.
+            sys::set_int_option(fd.as_fd(), libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 1)?;
+        }
+        self.push_socket(Socket::from_parts(fd, SocketKind { family, ty }))
+    }
+
     fn bind(&mut self, s: Resource<Socket>, address: Address) -> CapsockResult<()> {
         let CapsockCtxView { ctx, table } = self;
         let sock = table.get_mut(&s)?;
-        let ty = sock_type_to_libc(sock.socket_type());
+        let kind = sock.kind();
+        if kind.family != AddressFamily::Unix {
+            let ip = ip_of_family(kind.family, &address)?;
+            if !ctx.policy.net.allows_local(ip) {
+                return Err(ErrorCode::AccessDenied.into());
+            }
+            return Ok(sys::bind(sock.as_fd(), &SockAddr::new(&SockName::Ip(ip))?)?);
+        }
+        let ty = sock_type_to_libc(kind.ty);
         sock.bound_as = ctx.policy.unix.bind(sock.as_fd(), ty, &address)?;
         Ok(())
     }
 
     fn connect(&mut self, s: Resource<Socket>, address: Address) -> CapsockResult<()> {
-        let target = self.ctx.policy.unix.resolve_peer(&address)?;
+        let kind = self.table.get(&s)?.kind();
+        let target = self.destination(kind, &address)?;
         Ok(sys::connect(self.table.get(&s)?.as_fd(), &target.addr)?)
     }
 
@@ -209,7 +298,7 @@ impl HostSocket for CapsockCtxView<'_> {
         self.check_room(1)?;
         let desc = self.table.get_mut(&d)?;
         // Check before moving, so a refusal leaves the descriptor as it was.
-        unix_socket_type(desc.fd()?)?;
+        socket_kind(desc.fd()?)?;
         let fd = desc.take().ok_or(ErrorCode::BadDescriptor)?;
         match Socket::new(fd) {
             Ok(s) => self.push_socket(s),
@@ -219,6 +308,10 @@ impl HostSocket for CapsockCtxView<'_> {
 
     fn get_type(&mut self, s: Resource<Socket>) -> wasmtime::Result<SocketType> {
         Ok(self.table.get(&s)?.socket_type())
+    }
+
+    fn family(&mut self, s: Resource<Socket>) -> wasmtime::Result<AddressFamily> {
+        Ok(self.table.get(&s)?.family())
     }
 
     fn send_msg(
@@ -235,10 +328,9 @@ impl HostSocket for CapsockCtxView<'_> {
         if total.is_none_or(|t| t > self.ctx.limits.max_message_bytes) {
             return Err(ErrorCode::MessageSize.into());
         }
-        let control_len = self.size_ancillary(&ancillary)?;
-        let to = to
-            .map(|a| self.ctx.policy.unix.resolve_peer(&a))
-            .transpose()?;
+        let kind = self.table.get(&s)?.kind();
+        let (prepared, control_len) = self.prepare_ancillary(&ancillary, kind)?;
+        let to = to.map(|a| self.destination(kind, &a)).transpose()?;
 
         // Split the view: the control buffer is written while the table is
         // borrowed for the handles' fds. Resolving a handle can fail; that
@@ -247,20 +339,19 @@ impl HostSocket for CapsockCtxView<'_> {
         let buf = ctx.control.zeroed(control_len);
         let mut enc = Encoder::new(buf);
         let mut fds = Vec::new();
-        for item in &ancillary {
+        for item in &prepared {
             let pushed = match item {
-                AncillaryOut::Rights(handles) if handles.is_empty() => continue,
-                AncillaryOut::Rights(handles) => {
+                Prepared::Rights([]) => continue,
+                Prepared::Rights(handles) => {
                     fds.clear();
-                    for h in handles {
+                    for h in *handles {
                         fds.push(handle_fd(table, h)?);
                     }
                     enc.push_rights(&fds)
                 }
-                AncillaryOut::Credentials(c) => enc.push_credentials((*c).into()),
-                AncillaryOut::Raw(r) => enc.push(r.level, r.kind, &r.data),
+                Prepared::Item { level, ty, payload } => enc.push(*level, *ty, payload.as_bytes()),
             };
-            // The buffer was sized from these same items by size_ancillary.
+            // The buffer was sized from these same items by prepare_ancillary.
             pushed.map_err(|_| {
                 CapsockError::trap(wasmtime::Error::msg("control buffer sized too small"))
             })?;
@@ -329,19 +420,25 @@ impl HostSocket for CapsockCtxView<'_> {
                         ancillary.push(AncillaryIn::Rights(handles));
                     }
                 }
-                Received::Credentials(c) => ancillary.push(AncillaryIn::Credentials(c.into())),
-                Received::Raw { level, ty, data } => ancillary.push(AncillaryIn::Raw(RawControl {
-                    level,
-                    kind: ty,
-                    data,
-                })),
+                Received::Pidfd(fd) => {
+                    if self.handles_left() == 0 {
+                        drop(fd);
+                        msg_flags |= MessageFlags::CONTROL_TRUNCATED;
+                        continue;
+                    }
+                    let handle = self.push_descriptor(Descriptor::new(fd))?;
+                    ancillary.push(AncillaryIn::Pidfd(handle));
+                }
+                Received::Other { level, ty, data } => {
+                    ancillary.push(control::decode(level, ty, data));
+                }
             }
         }
         Ok(Message {
             data,
             ancillary,
             flags: msg_flags,
-            address: r.addr.map(|a| self.guest_address(a.name())),
+            address: r.addr.map(|a| self.guest_address(&a)),
         })
     }
 
@@ -431,13 +528,13 @@ impl HostSocket for CapsockCtxView<'_> {
         if let Some(path) = &sock.bound_as {
             return Ok(Address::Pathname(path.clone()));
         }
-        let name = sys::local_address(sock.as_fd())?.name();
-        Ok(self.guest_address(name))
+        let addr = sys::local_address(sock.as_fd())?;
+        Ok(self.guest_address(&addr))
     }
 
     fn remote_address(&mut self, s: Resource<Socket>) -> CapsockResult<Address> {
-        let name = sys::peer_address(self.table.get(&s)?.as_fd())?.name();
-        Ok(self.guest_address(name))
+        let addr = sys::peer_address(self.table.get(&s)?.as_fd())?;
+        Ok(self.guest_address(&addr))
     }
 
     fn peer_credentials(&mut self, s: Resource<Socket>) -> CapsockResult<Credentials> {
@@ -449,6 +546,60 @@ impl HostSocket for CapsockCtxView<'_> {
             self.table.get(&s)?.as_fd(),
             enable,
         )?)
+    }
+
+    fn set_receive_option(
+        &mut self,
+        s: Resource<Socket>,
+        option: ReceiveOption,
+        enable: bool,
+    ) -> CapsockResult<()> {
+        let (level, name) = control::receive_option(option, self.table.get(&s)?.kind())?;
+        self.set_option(&s, level, name, i32::from(enable))
+    }
+
+    fn set_timestamping(
+        &mut self,
+        s: Resource<Socket>,
+        flags: TimestampingFlags,
+    ) -> CapsockResult<()> {
+        let bits = control::timestamping_bits(flags) as i32;
+        self.set_option(&s, libc::SOL_SOCKET, control::SO_TIMESTAMPING_OLD, bits)
+    }
+
+    fn set_receive_buffer_size(&mut self, s: Resource<Socket>, bytes: u64) -> CapsockResult<()> {
+        let bytes = i32::try_from(bytes).map_err(|_| ErrorCode::InvalidArgument)?;
+        self.set_option(&s, libc::SOL_SOCKET, libc::SO_RCVBUF, bytes)
+    }
+
+    fn receive_buffer_size(&mut self, s: Resource<Socket>) -> CapsockResult<u64> {
+        let n = sys::int_option(
+            self.table.get(&s)?.as_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+        )?;
+        Ok(n.max(0) as u64)
+    }
+
+    fn set_send_buffer_size(&mut self, s: Resource<Socket>, bytes: u64) -> CapsockResult<()> {
+        let bytes = i32::try_from(bytes).map_err(|_| ErrorCode::InvalidArgument)?;
+        self.set_option(&s, libc::SOL_SOCKET, libc::SO_SNDBUF, bytes)
+    }
+
+    fn send_buffer_size(&mut self, s: Resource<Socket>) -> CapsockResult<u64> {
+        let n = sys::int_option(
+            self.table.get(&s)?.as_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+        )?;
+        Ok(n.max(0) as u64)
+    }
+
+    fn set_reuse_address(&mut self, s: Resource<Socket>, enable: bool) -> CapsockResult<()> {
+        if self.table.get(&s)?.family() == AddressFamily::Unix {
+            return Err(ErrorCode::NotSupported.into());
+        }
+        self.set_option(&s, libc::SOL_SOCKET, libc::SO_REUSEADDR, i32::from(enable))
     }
 
     fn drop(&mut self, s: Resource<Socket>) -> wasmtime::Result<()> {

@@ -12,6 +12,7 @@ use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::cmsg::{self, Ucred};
+use crate::sockaddr::{self, SockName, UnixName};
 
 /// Retries `f` while it fails with `EINTR`, like std's I/O helpers.
 fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
@@ -58,15 +59,23 @@ pub fn unix_socket(ty: libc::c_int) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// `connect(2)` to a Unix address.
-pub fn connect(fd: BorrowedFd<'_>, addr: &UnixAddr) -> io::Result<()> {
-    // SAFETY: `addr` holds a valid sockaddr_un of `addr.len` bytes.
+/// `socket(domain, ty | SOCK_CLOEXEC, protocol)`.
+pub fn socket(domain: libc::c_int, ty: libc::c_int, protocol: libc::c_int) -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall with integer arguments.
+    let fd = check(unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, protocol) })?;
+    // SAFETY: a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `connect(2)`.
+pub fn connect(fd: BorrowedFd<'_>, addr: &SockAddr) -> io::Result<()> {
+    // SAFETY: `addr` holds a valid socket address of `addr.len` bytes.
     retry(|| check(unsafe { libc::connect(fd.as_raw_fd(), addr.as_ptr(), addr.len) }).map(drop))
 }
 
-/// `bind(2)` to a Unix address.
-pub fn bind(fd: BorrowedFd<'_>, addr: &UnixAddr) -> io::Result<()> {
-    // SAFETY: `addr` holds a valid sockaddr_un of `addr.len` bytes.
+/// `bind(2)`.
+pub fn bind(fd: BorrowedFd<'_>, addr: &SockAddr) -> io::Result<()> {
+    // SAFETY: `addr` holds a valid socket address of `addr.len` bytes.
     check(unsafe { libc::bind(fd.as_raw_fd(), addr.as_ptr(), addr.len) }).map(drop)
 }
 
@@ -235,6 +244,25 @@ fn setsockopt<T: Copy>(
     .map(drop)
 }
 
+/// `setsockopt(2)` of an `int` option.
+pub fn set_int_option(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    setsockopt(fd, level, name, value)
+}
+
+/// `getsockopt(2)` of an `int` option.
+pub fn int_option(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+) -> io::Result<libc::c_int> {
+    getsockopt(fd, level, name, 0 as libc::c_int)
+}
+
 /// `SO_TYPE`: `SOCK_STREAM`, `SOCK_DGRAM`, `SOCK_SEQPACKET`, ...
 /// Fails with `ENOTSOCK` for anything that is not a socket.
 pub fn socket_type(fd: BorrowedFd<'_>) -> io::Result<libc::c_int> {
@@ -277,112 +305,72 @@ pub fn shutdown(fd: BorrowedFd<'_>, how: libc::c_int) -> io::Result<()> {
     check(unsafe { libc::shutdown(fd.as_raw_fd(), how) }).map(drop)
 }
 
-/// A `struct sockaddr_un` with its length, as the kernel reads and writes it.
+/// A socket address with its length, as the kernel reads and writes it:
+/// `struct sockaddr_storage` bytes, 8-byte aligned, encoded and decoded by
+/// [`sockaddr`](crate::sockaddr) without `unsafe`.
 #[derive(Clone, Copy)]
-pub struct UnixAddr {
-    addr: libc::sockaddr_un,
+pub struct SockAddr {
+    storage: [u64; sockaddr::STORAGE_LEN / 8],
     len: libc::socklen_t,
 }
 
-/// Offset of `sun_path` in `struct sockaddr_un`.
-const SUN_PATH_OFFSET: usize = std::mem::offset_of!(libc::sockaddr_un, sun_path);
+// sockaddr_storage needs no more alignment than u64.
+const _: () = assert!(std::mem::align_of::<libc::sockaddr_storage>() <= 8);
 
-/// What a Unix socket address names.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum UnixName {
-    /// No name (`addrlen == sizeof(sa_family_t)`).
-    Unnamed,
-    /// A path name, without the trailing NUL.
-    Pathname(Vec<u8>),
-    /// An abstract name, without the leading NUL.
-    Abstract(Vec<u8>),
-}
-
-impl UnixAddr {
-    fn empty() -> UnixAddr {
-        UnixAddr {
-            addr: libc::sockaddr_un {
-                sun_family: libc::AF_UNIX as libc::sa_family_t,
-                sun_path: [0; 108],
-            },
-            len: size_of::<libc::sockaddr_un>() as libc::socklen_t,
+impl SockAddr {
+    fn empty() -> SockAddr {
+        SockAddr {
+            storage: [0; sockaddr::STORAGE_LEN / 8],
+            len: sockaddr::STORAGE_LEN as libc::socklen_t,
         }
     }
 
-    /// Builds an address; `ENAMETOOLONG` if the name does not fit in
-    /// `sun_path`, `EINVAL` for a path name with a NUL byte or an empty one.
-    pub fn new(name: &UnixName) -> io::Result<UnixAddr> {
-        let mut a = UnixAddr::empty();
-        let (bytes, start) = match name {
-            UnixName::Unnamed => (&[][..], 0),
-            UnixName::Pathname(p) if p.is_empty() || p.contains(&0) => {
-                return Err(io::Error::from_raw_os_error(libc::EINVAL))
-            }
-            UnixName::Pathname(p) => (&p[..], 0),
-            UnixName::Abstract(n) => (&n[..], 1),
-        };
-        // A path name keeps room for its NUL; an abstract name uses every byte.
-        let room = a.addr.sun_path.len() - start - usize::from(start == 0 && !bytes.is_empty());
-        if bytes.len() > room {
-            return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
-        }
-        for (dst, src) in a.addr.sun_path[start..].iter_mut().zip(bytes) {
-            *dst = *src as libc::c_char;
-        }
-        let used = match name {
-            UnixName::Unnamed => 0,
-            UnixName::Pathname(_) => bytes.len() + 1,
-            UnixName::Abstract(_) => bytes.len() + 1,
-        };
-        a.len = (SUN_PATH_OFFSET + used) as libc::socklen_t;
+    /// Builds an address; see [`sockaddr::encode`] for the errors.
+    pub fn new(name: &SockName) -> io::Result<SockAddr> {
+        let mut a = SockAddr::empty();
+        let len = sockaddr::encode(name, bytemuck::cast_mut(&mut a.storage))?;
+        a.len = len as libc::socklen_t;
         Ok(a)
     }
 
-    /// What this address names, as Linux's `unix(7)` describes the three kinds.
-    pub fn name(&self) -> UnixName {
-        let len = (self.len as usize)
-            .saturating_sub(SUN_PATH_OFFSET)
-            .min(self.addr.sun_path.len());
-        let path: Vec<u8> = self.addr.sun_path[..len].iter().map(|&c| c as u8).collect();
-        match path.first() {
-            None => UnixName::Unnamed,
-            Some(0) => UnixName::Abstract(path[1..].to_vec()),
-            Some(_) => {
-                let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
-                UnixName::Pathname(path[..end].to_vec())
-            }
-        }
+    /// A Unix address.
+    pub fn unix(name: &UnixName) -> io::Result<SockAddr> {
+        SockAddr::new(&SockName::Unix(name.clone()))
+    }
+
+    /// What this address names; `None` for a family capsock does not know.
+    pub fn name(&self) -> Option<SockName> {
+        let bytes: &[u8; sockaddr::STORAGE_LEN] = bytemuck::cast_ref(&self.storage);
+        sockaddr::decode(&bytes[..(self.len as usize).min(sockaddr::STORAGE_LEN)])
     }
 
     fn as_ptr(&self) -> *const libc::sockaddr {
-        (&self.addr as *const libc::sockaddr_un).cast()
+        self.storage.as_ptr().cast()
+    }
+
+    fn as_mut_ptr(&mut self) -> *mut libc::sockaddr {
+        self.storage.as_mut_ptr().cast()
     }
 }
 
 fn get_name(
     fd: BorrowedFd<'_>,
     f: unsafe extern "C" fn(libc::c_int, *mut libc::sockaddr, *mut libc::socklen_t) -> libc::c_int,
-) -> io::Result<UnixAddr> {
-    let mut a = UnixAddr::empty();
-    // SAFETY: `a.addr` is a writable sockaddr_un of `a.len` bytes; `f` is
-    // getsockname or getpeername.
-    check(unsafe {
-        f(
-            fd.as_raw_fd(),
-            (&mut a.addr as *mut libc::sockaddr_un).cast(),
-            &mut a.len,
-        )
-    })?;
+) -> io::Result<SockAddr> {
+    let mut a = SockAddr::empty();
+    // SAFETY: `a.storage` is a writable sockaddr_storage of `a.len` bytes;
+    // `f` is getsockname or getpeername.
+    check(unsafe { f(fd.as_raw_fd(), a.as_mut_ptr(), &mut a.len) })?;
     Ok(a)
 }
 
-/// `getsockname(2)` of a Unix socket.
-pub fn local_address(fd: BorrowedFd<'_>) -> io::Result<UnixAddr> {
+/// `getsockname(2)`.
+pub fn local_address(fd: BorrowedFd<'_>) -> io::Result<SockAddr> {
     get_name(fd, libc::getsockname)
 }
 
-/// `getpeername(2)` of a Unix socket.
-pub fn peer_address(fd: BorrowedFd<'_>) -> io::Result<UnixAddr> {
+/// `getpeername(2)`.
+pub fn peer_address(fd: BorrowedFd<'_>) -> io::Result<SockAddr> {
     get_name(fd, libc::getpeername)
 }
 
@@ -392,7 +380,7 @@ pub fn sendmsg(
     fd: BorrowedFd<'_>,
     data: &[IoSlice<'_>],
     control: &[u8],
-    to: Option<&UnixAddr>,
+    to: Option<&SockAddr>,
     flags: libc::c_int,
 ) -> io::Result<usize> {
     // SAFETY: an all-zero msghdr is a valid empty message.
@@ -418,10 +406,11 @@ pub fn sendmsg(
 pub enum Received {
     /// `SCM_RIGHTS`: the new file descriptors, in order.
     Rights(Vec<OwnedFd>),
-    /// `SCM_CREDENTIALS`.
-    Credentials(Ucred),
-    /// Anything else, copied out of the control buffer.
-    Raw {
+    /// `SCM_PIDFD`: a pidfd for the sender.
+    Pidfd(OwnedFd),
+    /// Anything else, copied out of the control buffer, for
+    /// [`control::decode`](crate::control::decode).
+    Other {
         /// `cmsg_level`.
         level: i32,
         /// `cmsg_type`.
@@ -439,7 +428,7 @@ pub struct RecvResult {
     /// `msg_flags`.
     pub flags: libc::c_int,
     /// `msg_name`, if the kernel filled it in.
-    pub addr: Option<UnixAddr>,
+    pub addr: Option<SockAddr>,
     /// The control messages, in order.
     pub control: Vec<Received>,
 }
@@ -557,10 +546,10 @@ unsafe fn recvmsg_iov(
     control: &mut [u8],
     flags: libc::c_int,
 ) -> io::Result<RecvResult> {
-    let mut name = UnixAddr::empty();
+    let mut name = SockAddr::empty();
     // SAFETY: an all-zero msghdr is a valid empty message.
     let mut msg: libc::msghdr = unsafe { zeroed() };
-    msg.msg_name = (&mut name.addr as *mut libc::sockaddr_un).cast();
+    msg.msg_name = name.as_mut_ptr().cast();
     msg.msg_namelen = name.len;
     msg.msg_iov = iov;
     msg.msg_iovlen = iovlen as _;
@@ -589,17 +578,13 @@ unsafe fn recvmsg_iov(
                     .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
                     .collect(),
             )
-        } else if item.level == libc::SOL_SOCKET && item.ty == libc::SCM_CREDENTIALS {
-            match Ucred::from_bytes(item.data) {
-                Some(cred) => Received::Credentials(cred),
-                None => Received::Raw {
-                    level: item.level,
-                    ty: item.ty,
-                    data: item.data.to_vec(),
-                },
-            }
+        } else if let Some(fd) = item.pidfd() {
+            // SAFETY: as for SCM_RIGHTS. The kernel installs the pidfd only
+            // when its whole item fit (it closes it on MSG_CTRUNC), and
+            // `pidfd()` reads only an item of exactly one int.
+            Received::Pidfd(unsafe { OwnedFd::from_raw_fd(fd) })
         } else {
-            Received::Raw {
+            Received::Other {
                 level: item.level,
                 ty: item.ty,
                 data: item.data.to_vec(),
@@ -719,8 +704,10 @@ mod tests {
             for item in r.control {
                 match item {
                     Received::Rights(v) => got_fds.extend(v),
-                    Received::Credentials(c) => got_creds.push(c),
-                    Received::Raw { level, ty, .. } => prop_assert!(false, "unexpected raw item {} {}", level, ty),
+                    Received::Other { level, ty, data } if (level, ty) == (libc::SOL_SOCKET, libc::SCM_CREDENTIALS) => {
+                        got_creds.push(Ucred::from_bytes(&data).unwrap())
+                    }
+                    other => prop_assert!(false, "unexpected item {:?}", other),
                 }
             }
             prop_assert_eq!(got_fds.len(), total);
@@ -805,20 +792,23 @@ mod tests {
             UnixName::Abstract(b"capsock-test".to_vec()),
             UnixName::Abstract(vec![0, 1, 2]),
         ] {
-            assert_eq!(UnixAddr::new(&name).unwrap().name(), name);
+            assert_eq!(
+                SockAddr::unix(&name).unwrap().name(),
+                Some(SockName::Unix(name))
+            );
         }
     }
 
     #[test]
     fn overlong_and_invalid_paths_are_refused() {
-        let err = UnixAddr::new(&UnixName::Pathname(vec![b'a'; 108]))
+        let err = SockAddr::unix(&UnixName::Pathname(vec![b'a'; 108]))
             .err()
             .unwrap();
         assert_eq!(err.raw_os_error(), Some(libc::ENAMETOOLONG));
-        assert!(UnixAddr::new(&UnixName::Pathname(vec![b'a'; 107])).is_ok());
-        assert!(UnixAddr::new(&UnixName::Abstract(vec![b'a'; 107])).is_ok());
-        assert!(UnixAddr::new(&UnixName::Abstract(vec![b'a'; 108])).is_err());
-        let err = UnixAddr::new(&UnixName::Pathname(b"a\0b".to_vec()))
+        assert!(SockAddr::unix(&UnixName::Pathname(vec![b'a'; 107])).is_ok());
+        assert!(SockAddr::unix(&UnixName::Abstract(vec![b'a'; 107])).is_ok());
+        assert!(SockAddr::unix(&UnixName::Abstract(vec![b'a'; 108])).is_err());
+        let err = SockAddr::unix(&UnixName::Pathname(b"a\0b".to_vec()))
             .err()
             .unwrap();
         assert_eq!(err.raw_os_error(), Some(libc::EINVAL));

@@ -37,6 +37,13 @@ pub struct RunArgs {
     #[arg(long = "allow-abstract")]
     allow_abstract: bool,
 
+    /// Let the guest create UDP and TCP sockets and bind, connect and send
+    /// to addresses in CIDR (and choose them as sources), on PORTS if given
+    /// (`N` or `N-M`); IPv6 with ports as `[CIDR]:PORTS`. Repeatable;
+    /// nothing is allowed by default.
+    #[arg(long = "allow-ip", value_name = "CIDR[:PORTS]")]
+    allow_ip: Vec<capsock_host::netpolicy::IpRule>,
+
     /// Preopen the host directory HOST for WASI filesystem access, as GUEST
     /// (default: the same path).
     #[arg(long = "dir", value_name = "HOST[::GUEST]", value_parser = parse_dir)]
@@ -260,6 +267,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             .with_context(|| format!("--unix-dir {}", host.display()))?;
     }
     policy.allow_abstract_names(args.allow_abstract);
+    for rule in &args.allow_ip {
+        policy.allow_ip(rule.clone());
+    }
 
     let mut capsock = CapsockCtx::builder();
     capsock.policy(policy);
