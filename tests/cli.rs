@@ -206,6 +206,14 @@ fn bad_flag_values_are_one_line() {
             vec!["run", "--env", "novalue", guests::CLI_PROBE],
             "expected K=V",
         ),
+        (
+            vec!["run", "--allow-ip", "10.0.0.0/33", guests::CLI_PROBE],
+            "prefix longer than the address",
+        ),
+        (
+            vec!["run", "--allow-ip", "example.com:80", guests::CLI_PROBE],
+            "not an IP address",
+        ),
     ] {
         let out = capsock(&args);
         let err = stderr(&out);
@@ -220,6 +228,32 @@ fn bad_flag_values_are_one_line() {
     assert_one_line_error(
         &capsock(&["run", "--fd", "x=999", guests::CLI_PROBE]),
         "--fd x=999: not an open file descriptor",
+    );
+}
+
+/// `--allow-ip` grants exactly its rule: one port is reachable, another
+/// on the same address is refused.
+#[test]
+fn allow_ip_grants_exactly_its_rule() {
+    let denied = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let allowed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (d, a) = (
+        denied.local_addr().unwrap().port().to_string(),
+        allowed.local_addr().unwrap().port().to_string(),
+    );
+    let rule = format!("127.0.0.1:{a}");
+    let out = capsock(&["run", "--allow-ip", &rule, guests::INET, "refusals", &d, &a]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("send_to=access-denied\n"), "{text}");
+    assert!(text.contains("allowed=sent:1\n"), "{text}");
+    let mut buf = [0u8; 8];
+    allowed.set_nonblocking(true).unwrap();
+    assert_eq!(allowed.recv(&mut buf).unwrap(), 1);
+    denied.set_nonblocking(true).unwrap();
+    assert!(
+        denied.recv(&mut buf).is_err(),
+        "nothing reached the denied port"
     );
 }
 

@@ -142,7 +142,7 @@ fn ipv6_items_round_trip_over_loopback() {
 #[test]
 fn pktinfo_source_is_used_when_allowed_and_refused_outside_the_policy() {
     let _serial = serial(&[guests::INET]);
-    let run = inet(&["pktinfo_source"], &["127.0.0.0/8"]);
+    let run = inet(&["pktinfo_source"], &["127.0.0.0/8", "::1"]);
     assert!(
         run.get("from").starts_with("Some(Inet(127.0.0.2:"),
         "the chosen source address: {run:#?}"
@@ -150,6 +150,9 @@ fn pktinfo_source_is_used_when_allowed_and_refused_outside_the_policy() {
     assert_eq!(run.get("outside"), "access-denied");
     assert_eq!(run.get("raw_pktinfo"), "access-denied");
     assert_eq!(run.get("then"), "Err(WouldBlock)", "nothing else arrived");
+    assert!(run.get("from6").starts_with("Some(Inet([::1]:"), "{run:#?}");
+    assert_eq!(run.get("outside6"), "access-denied");
+    assert_eq!(run.get("then6"), "Err(WouldBlock)");
 }
 
 #[test]

@@ -208,6 +208,39 @@ fn pktinfo_source() {
     r.set_nonblocking(true).unwrap();
     let mut buf = [0u8; 8];
     println!("then={:?}", r.recv(&mut buf).map_err(|e| e.kind()));
+
+    // IPV6_PKTINFO: the same, on IPv6.
+    let r6 = UdpSocket::bind("[::1]:0".parse().unwrap()).unwrap();
+    let to6 = r6.local_addr().unwrap();
+    let s6 = UdpSocket::unbound(AddressFamily::Ipv6).unwrap();
+    let chosen = [Ancillary::Ipv6PacketInfo {
+        interface: 0,
+        source: Ipv6Addr::LOCALHOST,
+    }];
+    s6.send_msg(
+        &[IoSlice::new(b"a")],
+        &chosen,
+        SendFlags::empty(),
+        Some(to6),
+    )
+    .unwrap();
+    let (_, m) = recv(&r6, RecvFlags::empty());
+    println!("from6={:?}", m.addr);
+    let outside = [Ancillary::Ipv6PacketInfo {
+        interface: 0,
+        source: "2001:db8::1".parse().unwrap(),
+    }];
+    let e = s6
+        .send_msg(
+            &[IoSlice::new(b"b")],
+            &outside,
+            SendFlags::empty(),
+            Some(to6),
+        )
+        .unwrap_err();
+    println!("outside6={}", code(&e));
+    r6.set_nonblocking(true).unwrap();
+    println!("then6={:?}", r6.recv(&mut buf).map_err(|e| e.kind()));
 }
 
 /// IP_RECVERR: a datagram to a closed port comes back as an ICMP error on
