@@ -649,6 +649,51 @@ mod tests {
         }
     }
 
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Every (level, type) the decoder types, and a few it does not.
+        const PAIRS: &[(i32, i32)] = &[
+            (libc::SOL_SOCKET, libc::SCM_CREDENTIALS),
+            (libc::SOL_SOCKET, SCM_SECURITY),
+            (libc::SOL_SOCKET, SO_TIMESTAMP_OLD),
+            (libc::SOL_SOCKET, SO_TIMESTAMP_NEW),
+            (libc::SOL_SOCKET, SO_TIMESTAMPNS_OLD),
+            (libc::SOL_SOCKET, SO_TIMESTAMPNS_NEW),
+            (libc::SOL_SOCKET, SO_TIMESTAMPING_OLD),
+            (libc::SOL_SOCKET, SO_TIMESTAMPING_NEW),
+            (libc::SOL_SOCKET, SO_RXQ_OVFL),
+            (libc::IPPROTO_IP, libc::IP_TTL),
+            (libc::IPPROTO_IP, libc::IP_TOS),
+            (libc::IPPROTO_IP, libc::IP_PKTINFO),
+            (libc::IPPROTO_IP, libc::IP_ORIGDSTADDR),
+            (libc::IPPROTO_IP, libc::IP_RECVERR),
+            (libc::IPPROTO_IPV6, libc::IPV6_RECVERR),
+            (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT),
+            (libc::IPPROTO_IPV6, libc::IPV6_TCLASS),
+            (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO),
+            (libc::IPPROTO_IPV6, IPV6_ORIGDSTADDR),
+            (libc::SOL_UDP, UDP_GRO),
+            (libc::SOL_SOCKET, 999),
+            (7, 7),
+        ];
+
+        proptest! {
+            /// Whatever bytes the kernel (or a bug) puts in an item, decoding
+            /// never panics, and an item that stays raw keeps its bytes.
+            #[test]
+            fn decode_never_panics(
+                pair in proptest::sample::select(PAIRS),
+                data in proptest::collection::vec(any::<u8>(), 0..80),
+            ) {
+                if let AncillaryIn::Raw(r) = decode(pair.0, pair.1, data.clone()) {
+                    prop_assert_eq!((r.level, r.kind, r.data), (pair.0, pair.1, data));
+                }
+            }
+        }
+    }
+
     #[test]
     fn decodes_extended_error_with_offender() {
         let mut ee = vec![0u8; EE_LEN];
