@@ -151,6 +151,23 @@ impl CapsockCtxView<'_> {
         Ok(Resolved::plain(SockAddr::new(&SockName::Ip(ip))?))
     }
 
+    /// `SO_RCVBUF` / `SO_SNDBUF` (`name`) set to `bytes`.
+    fn set_buffer_size(
+        &mut self,
+        s: &Resource<Socket>,
+        name: i32,
+        bytes: u64,
+    ) -> CapsockResult<()> {
+        let bytes = i32::try_from(bytes).map_err(|_| ErrorCode::InvalidArgument)?;
+        self.set_option(s, libc::SOL_SOCKET, name, bytes)
+    }
+
+    /// `SO_RCVBUF` / `SO_SNDBUF` (`name`) as the kernel reports it.
+    fn buffer_size(&mut self, s: &Resource<Socket>, name: i32) -> CapsockResult<u64> {
+        let n = sys::int_option(self.table.get(s)?.as_fd(), libc::SOL_SOCKET, name)?;
+        Ok(n.max(0) as u64)
+    }
+
     /// A socket option of a socket, as `int`.
     fn set_option(
         &mut self,
@@ -568,31 +585,19 @@ impl HostSocket for CapsockCtxView<'_> {
     }
 
     fn set_receive_buffer_size(&mut self, s: Resource<Socket>, bytes: u64) -> CapsockResult<()> {
-        let bytes = i32::try_from(bytes).map_err(|_| ErrorCode::InvalidArgument)?;
-        self.set_option(&s, libc::SOL_SOCKET, libc::SO_RCVBUF, bytes)
+        self.set_buffer_size(&s, libc::SO_RCVBUF, bytes)
     }
 
     fn receive_buffer_size(&mut self, s: Resource<Socket>) -> CapsockResult<u64> {
-        let n = sys::int_option(
-            self.table.get(&s)?.as_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-        )?;
-        Ok(n.max(0) as u64)
+        self.buffer_size(&s, libc::SO_RCVBUF)
     }
 
     fn set_send_buffer_size(&mut self, s: Resource<Socket>, bytes: u64) -> CapsockResult<()> {
-        let bytes = i32::try_from(bytes).map_err(|_| ErrorCode::InvalidArgument)?;
-        self.set_option(&s, libc::SOL_SOCKET, libc::SO_SNDBUF, bytes)
+        self.set_buffer_size(&s, libc::SO_SNDBUF, bytes)
     }
 
     fn send_buffer_size(&mut self, s: Resource<Socket>) -> CapsockResult<u64> {
-        let n = sys::int_option(
-            self.table.get(&s)?.as_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_SNDBUF,
-        )?;
-        Ok(n.max(0) as u64)
+        self.buffer_size(&s, libc::SO_SNDBUF)
     }
 
     fn set_reuse_address(&mut self, s: Resource<Socket>, enable: bool) -> CapsockResult<()> {
