@@ -81,8 +81,9 @@ impl OwnedHandle {
     pub fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         let len = buf.len().min(READ_CHUNK);
         let data = self.inner.read_at(len as u64, offset).map_err(to_io)?;
-        buf[..data.len()].copy_from_slice(&data);
-        Ok(data.len())
+        let n = data.len().min(len);
+        buf[..n].copy_from_slice(&data[..n]);
+        Ok(n)
     }
 
     /// `pwrite(2)`: writes at `offset` without moving the file offset.
@@ -106,8 +107,9 @@ impl Read for &OwnedHandle {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let len = buf.len().min(READ_CHUNK);
         let data = self.inner.read(len as u64).map_err(to_io)?;
-        buf[..data.len()].copy_from_slice(&data);
-        Ok(data.len())
+        let n = data.len().min(len);
+        buf[..n].copy_from_slice(&data[..n]);
+        Ok(n)
     }
 }
 

@@ -580,8 +580,9 @@ impl Sock {
             .inner
             .recv(buf.len() as u64, RecvFlags::empty())
             .map_err(to_io)?;
-        buf[..data.len()].copy_from_slice(&data);
-        Ok(data.len())
+        let n = data.len().min(buf.len());
+        buf[..n].copy_from_slice(&data[..n]);
+        Ok(n)
     }
 
     fn recv_into(

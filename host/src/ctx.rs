@@ -3,7 +3,7 @@
 //! and [`add_to_linker`].
 
 use std::os::fd::OwnedFd;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
@@ -12,7 +12,10 @@ use crate::bindings;
 use crate::cmsg::ControlBuf;
 use crate::error::{CapsockError, ErrorCode};
 use crate::handles::{Descriptor, Socket};
+use crate::interrupt::Interrupt;
 use crate::policy::{Limits, Policy};
+use crate::readiness::{Readiness, SharedFd, Slot};
+use wasmtime_wasi::p2::DynPollable;
 
 /// capsock's state for one guest: what it was granted, what it may do, and
 /// how many handles it holds.
@@ -20,11 +23,13 @@ pub struct CapsockCtx {
     pub(crate) grants: Vec<(String, OwnedFd)>,
     pub(crate) policy: Policy,
     pub(crate) limits: Limits,
-    pub(crate) handles: usize,
+    /// Handles the guest holds: sockets, descriptors and pollables. Shared,
+    /// because a pollable gives its unit back when wasmtime-wasi drops it.
+    pub(crate) handles: Arc<AtomicUsize>,
     /// Control buffer reused by every send and receive of this guest.
     pub(crate) control: ControlBuf,
-    /// Live pollables from `subscribe`, limited like handles.
-    pub(crate) pollables: Arc<AtomicUsize>,
+    /// Stops the guest's blocking calls when the sandbox must stop.
+    pub(crate) interrupt: Interrupt,
 }
 
 impl CapsockCtx {
@@ -38,9 +43,15 @@ impl CapsockCtx {
         &self.limits
     }
 
-    /// Socket and descriptor handles the guest holds now.
+    /// Handles the guest holds now: sockets, descriptors and pollables.
     pub fn handles_held(&self) -> usize {
-        self.handles
+        self.handles.load(Ordering::Relaxed)
+    }
+
+    /// The guest's stop switch: [`Interrupt::stop`] ends a host call
+    /// blocked in a system call (see [`crate::limits`] for wasm code).
+    pub fn interrupt(&self) -> &Interrupt {
+        &self.interrupt
     }
 }
 
@@ -83,9 +94,9 @@ impl CapsockCtxBuilder {
             grants: b.grants,
             policy: b.policy,
             limits: b.limits,
-            handles: 0,
+            handles: Arc::default(),
             control: ControlBuf::new(),
-            pollables: Arc::default(),
+            interrupt: Interrupt::new(),
         }
     }
 }
@@ -114,9 +125,10 @@ impl HasData for HasCapsock {
 /// Adds every capsock interface to `linker`. Add WASI separately (for
 /// example with `wasmtime_wasi::p2::add_to_linker_sync`).
 ///
-/// `socket.send` is then redefined by a hand-written function that sends
-/// straight from guest memory; this needs shadowing for a moment, and
-/// leaves the linker with shadowing disallowed (wasmtime's default).
+/// `socket.send`, `descriptor.write` and `descriptor.write-at` are then
+/// redefined by hand-written functions that read the data straight from
+/// guest memory; this needs shadowing for a moment, and leaves the linker
+/// with shadowing disallowed (wasmtime's default).
 pub fn add_to_linker<T: CapsockView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     // Interface by interface: the world also names wasi:io/poll, which the
     // embedder's WASI linker provides.
@@ -125,14 +137,15 @@ pub fn add_to_linker<T: CapsockView + 'static>(linker: &mut Linker<T>) -> wasmti
     bindings::sockets::add_to_linker::<T, HasCapsock>(linker, T::capsock)?;
     bindings::preopens::add_to_linker::<T, HasCapsock>(linker, T::capsock)?;
     linker.allow_shadowing(true);
-    let fast = crate::sockets::add_fast_send(linker);
+    let fast = crate::sockets::add_fast_send(linker)
+        .and_then(|()| crate::descriptors::add_fast_writes(linker));
     linker.allow_shadowing(false);
     fast
 }
 
 impl CapsockCtxView<'_> {
     fn reserve_handles(&self, n: usize) -> Result<(), ErrorCode> {
-        match self.ctx.handles.checked_add(n) {
+        match self.ctx.handles_held().checked_add(n) {
             Some(total) if total <= self.ctx.limits.max_handles => Ok(()),
             _ => Err(ErrorCode::LimitReached),
         }
@@ -140,14 +153,17 @@ impl CapsockCtxView<'_> {
 
     /// Handles the guest may still take before reaching its limit.
     pub(crate) fn handles_left(&self) -> usize {
-        self.ctx.limits.max_handles.saturating_sub(self.ctx.handles)
+        self.ctx
+            .limits
+            .max_handles
+            .saturating_sub(self.ctx.handles_held())
     }
 
     /// Pushes a socket for the guest, counting it against the handle limit.
     pub(crate) fn push_socket(&mut self, s: Socket) -> Result<Resource<Socket>, CapsockError> {
         self.reserve_handles(1)?;
         let r = self.table.push(s)?;
-        self.ctx.handles += 1;
+        self.ctx.handles.fetch_add(1, Ordering::Relaxed);
         Ok(r)
     }
 
@@ -158,8 +174,24 @@ impl CapsockCtxView<'_> {
     ) -> Result<Resource<Descriptor>, CapsockError> {
         self.reserve_handles(1)?;
         let r = self.table.push(d)?;
-        self.ctx.handles += 1;
+        self.ctx.handles.fetch_add(1, Ordering::Relaxed);
         Ok(r)
+    }
+
+    /// A pollable for `fd`'s readiness (to write, if `writable`), counted
+    /// against the handle limit while it lives.
+    pub(crate) fn subscribe_to(
+        &mut self,
+        fd: Arc<SharedFd>,
+        writable: bool,
+    ) -> Result<Resource<DynPollable>, CapsockError> {
+        let slot = Slot::take(&self.ctx.handles, self.ctx.limits.max_handles)
+            .ok_or(ErrorCode::LimitReached)?;
+        let interrupt = self.ctx.interrupt.clone();
+        let readiness = self
+            .table
+            .push(Readiness::new(fd, writable, interrupt, slot))?;
+        wasmtime_wasi::p2::subscribe(self.table, readiness).map_err(CapsockError::trap)
     }
 
     /// Checks that `n` more handles fit, before doing work that creates them.
@@ -170,7 +202,7 @@ impl CapsockCtxView<'_> {
     /// Deletes a handle the guest dropped; its fd closes here.
     pub(crate) fn delete<T: 'static>(&mut self, r: Resource<T>) -> wasmtime::Result<()> {
         self.table.delete(r)?;
-        self.ctx.handles -= 1;
+        self.ctx.handles.fetch_sub(1, Ordering::Relaxed);
         Ok(())
     }
 }

@@ -90,6 +90,12 @@ pub fn from_errno(errno: i32) -> ErrorCode {
     }
 }
 
+impl From<crate::limits::Stopped> for CapsockError {
+    fn from(s: crate::limits::Stopped) -> CapsockError {
+        CapsockError::trap(s)
+    }
+}
+
 impl From<io::Error> for CapsockError {
     fn from(e: io::Error) -> CapsockError {
         ErrorCode::from(e).into()

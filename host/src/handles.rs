@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::bindings::types::{AddressFamily, DescriptorKind, ErrorCode, SocketType};
 use crate::control::SocketKind;
+use crate::readiness::SharedFd;
 use crate::sys;
 
 /// Maps a socket type to its `SOCK_*` constant.
@@ -34,33 +35,35 @@ fn sock_type_from_libc(ty: libc::c_int) -> Option<SocketType> {
 ///
 /// The kind is read with `fstat(2)` the first time it is asked for, not
 /// when the descriptor arrives: receiving many fds costs no extra syscalls.
-/// The fd is closed when the handle is dropped, or moves out when the guest
-/// turns the descriptor into a socket.
+/// The fd is closed when the handle (and any pollable made from it) is
+/// dropped, or moves out when the guest turns the descriptor into a socket.
 pub struct Descriptor {
-    file: Option<File>,
+    fd: Option<Arc<SharedFd>>,
     kind: OnceCell<(DescriptorKind, Option<SocketType>)>,
+    /// Non-blocking mode and timeouts the guest set.
+    pub(crate) modes: crate::descriptors::DescriptorModes,
 }
 
 impl Descriptor {
     /// Wraps `fd`.
     pub fn new(fd: OwnedFd) -> Descriptor {
         Descriptor {
-            file: Some(File::from(fd)),
+            fd: Some(SharedFd::new(fd)),
             kind: OnceCell::new(),
+            modes: Default::default(),
         }
     }
 
     fn classify(&self) -> (DescriptorKind, Option<SocketType>) {
         *self.kind.get_or_init(|| {
-            let Some(file) = &self.file else {
+            let Some(fd) = &self.fd else {
                 return (DescriptorKind::Unknown, None);
             };
-            let kind = file
-                .metadata()
+            let kind = sys::with_file(fd.as_fd(), |f| f.metadata())
                 .map(|m| kind_of(m.file_type()))
                 .unwrap_or(DescriptorKind::Unknown);
             let socket_type = match kind {
-                DescriptorKind::Socket => sys::socket_type(file.as_fd())
+                DescriptorKind::Socket => sys::socket_type(fd.as_fd())
                     .ok()
                     .and_then(sock_type_from_libc),
                 _ => None,
@@ -79,21 +82,29 @@ impl Descriptor {
         self.classify().1
     }
 
-    /// The open file, or `bad-descriptor` once the fd has moved out.
-    pub fn file(&self) -> Result<&File, ErrorCode> {
-        self.file.as_ref().ok_or(ErrorCode::BadDescriptor)
-    }
-
     /// The fd, or `bad-descriptor` once it has moved out.
     pub fn fd(&self) -> Result<BorrowedFd<'_>, ErrorCode> {
-        self.file().map(|f| f.as_fd())
+        self.fd
+            .as_deref()
+            .map(AsFd::as_fd)
+            .ok_or(ErrorCode::BadDescriptor)
+    }
+
+    /// Runs `f` with the fd as a [`File`] (which it cannot close).
+    pub(crate) fn with_file<R>(&self, f: impl FnOnce(&File) -> R) -> Result<R, ErrorCode> {
+        Ok(sys::with_file(self.fd()?, f))
+    }
+
+    /// Another reference to the fd, for a pollable.
+    pub(crate) fn shared_fd(&self) -> Result<Arc<SharedFd>, ErrorCode> {
+        self.fd.clone().ok_or(ErrorCode::BadDescriptor)
     }
 
     /// Moves the fd out; the descriptor answers `bad-descriptor` from then
     /// on (its kind is kept, as read before the move).
-    pub(crate) fn take(&mut self) -> Option<OwnedFd> {
+    pub(crate) fn take(&mut self) -> Option<Arc<SharedFd>> {
         self.classify();
-        self.file.take().map(OwnedFd::from)
+        self.fd.take()
     }
 }
 
@@ -152,7 +163,7 @@ pub struct Socket {
     /// Shared so a call can hold the fd while it borrows guest memory
     /// instead of the resource table (see `sockets::add_fast_send`), and so
     /// a pollable can outlive the handle.
-    fd: Arc<OwnedFd>,
+    fd: Arc<SharedFd>,
     kind: SocketKind,
     /// What the guest set, to tell a timeout from `would-block`: Linux
     /// reports both as `EAGAIN`.
@@ -198,8 +209,12 @@ impl Socket {
     }
 
     pub(crate) fn from_parts(fd: OwnedFd, kind: SocketKind) -> Socket {
+        Socket::from_shared(SharedFd::new(fd), kind)
+    }
+
+    pub(crate) fn from_shared(fd: Arc<SharedFd>, kind: SocketKind) -> Socket {
         Socket {
-            fd: Arc::new(fd),
+            fd,
             kind,
             modes: Modes::default(),
             bound_as: None,
@@ -236,7 +251,7 @@ impl Socket {
     }
 
     /// Another reference to the fd, which stays open while it lives.
-    pub(crate) fn shared_fd(&self) -> Arc<OwnedFd> {
+    pub(crate) fn shared_fd(&self) -> Arc<SharedFd> {
         Arc::clone(&self.fd)
     }
 }

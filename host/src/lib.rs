@@ -23,6 +23,8 @@ mod ctx;
 mod descriptors;
 mod error;
 mod handles;
+mod interrupt;
+pub mod limits;
 pub mod native;
 pub mod netpolicy;
 mod policy;
@@ -48,5 +50,9 @@ pub use ctx::{
 };
 pub use error::{CapsockError, CapsockResult};
 pub use handles::{Descriptor, Socket};
+pub use interrupt::Interrupt;
+pub use limits::{GuestStopped, SandboxLimits, StopReason};
 pub use policy::{Limits, Policy, Refusal};
-pub use runtime::{GuestTrapped, Prepared, Runtime, Sandbox, SandboxState};
+pub use runtime::{
+    GuestTrapped, Prepared, Runtime, RuntimeBuilder, Sandbox, SandboxState, StopHandle,
+};

@@ -111,6 +111,104 @@ pub fn settle_process_fds() {
     wasmtime_wasi::runtime::in_tokio(async {});
 }
 
+/// Raises this process's soft limit on open files (`RLIMIT_NOFILE`) to
+/// its hard limit, as servers do at start-up, and returns the new limit:
+/// the guests of a `capsock` process then share the most fds the system
+/// allows it.
+pub fn raise_fd_limit() -> io::Result<u64> {
+    sys::raise_fd_limit()
+}
+
+/// Reads the regular file at `path`, up to `max` bytes. Anything else is
+/// refused without blocking or reading: a FIFO (opening it would wait for
+/// a writer), a device such as `/dev/zero` (which never ends), a directory,
+/// or a file larger than `max`.
+pub fn read_regular_file(path: &std::path::Path, max: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("not a regular file ({})", kind_name(meta.file_type())),
+        ));
+    }
+    if meta.len() > max {
+        return Err(too_big(max));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(too_big(max));
+    }
+    Ok(bytes)
+}
+
+fn too_big(max: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("larger than {} MiB", max >> 20),
+    )
+}
+
+fn kind_name(ft: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_dir() {
+        "a directory"
+    } else if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_char_device() {
+        "a character device"
+    } else if ft.is_block_device() {
+        "a block device"
+    } else if ft.is_socket() {
+        "a socket"
+    } else {
+        "a special file"
+    }
+}
+
+/// Makes `dir` a directory only this user can write to: created with mode
+/// 0700 (with any missing parents) if it does not exist; refused if it
+/// belongs to another user or group or others may write to it. For
+/// directories whose contents the process trusts, such as a cache of
+/// compiled native code.
+pub fn private_dir(dir: &std::path::Path) -> io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let meta = std::fs::metadata(dir)?;
+    let (_, uids, _) = sys::process_ids();
+    if !meta.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a directory",
+        ));
+    }
+    if meta.uid() != uids[1] {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("owned by uid {}, not by this user", meta.uid()),
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "mode {:o}: others may write to it (chmod go-w, or choose another directory)",
+                meta.mode() & 0o7777
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// How many file descriptors this process has open (`/proc/self/fd`), for
 /// leak accounting.
 pub fn count_open_fds() -> io::Result<usize> {

@@ -1,18 +1,30 @@
-//! `socket.subscribe`: `wasi:io/poll` pollables for capsock sockets, so a
-//! guest waits on several sockets together with WASI streams and clocks.
+//! Readiness: `wasi:io/poll` pollables for the fds guests hold, so a guest
+//! waits on several sockets and descriptors together with WASI streams and
+//! clocks.
+//!
+//! Each fd is registered with the tokio reactor at most once, on the first
+//! wait, in a [`SharedFd`] that the handle and all its pollables share
+//! (tokio's `AsyncFd` takes any number of waiters). A pollable therefore
+//! holds no fd of its own: what a guest can make the host hold is bounded by
+//! its handle limit, pollables included.
 
-use std::os::fd::OwnedFd;
+use std::io;
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use tokio::io::Interest;
 use wasmtime_wasi::p2::Pollable;
 
-/// What a pollable waits for: one direction of one socket. It shares the
-/// socket's fd, so it stays valid if the guest drops the socket first.
+use crate::interrupt::Interrupt;
+use crate::sys::Registration;
+pub(crate) use crate::sys::SharedFd;
+
+/// What a pollable waits for: one direction of one fd. It shares the fd,
+/// so it stays valid if the guest drops the socket first.
 pub(crate) struct Readiness {
-    fd: Arc<OwnedFd>,
+    fd: Arc<SharedFd>,
     writable: bool,
+    interrupt: Interrupt,
     /// Counts against the guest's handle limit until dropped.
     _slot: Slot,
 }
@@ -39,37 +51,51 @@ impl Drop for Slot {
 }
 
 impl Readiness {
-    pub fn new(fd: Arc<OwnedFd>, writable: bool, slot: Slot) -> Readiness {
+    pub fn new(fd: Arc<SharedFd>, writable: bool, interrupt: Interrupt, slot: Slot) -> Readiness {
         Readiness {
             fd,
             writable,
+            interrupt,
             _slot: slot,
         }
+    }
+
+    /// Waits for the reactor to report the fd ready; clears a report the
+    /// fd no longer bears out (another reader took the data).
+    async fn wait(&self, reg: &Registration) -> io::Result<()> {
+        let mut guard = if self.writable {
+            reg.writable().await?
+        } else {
+            reg.readable().await?
+        };
+        if !crate::sys::ready_now(self.fd.as_fd(), self.writable) {
+            guard.clear_ready();
+        }
+        Ok(())
     }
 }
 
 #[wasmtime_wasi::async_trait]
 impl Pollable for Readiness {
     async fn ready(&mut self) {
-        // Ask the kernel first: a socket that is ready now must be reported
-        // on the first poll, even next to a zero-length timeout.
-        if crate::sys::ready_now(std::os::fd::AsFd::as_fd(&*self.fd), self.writable) {
-            return;
-        }
-        let interest = if self.writable {
-            Interest::WRITABLE
-        } else {
-            Interest::READABLE
-        };
-        // tokio's reactor takes one registration per fd number: a private
-        // duplicate lets several pollables (and both directions) wait on
-        // the same socket at once. If either step fails, report ready: the
-        // guest's next call then sees the error.
-        let Ok(dup) = self.fd.try_clone() else { return };
-        if let Ok(registered) = crate::sys::register_async(dup, interest) {
-            // Readable also covers end-of-file and errors (tokio's
-            // READ_CLOSED and ERROR), so a closed peer wakes the guest.
-            let _ = registered.ready(interest).await;
+        loop {
+            // Ask the kernel first: an fd that is ready now is reported on
+            // the first poll, even next to a zero-length timeout. Readable
+            // also covers end-of-file and errors, so a closed peer wakes
+            // the guest.
+            if crate::sys::ready_now(self.fd.as_fd(), self.writable) {
+                return;
+            }
+            // Unregistrable (or a reactor error): report ready; the guest's
+            // next call then answers for itself.
+            let Some(reg) = self.fd.registration() else {
+                return;
+            };
+            tokio::select! {
+                r = self.wait(reg) => if r.is_err() { return },
+                // A stopped sandbox must not stay parked here.
+                () = self.interrupt.stopped() => return,
+            }
         }
     }
 }

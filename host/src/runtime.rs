@@ -1,38 +1,59 @@
 //! A ready-made runner for `sandbox`-world components: one [`Engine`] and
-//! [`Linker`] (WASI 0.2 + capsock), many runs. The CLI, the demo and the
-//! tests use it; an embedder with its own store data uses
-//! [`crate::add_to_linker`] instead.
+//! [`Linker`] (WASI 0.2 + capsock), many runs, each under
+//! [`SandboxLimits`]. The CLI, the demo and the tests use it; an embedder
+//! with its own store data uses [`crate::add_to_linker`] instead.
+//!
+//! Runs are asynchronous inside (wasmtime-wasi's async bindings, on its
+//! tokio runtime, which is started before the first guest runs) so that a
+//! time limit can cancel a guest waiting in any WASI call; capsock's own
+//! host calls are interrupted as [`crate::Interrupt`] describes.
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use anyhow::{bail, Context};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Cache, CacheConfig, Config, Engine, Store};
-use wasmtime_wasi::p2::bindings::sync::{Command, CommandPre};
+use wasmtime_wasi::p2::bindings::{Command, CommandPre};
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 
 use crate::ctx::{CapsockCtx, CapsockCtxView, CapsockView};
+use crate::interrupt::Interrupt;
+use crate::limits::{Deadline, GuestStopped, SandboxLimiter, SandboxLimits, StopReason, Stopped};
 
-/// The store data of one sandbox: WASI, capsock and their shared table.
+/// The store data of one sandbox: WASI, capsock, their shared table, and
+/// the memory limiter.
 pub struct SandboxState {
     wasi: WasiCtx,
     capsock: CapsockCtx,
     table: ResourceTable,
+    limiter: SandboxLimiter,
 }
 
 impl SandboxState {
-    /// State for one run.
+    /// State for one run, with [`SandboxLimits::default`]'s memory limits.
     pub fn new(wasi: WasiCtx, capsock: CapsockCtx) -> SandboxState {
+        SandboxState::with_limits(wasi, capsock, &SandboxLimits::default())
+    }
+
+    /// State for one run under `limits`.
+    pub fn with_limits(wasi: WasiCtx, capsock: CapsockCtx, limits: &SandboxLimits) -> SandboxState {
         SandboxState {
             wasi,
             capsock,
             table: ResourceTable::new(),
+            limiter: limits.limiter(),
         }
     }
 
     /// capsock's state, e.g. to read how many handles the guest holds.
     pub fn capsock_ctx(&self) -> &CapsockCtx {
         &self.capsock
+    }
+
+    /// The memory limiter: what the guest holds and what was refused.
+    pub fn limiter(&self) -> &SandboxLimiter {
+        &self.limiter
     }
 }
 
@@ -55,7 +76,8 @@ impl CapsockView for SandboxState {
 }
 
 /// The error [`Runtime::run`] returns when the guest trapped (as opposed to
-/// failing to load or instantiate).
+/// failing to load or instantiate, or being stopped by a limit:
+/// [`GuestStopped`]).
 #[derive(Debug)]
 pub struct GuestTrapped(pub wasmtime::Error);
 
@@ -71,6 +93,48 @@ impl std::error::Error for GuestTrapped {}
 pub struct Runtime {
     engine: Engine,
     linker: Linker<SandboxState>,
+    limits: SandboxLimits,
+}
+
+/// Builds a [`Runtime`]: its limits and its compile cache.
+#[derive(Default)]
+pub struct RuntimeBuilder {
+    limits: SandboxLimits,
+    cache_dir: Option<PathBuf>,
+}
+
+impl RuntimeBuilder {
+    /// The limits every sandbox of the runtime runs under (default:
+    /// [`SandboxLimits::default`]).
+    pub fn limits(mut self, limits: SandboxLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Keep compiled components in `dir` (an absolute path), keyed by the
+    /// component's content and the engine's settings: a component compiled
+    /// once loads from disk afterwards. The directory is created private
+    /// (0700); one that others can write to, or that belongs to someone
+    /// else, is refused, since the cache holds native code that is run.
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// The runtime.
+    pub fn build(self) -> anyhow::Result<Runtime> {
+        let mut config = Runtime::config();
+        self.limits.configure_engine(&mut config);
+        if let Some(dir) = &self.cache_dir {
+            crate::native::private_dir(dir)
+                .with_context(|| format!("compile cache {}", dir.display()))?;
+            let mut cache = CacheConfig::new();
+            cache.with_directory(dir);
+            config.cache(Some(Cache::new(cache).map_err(anyhow::Error::from)?));
+        }
+        let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
+        Runtime::with_engine_and_limits(engine, self.limits)
+    }
 }
 
 /// Magic and version of a WebAssembly component (layer 1) binary.
@@ -78,33 +142,37 @@ const COMPONENT_HEADER: [u8; 8] = *b"\0asm\x0d\0\x01\0";
 /// Magic and version of a core WebAssembly module.
 const MODULE_HEADER: [u8; 8] = *b"\0asm\x01\0\0\0";
 
+/// The largest component file [`Runtime::load_file`] reads.
+pub const MAX_COMPONENT_FILE: u64 = 512 << 20;
+
 impl Runtime {
-    /// A runtime with capsock's engine settings ([`Runtime::config`]) and
-    /// no on-disk cache.
+    /// A runtime with capsock's engine settings ([`Runtime::config`]), the
+    /// default limits and no on-disk cache.
     pub fn new() -> anyhow::Result<Runtime> {
-        Runtime::with_engine(Engine::new(&Runtime::config()).map_err(anyhow::Error::from)?)
+        Runtime::builder().build()
     }
 
-    /// The engine settings capsock runs guests with. Component-model
-    /// concurrency is off: capsock's and WASI's bindings here are
-    /// synchronous, and without it wasmtime skips creating and deleting a
-    /// task on every host call (about 1,500 instructions per
-    /// `send-msg` + `recv-msg` pair, measured with callgrind).
+    /// A builder for a runtime with other limits or a compile cache.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    /// The engine settings capsock runs guests with, before the limits'
+    /// own ([`SandboxLimits::configure_engine`]). Component-model
+    /// concurrency is off: capsock's bindings are synchronous, and without
+    /// it wasmtime skips creating and deleting a task on every host call
+    /// (about 1,500 instructions per `send-msg` + `recv-msg` pair, measured
+    /// with callgrind).
     pub fn config() -> Config {
         let mut config = Config::new();
         config.concurrency_support(false);
         config
     }
 
-    /// A runtime whose engine keeps compiled components in `dir` (an
-    /// absolute path), keyed by the component's content and the engine's
-    /// settings: a component compiled once loads from disk afterwards.
+    /// A runtime with a compile cache in `dir` (see
+    /// [`RuntimeBuilder::cache_dir`]) and the default limits.
     pub fn with_cache_dir(dir: &Path) -> anyhow::Result<Runtime> {
-        let mut cache = CacheConfig::new();
-        cache.with_directory(dir);
-        let mut config = Runtime::config();
-        config.cache(Some(Cache::new(cache).map_err(anyhow::Error::from)?));
-        Runtime::with_engine(Engine::new(&config).map_err(anyhow::Error::from)?)
+        Runtime::builder().cache_dir(dir).build()
     }
 
     /// Where `capsock run` keeps compiled components: `$CAPSOCK_CACHE_DIR`,
@@ -126,12 +194,27 @@ impl Runtime {
             .or_else(|| var("HOME").and_then(abs).map(|d| d.join(".cache/capsock")))
     }
 
-    /// A runtime on the embedder's engine.
+    /// A runtime on the embedder's engine, with the default limits. For a
+    /// time limit that stops wasm code, the engine needs epoch
+    /// interruption; for fuel, fuel consumption
+    /// ([`SandboxLimits::configure_engine`]).
     pub fn with_engine(engine: Engine) -> anyhow::Result<Runtime> {
+        Runtime::with_engine_and_limits(engine, SandboxLimits::default())
+    }
+
+    fn with_engine_and_limits(engine: Engine, limits: SandboxLimits) -> anyhow::Result<Runtime> {
+        // wasmtime-wasi starts its tokio runtime on first use, and panics
+        // if it cannot (no fd left for its epoll instance): start it now,
+        // before any guest can use up the fd table.
+        crate::native::settle_process_fds();
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         crate::add_to_linker(&mut linker)?;
-        Ok(Runtime { engine, linker })
+        Ok(Runtime {
+            engine,
+            linker,
+            limits,
+        })
     }
 
     /// The engine.
@@ -139,16 +222,23 @@ impl Runtime {
         &self.engine
     }
 
-    /// The linker (WASI 0.2 + capsock), to instantiate components directly.
+    /// The linker (WASI 0.2, asynchronous, + capsock).
     pub fn linker(&self) -> &Linker<SandboxState> {
         &self.linker
     }
 
+    /// The limits sandboxes run under.
+    pub fn limits(&self) -> &SandboxLimits {
+        &self.limits
+    }
+
     /// Reads and compiles a component file, with a one-line error for a
-    /// missing file, a core module, or anything else that is not a component.
+    /// missing file, one that is not a regular file (a FIFO, a device), one
+    /// larger than [`MAX_COMPONENT_FILE`], a core module, or anything else
+    /// that is not a component.
     pub fn load_file(&self, path: &Path) -> anyhow::Result<Component> {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let bytes = crate::native::read_regular_file(path, MAX_COMPONENT_FILE)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         self.load_bytes(&bytes)
             .with_context(|| format!("cannot load {}", path.display()))
     }
@@ -174,12 +264,15 @@ impl Runtime {
             .and_then(CommandPre::new)
             .map_err(anyhow::Error::from)
             .context("cannot instantiate the component")?;
-        Ok(Prepared { pre })
+        Ok(Prepared {
+            pre,
+            limits: self.limits.clone(),
+        })
     }
 
     /// Runs a command component to completion and returns its exit status.
-    /// A trap is a [`GuestTrapped`] error; the store (and every fd the guest
-    /// held) is gone when this returns.
+    /// A trap is a [`GuestTrapped`] error, a limit a [`GuestStopped`]; the
+    /// store (and every fd the guest held) is gone when this returns.
     pub fn run(
         &self,
         component: &Component,
@@ -194,38 +287,140 @@ impl Runtime {
 #[derive(Clone)]
 pub struct Prepared {
     pre: CommandPre<SandboxState>,
+    limits: SandboxLimits,
 }
 
 impl Prepared {
-    /// A new instance with its own store, not started yet.
+    /// A new instance with its own store, not started yet, under the
+    /// runtime's limits.
     pub fn instantiate(&self, wasi: WasiCtx, capsock: CapsockCtx) -> anyhow::Result<Sandbox> {
-        let mut store = Store::new(self.pre.engine(), SandboxState::new(wasi, capsock));
-        let command = self
-            .pre
-            .instantiate(&mut store)
-            .map_err(anyhow::Error::from)
-            .context("cannot instantiate the component")?;
-        Ok(Sandbox { store, command })
+        self.instantiate_with(wasi, capsock, self.limits.clone())
     }
+
+    /// A new instance under `limits` (their engine settings must be the
+    /// runtime's: fuel only if the runtime has fuel on).
+    pub fn instantiate_with(
+        &self,
+        wasi: WasiCtx,
+        capsock: CapsockCtx,
+        limits: SandboxLimits,
+    ) -> anyhow::Result<Sandbox> {
+        let interrupt = capsock.interrupt().clone();
+        let state = SandboxState::with_limits(wasi, capsock, &limits);
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|s| &mut s.limiter);
+        limits
+            .configure_store(&mut store, &interrupt)
+            .map_err(anyhow::Error::from)
+            .context("cannot apply the sandbox's limits")?;
+        let command = wasmtime_wasi::runtime::in_tokio(self.pre.instantiate_async(&mut store))
+            .map_err(|e| instantiation_error(e, &store))?;
+        Ok(Sandbox {
+            store,
+            command,
+            limits,
+            interrupt,
+        })
+    }
+}
+
+fn instantiation_error(e: wasmtime::Error, store: &Store<SandboxState>) -> anyhow::Error {
+    let e = anyhow::Error::from(e);
+    match store.data().limiter.refused() {
+        Some(why) => e.context(format!("a sandbox limit refused {why}")),
+        None => e,
+    }
+    .context("cannot instantiate the component")
 }
 
 /// One instantiated guest: its store and its command export.
 pub struct Sandbox {
     store: Store<SandboxState>,
     command: Command,
+    limits: SandboxLimits,
+    interrupt: Interrupt,
 }
 
 impl Sandbox {
-    /// Runs `main` to completion and returns the exit status; the store,
-    /// and every fd the guest held, are dropped when this returns.
-    pub fn run(mut self) -> anyhow::Result<i32> {
-        match self.command.wasi_cli_run().call_run(&mut self.store) {
-            Ok(Ok(())) => Ok(0),
-            Ok(Err(())) => Ok(1),
-            Err(e) => match e.downcast_ref::<I32Exit>() {
-                Some(exit) => Ok(exit.0),
-                None => Err(GuestTrapped(e).into()),
-            },
+    /// Its stop switch: another thread may [`Interrupt::stop`] the run;
+    /// [`Sandbox::stop_handle`] also reaches wasm code.
+    pub fn interrupt(&self) -> &Interrupt {
+        &self.interrupt
+    }
+
+    /// A handle that stops this sandbox from another thread, wherever the
+    /// guest is: in wasm code, in a WASI wait or in a capsock host call.
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle {
+            interrupt: self.interrupt.clone(),
+            engine: self.store.engine().clone(),
         }
+    }
+
+    /// Runs `main` to completion and returns the exit status; the store,
+    /// and every fd the guest held, are dropped when this returns. A limit
+    /// that stops the guest is a [`GuestStopped`] error, a trap a
+    /// [`GuestTrapped`].
+    pub fn run(mut self) -> anyhow::Result<i32> {
+        let _deadline = self
+            .limits
+            .timeout
+            .map(|t| Deadline::start(t, &self.interrupt, self.store.engine()));
+        let started = Instant::now();
+        let (store, command, interrupt) = (&mut self.store, &self.command, &self.interrupt);
+        let outcome = wasmtime_wasi::runtime::in_tokio(async {
+            tokio::select! {
+                r = command.wasi_cli_run().call_run(&mut *store) => Some(r),
+                // A WASI wait cannot see the interrupt: drop the run.
+                () = interrupt.stopped() => None,
+            }
+        });
+        tracing::debug!(elapsed = ?started.elapsed(), "guest finished");
+        let stopped = |reason| GuestStopped::new(reason, &self.limits).into();
+        match outcome {
+            Some(Ok(Ok(()))) => Ok(0),
+            Some(Ok(Err(()))) => Ok(1),
+            Some(Err(e)) => {
+                if let Some(exit) = e.downcast_ref::<I32Exit>() {
+                    return Ok(exit.0);
+                }
+                if let Some(&Stopped(reason)) = e.downcast_ref::<Stopped>() {
+                    return Err(stopped(reason));
+                }
+                if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::OutOfFuel) {
+                    return Err(stopped(StopReason::Fuel));
+                }
+                if let Some(reason) = self.interrupt.reason() {
+                    return Err(stopped(reason));
+                }
+                let trapped: anyhow::Error = GuestTrapped(e).into();
+                Err(match self.store.data().limiter.refused() {
+                    Some(why) => trapped.context(format!(
+                        "the guest trapped after a sandbox limit refused {why}"
+                    )),
+                    None => trapped,
+                })
+            }
+            None => Err(stopped(
+                self.interrupt.reason().unwrap_or(StopReason::Interrupted),
+            )),
+        }
+    }
+}
+
+/// Stops a [`Sandbox`] from another thread ([`Sandbox::stop_handle`]).
+#[derive(Clone)]
+pub struct StopHandle {
+    interrupt: Interrupt,
+    engine: Engine,
+}
+
+impl StopHandle {
+    /// Stops the sandbox: it ends with [`GuestStopped`] and
+    /// [`StopReason::Interrupted`] (unless it stopped for another reason
+    /// first).
+    pub fn stop(&self) {
+        self.interrupt.stop(StopReason::Interrupted);
+        self.engine.increment_epoch();
     }
 }

@@ -17,10 +17,9 @@ use crate::bindings::types::{
 };
 use crate::cmsg::{self, Encoder, Ucred};
 use crate::control::{self, Prepared, SocketKind};
-use crate::ctx::{CapsockCtxView, CapsockView};
+use crate::ctx::{CapsockCtx, CapsockCtxView, CapsockView};
 use crate::error::{CapsockError, CapsockResult};
 use crate::handles::{sock_type_to_libc, socket_kind, Descriptor, Socket};
-use crate::readiness::{Readiness, Slot};
 use crate::sockaddr::SockName;
 use crate::sys::{self, Received, SockAddr};
 use wasmtime_wasi::p2::DynPollable;
@@ -184,18 +183,6 @@ impl CapsockCtxView<'_> {
         )?)
     }
 
-    fn subscribe_to(
-        &mut self,
-        s: Resource<Socket>,
-        writable: bool,
-    ) -> CapsockResult<Resource<DynPollable>> {
-        let fd = self.table.get(&s)?.shared_fd();
-        let slot = Slot::take(&self.ctx.pollables, self.ctx.limits.max_handles)
-            .ok_or(ErrorCode::LimitReached)?;
-        let readiness = self.table.push(Readiness::new(fd, writable, slot))?;
-        wasmtime_wasi::p2::subscribe(self.table, readiness).map_err(CapsockError::trap)
-    }
-
     fn set_timeout(
         &mut self,
         s: Resource<Socket>,
@@ -308,19 +295,20 @@ impl HostSocket for CapsockCtxView<'_> {
     fn connect(&mut self, s: Resource<Socket>, address: Address) -> CapsockResult<()> {
         let kind = self.table.get(&s)?.kind();
         let target = self.destination(kind, &address)?;
-        Ok(sys::connect(self.table.get(&s)?.as_fd(), &target.addr)?)
+        let fd = self.table.get(&s)?.as_fd();
+        Ok(self
+            .ctx
+            .interrupt
+            .blocking(|| sys::connect(fd, &target.addr))??)
     }
 
     fn from_descriptor(&mut self, d: Resource<Descriptor>) -> CapsockResult<Resource<Socket>> {
         self.check_room(1)?;
         let desc = self.table.get_mut(&d)?;
         // Check before moving, so a refusal leaves the descriptor as it was.
-        socket_kind(desc.fd()?)?;
+        let kind = socket_kind(desc.fd()?)?;
         let fd = desc.take().ok_or(ErrorCode::BadDescriptor)?;
-        match Socket::new(fd) {
-            Ok(s) => self.push_socket(s),
-            Err((code, _)) => Err(code.into()),
-        }
+        self.push_socket(Socket::from_shared(fd, kind))
     }
 
     fn get_type(&mut self, s: Resource<Socket>) -> wasmtime::Result<SocketType> {
@@ -378,17 +366,14 @@ impl HostSocket for CapsockCtxView<'_> {
 
         let sock = table.get(&s)?;
         let iov: Vec<IoSlice<'_>> = data.iter().map(|d| IoSlice::new(d)).collect();
-        let sent = sys::sendmsg(
-            sock.as_fd(),
-            &iov,
-            control,
-            to.as_ref().map(|t| &t.addr),
-            send_flags(flags),
-        )
-        .map_err(|e| {
-            sock.modes
-                .wait_error(e, true, flags.contains(SendFlags::DONT_WAIT))
-        })?;
+        let to = to.as_ref().map(|t| &t.addr);
+        let sent = ctx
+            .interrupt
+            .blocking(|| sys::sendmsg(sock.as_fd(), &iov, control, to, send_flags(flags)))?
+            .map_err(|e| {
+                sock.modes
+                    .wait_error(e, true, flags.contains(SendFlags::DONT_WAIT))
+            })?;
         Ok(sent as u64)
     }
 
@@ -403,18 +388,19 @@ impl HostSocket for CapsockCtxView<'_> {
         let control_space = bounded(control_space, self.ctx.limits.max_control_bytes)?;
         let mut data = Vec::new();
         let sock = self.table.get(&s)?;
-        let control = self.ctx.control.zeroed(control_space);
-        let r = sys::recvmsg_into(
-            sock.as_fd(),
-            &mut data,
-            max_data,
-            control,
-            recv_flags(flags),
-        )
-        .map_err(|e| {
-            sock.modes
-                .wait_error(e, false, flags.contains(RecvFlags::DONT_WAIT))
-        })?;
+        let CapsockCtx {
+            control, interrupt, ..
+        } = &mut *self.ctx;
+        let control = control.zeroed(control_space);
+        let r = interrupt
+            .blocking(|| {
+                let flags = recv_flags(flags);
+                sys::recvmsg_into(sock.as_fd(), &mut data, max_data, control, flags)
+            })?
+            .map_err(|e| {
+                sock.modes
+                    .wait_error(e, false, flags.contains(RecvFlags::DONT_WAIT))
+            })?;
         // From here on every received fd is owned by `r`: an early return
         // closes the ones not yet in the table.
         let mut msg_flags = message_flags(r.flags);
@@ -464,17 +450,15 @@ impl HostSocket for CapsockCtxView<'_> {
             return Err(ErrorCode::MessageSize.into());
         }
         let sock = self.table.get(&s)?;
-        let sent = sys::sendmsg(
-            sock.as_fd(),
-            &[IoSlice::new(&data)],
-            &[],
-            None,
-            send_flags(flags),
-        )
-        .map_err(|e| {
-            sock.modes
-                .wait_error(e, true, flags.contains(SendFlags::DONT_WAIT))
-        })?;
+        let iov = [IoSlice::new(&data)];
+        let sent = self
+            .ctx
+            .interrupt
+            .blocking(|| sys::sendmsg(sock.as_fd(), &iov, &[], None, send_flags(flags)))?
+            .map_err(|e| {
+                sock.modes
+                    .wait_error(e, true, flags.contains(SendFlags::DONT_WAIT))
+            })?;
         Ok(sent as u64)
     }
 
@@ -487,10 +471,13 @@ impl HostSocket for CapsockCtxView<'_> {
         let max_data = bounded(max_data, self.ctx.limits.max_message_bytes)?;
         let mut data = Vec::new();
         let sock = self.table.get(&s)?;
-        sys::recv_into(sock.as_fd(), &mut data, max_data, recv_flags(flags)).map_err(|e| {
-            sock.modes
-                .wait_error(e, false, flags.contains(RecvFlags::DONT_WAIT))
-        })?;
+        self.ctx
+            .interrupt
+            .blocking(|| sys::recv_into(sock.as_fd(), &mut data, max_data, recv_flags(flags)))?
+            .map_err(|e| {
+                sock.modes
+                    .wait_error(e, false, flags.contains(RecvFlags::DONT_WAIT))
+            })?;
         Ok(data)
     }
 
@@ -502,18 +489,22 @@ impl HostSocket for CapsockCtxView<'_> {
         // Refuse before accepting, so the connection stays queued.
         self.check_room(1)?;
         let listener = self.table.get(&s)?;
-        let conn = listener
-            .accept()
+        let conn = self
+            .ctx
+            .interrupt
+            .blocking(|| listener.accept())?
             .map_err(|e| listener.modes.wait_error(e, false, false))?;
         self.push_socket(conn)
     }
 
     fn subscribe(&mut self, s: Resource<Socket>) -> CapsockResult<Resource<DynPollable>> {
-        self.subscribe_to(s, false)
+        let fd = self.table.get(&s)?.shared_fd();
+        self.subscribe_to(fd, false)
     }
 
     fn subscribe_writable(&mut self, s: Resource<Socket>) -> CapsockResult<Resource<DynPollable>> {
-        self.subscribe_to(s, true)
+        let fd = self.table.get(&s)?.shared_fd();
+        self.subscribe_to(fd, true)
     }
 
     fn set_nonblocking(&mut self, s: Resource<Socket>, enable: bool) -> CapsockResult<()> {
@@ -638,26 +629,22 @@ pub(crate) fn add_fast_send<T: CapsockView + 'static>(
         |mut caller: StoreContextMut<'_, T>,
          (s, data, flags): (Resource<Socket>, WasmList<u8>, SendFlags)|
          -> wasmtime::Result<(Result<u64, ErrorCode>,)> {
-            let (fd, modes, max) = {
+            let (fd, modes, max, interrupt) = {
                 let view = caller.data_mut().capsock();
                 let sock = view.table.get(&s)?;
                 (
                     sock.shared_fd(),
                     sock.modes,
                     view.ctx.limits.max_message_bytes,
+                    view.ctx.interrupt.clone(),
                 )
             };
             if data.len() > max {
                 return Ok((Err(ErrorCode::MessageSize),));
             }
-            let bytes = data.as_le_slice(&caller);
-            let sent = sys::sendmsg(
-                fd.as_fd(),
-                &[IoSlice::new(bytes)],
-                &[],
-                None,
-                send_flags(flags),
-            );
+            let iov = [IoSlice::new(data.as_le_slice(&caller))];
+            let sent = interrupt
+                .blocking(|| sys::sendmsg(fd.as_fd(), &iov, &[], None, send_flags(flags)))?;
             let dont_wait = flags.contains(SendFlags::DONT_WAIT);
             Ok((sent
                 .map(|n| n as u64)

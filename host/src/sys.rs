@@ -14,14 +14,98 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use crate::cmsg::{self, Ucred};
 use crate::sockaddr::{self, SockName, UnixName};
 
-/// Retries `f` while it fails with `EINTR`, like std's I/O helpers.
+/// Retries `f` while it fails with `EINTR`, like std's I/O helpers, unless
+/// the sandbox this thread is serving was stopped (see
+/// [`Interrupt`](crate::interrupt::Interrupt)): then the `EINTR` is what
+/// ends the blocked call.
 fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
     loop {
         match f() {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted && !take_woken() => continue,
             other => return other,
         }
     }
+}
+
+thread_local! {
+    /// Set by the [`WAKE_SIGNAL`] handler on the thread it interrupts.
+    /// Const-initialised and without a destructor, so the handler's access
+    /// is a plain thread-local load and store (async-signal-safe).
+    static WOKEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether [`WAKE_SIGNAL`] reached this thread since the last call; clears
+/// it. An `EINTR` caused by it is handed to the caller instead of retried.
+pub fn take_woken() -> bool {
+    WOKEN.with(|w| w.replace(false))
+}
+
+/// The signal that interrupts a host call blocked in a system call:
+/// `SIGURG`, which is ignored by default and which nothing in capsock or
+/// wasmtime uses otherwise (Go's runtime picked it for the same job).
+pub const WAKE_SIGNAL: libc::c_int = libc::SIGURG;
+
+/// Installs a handler that does nothing for [`WAKE_SIGNAL`], without
+/// `SA_RESTART`, so that a thread it is sent to returns from a blocking
+/// system call with `EINTR`. Idempotent. A handler someone else installed
+/// is kept and still called.
+pub fn install_wake_handler() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: an all-zero sigaction is a valid "default" value; the
+        // handler is async-signal-safe (it only reads an atomic and calls
+        // a previously installed handler).
+        unsafe {
+            let mut old: libc::sigaction = zeroed();
+            libc::sigaction(WAKE_SIGNAL, std::ptr::null(), &mut old);
+            if old.sa_sigaction != libc::SIG_DFL && old.sa_sigaction != libc::SIG_IGN {
+                PREVIOUS.store(old.sa_sigaction, std::sync::atomic::Ordering::Relaxed);
+            }
+            let mut action: libc::sigaction = zeroed();
+            action.sa_sigaction = on_wake as *const () as libc::sighandler_t;
+            action.sa_flags = libc::SA_ONSTACK | libc::SA_SIGINFO;
+            libc::sigemptyset(&mut action.sa_mask);
+            if libc::sigaction(WAKE_SIGNAL, &action, std::ptr::null_mut()) != 0 {
+                tracing::warn!(
+                    error = %io::Error::last_os_error(),
+                    "cannot install the wake-up signal handler; blocked calls cannot be interrupted"
+                );
+            }
+        }
+    });
+}
+
+/// A handler installed for [`WAKE_SIGNAL`] before capsock's, if any.
+static PREVIOUS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+extern "C" fn on_wake(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    WOKEN.with(|w| w.set(true));
+    let previous = PREVIOUS.load(std::sync::atomic::Ordering::Relaxed);
+    if previous != 0 {
+        // SAFETY: `previous` is a handler some other code installed for
+        // this signal, called as the kernel would have called it.
+        unsafe {
+            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                std::mem::transmute(previous);
+            f(sig, info, ctx);
+        }
+    }
+}
+
+/// The calling thread, for [`wake_thread`].
+pub fn current_thread() -> libc::pthread_t {
+    // SAFETY: no preconditions.
+    unsafe { libc::pthread_self() }
+}
+
+/// Sends [`WAKE_SIGNAL`] to `thread`, interrupting a blocking system call.
+///
+/// The caller must know that `thread` is still running (capsock only wakes
+/// a thread registered as inside a host call, which waits for the waker
+/// before it leaves the call: see `interrupt.rs`).
+pub fn wake_thread(thread: libc::pthread_t) {
+    // SAFETY: `thread` is a live thread of this process (see above).
+    unsafe { libc::pthread_kill(thread, WAKE_SIGNAL) };
 }
 
 fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
@@ -152,17 +236,22 @@ pub fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
     check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONBIO, &mut value) }).map(drop)
 }
 
-/// `SO_RCVTIMEO` (`send == false`) or `SO_SNDTIMEO`; `None` or zero clears it.
+/// `SO_RCVTIMEO` (`send == false`) or `SO_SNDTIMEO`; `None` or zero clears
+/// it. The kernel counts microseconds: a non-zero timeout below one is
+/// rounded up to one, not down to zero, which would mean "wait for ever".
 pub fn set_timeout(
     fd: BorrowedFd<'_>,
     send: bool,
     timeout: Option<std::time::Duration>,
 ) -> io::Result<()> {
     let t = timeout.unwrap_or_default();
-    let tv = libc::timeval {
+    let mut tv = libc::timeval {
         tv_sec: t.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
         tv_usec: t.subsec_micros() as libc::suseconds_t,
     };
+    if !t.is_zero() && tv.tv_sec == 0 && tv.tv_usec == 0 {
+        tv.tv_usec = 1;
+    }
     let name = if send {
         libc::SO_SNDTIMEO
     } else {
@@ -174,31 +263,109 @@ pub fn set_timeout(
 /// `poll(2)` with a zero timeout: whether `fd` is ready now to read (or end
 /// of file, or an error) or, with `writable`, to write.
 pub fn ready_now(fd: BorrowedFd<'_>, writable: bool) -> bool {
+    matches!(
+        wait_ready(fd, writable, Some(std::time::Duration::ZERO)),
+        Ok(true)
+    )
+}
+
+/// `poll(2)`: waits up to `timeout` (for ever if `None`) for `fd` to be
+/// ready to read (or end of file, or an error) or, with `writable`, to
+/// write. `Ok(false)` when the time ran out. `EINTR` is retried (with the
+/// time left) unless it is capsock's wake-up signal.
+pub fn wait_ready(
+    fd: BorrowedFd<'_>,
+    writable: bool,
+    timeout: Option<std::time::Duration>,
+) -> io::Result<bool> {
     let events = if writable {
         libc::POLLOUT
     } else {
         libc::POLLIN | libc::POLLRDHUP
     };
-    let mut p = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, zero timeout.
-    let n = unsafe { libc::poll(&mut p, 1, 0) };
-    n > 0 && p.revents != 0
+    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    retry(|| {
+        let ms = match deadline {
+            None => -1,
+            Some(d) => {
+                // Round up, so a wait never ends before its time.
+                let left = d.saturating_duration_since(std::time::Instant::now());
+                left.as_nanos()
+                    .div_ceil(1_000_000)
+                    .min(libc::c_int::MAX as u128) as libc::c_int
+            }
+        };
+        let mut p = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let n = check(unsafe { libc::poll(&mut p, 1, ms) })?;
+        Ok(n > 0 && p.revents != 0)
+    })
 }
 
-/// Registers `fd` with the current tokio reactor for `interest`.
-pub fn register_async(
+/// An fd shared by a handle and its pollables, registered with the tokio
+/// reactor on first use (at most once: tokio takes one registration per fd
+/// number, with any number of waiters). It closes when the last of its
+/// owners is dropped.
+pub struct SharedFd {
+    /// Declared before `fd`, so it is dropped (deregistered) first, while
+    /// the number it registered still names this fd.
+    registration: std::sync::OnceLock<Option<Registration>>,
     fd: OwnedFd,
-    interest: tokio::io::Interest,
-) -> io::Result<tokio::io::unix::AsyncFd<OwnedFd>> {
-    // SAFETY: the AsyncFd owns `fd`, so the descriptor stays open (and
-    // keeps its number) for as long as it is registered; it is deregistered
-    // before it is closed when the AsyncFd drops.
-    unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, interest) }
-        .map_err(|e| e.into_parts().1)
+}
+
+/// A reactor registration of a [`SharedFd`]'s fd.
+pub type Registration = tokio::io::unix::AsyncFd<FdNumber>;
+
+/// The number of the fd of the [`SharedFd`] that holds the registration.
+pub struct FdNumber(RawFd);
+
+impl AsRawFd for FdNumber {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0
+    }
+}
+
+impl SharedFd {
+    /// Shares `fd`.
+    pub fn new(fd: OwnedFd) -> std::sync::Arc<SharedFd> {
+        std::sync::Arc::new(SharedFd {
+            registration: std::sync::OnceLock::new(),
+            fd,
+        })
+    }
+
+    /// The reactor registration, made on first use (inside the tokio
+    /// runtime that drives the pollables), for reading and writing. `None`
+    /// if the fd cannot be registered: regular files and directories
+    /// (epoll refuses them; they are always ready), or a failed reactor.
+    pub fn registration(&self) -> Option<&Registration> {
+        self.registration
+            .get_or_init(|| {
+                let interest = tokio::io::Interest::READABLE | tokio::io::Interest::WRITABLE;
+                // SAFETY: the fd stays open while it is registered: the
+                // registration is dropped before `self.fd` (field order),
+                // and `try_unwrap` drops it before it gives the fd away.
+                let r = unsafe {
+                    tokio::io::unix::AsyncFd::register_with_interest(
+                        FdNumber(self.fd.as_raw_fd()),
+                        interest,
+                    )
+                };
+                r.map_err(|e| tracing::debug!(error = %e.into_parts().1, "fd not registered for readiness"))
+                    .ok()
+            })
+            .as_ref()
+    }
+}
+
+impl std::os::fd::AsFd for SharedFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&self.fd)
+    }
 }
 
 fn getsockopt<T: Copy>(
@@ -422,8 +589,8 @@ pub enum Received {
 
 /// What `recvmsg(2)` returned.
 pub struct RecvResult {
-    /// Bytes of data received (never more than the buffers hold: capsock
-    /// never passes `MSG_TRUNC` in).
+    /// Bytes of data written into the buffers: never more than they hold,
+    /// whatever count the kernel returned (see [`clamp_count`]).
     pub bytes: usize,
     /// `msg_flags`.
     pub flags: libc::c_int,
@@ -443,13 +610,16 @@ pub fn recvmsg(
     control: &mut [u8],
     flags: libc::c_int,
 ) -> io::Result<RecvResult> {
-    // SAFETY: IoSliceMut is ABI-compatible with struct iovec, and each one
-    // is a live, writable buffer for the duration of the call.
+    let capacity = data.iter().map(|b| b.len()).sum();
+    // SAFETY: IoSliceMut is ABI-compatible with struct iovec, each one is a
+    // live, writable buffer for the duration of the call, and `capacity` is
+    // their total length.
     unsafe {
         recvmsg_iov(
             fd,
             data.as_mut_ptr() as *mut libc::iovec,
             data.len(),
+            capacity,
             control,
             flags,
         )
@@ -467,14 +637,16 @@ pub fn recvmsg_into(
 ) -> io::Result<RecvResult> {
     data.reserve(max);
     let spare = data.spare_capacity_mut();
+    let len = max.min(spare.len());
     let mut iov = libc::iovec {
         iov_base: spare.as_mut_ptr().cast(),
-        iov_len: max.min(spare.len()),
+        iov_len: len,
     };
-    // SAFETY: the iovec covers spare capacity of `data`, writable and live
-    // for the call; recvmsg writes at most `iov_len` bytes there.
-    let r = unsafe { recvmsg_iov(fd, &mut iov, 1, control, flags)? };
-    // SAFETY: the kernel initialised the first `r.bytes` (≤ iov_len) bytes.
+    // SAFETY: the iovec covers `len` bytes of spare capacity of `data`,
+    // writable and live for the call.
+    let r = unsafe { recvmsg_iov(fd, &mut iov, 1, len, control, flags)? };
+    // SAFETY: `recvmsg_iov` clamps `r.bytes` to `len`, and the kernel
+    // initialised that many bytes of the spare capacity.
     unsafe { data.set_len(data.len() + r.bytes) };
     Ok(r)
 }
@@ -503,46 +675,109 @@ pub fn recv_into(
             )
         })
     })?;
-    // SAFETY: the kernel initialised the first `n` (≤ len) bytes.
+    let n = clamp_count(n, len).0;
+    // SAFETY: the kernel initialised the first `n` bytes, and `n ≤ len`.
     unsafe { data.set_len(data.len() + n) };
     Ok(n)
 }
 
 /// `read(2)` (or `pread(2)` at `offset`) into the spare capacity of `data`,
-/// up to `max` bytes.
+/// up to `max` bytes; with `nowait`, `preadv2(RWF_NOWAIT)`, which fails
+/// with `EAGAIN` instead of waiting (and `EOPNOTSUPP` for files that cannot
+/// do that, such as FIFOs opened by name).
 pub fn read_into(
     fd: BorrowedFd<'_>,
     data: &mut Vec<u8>,
     max: usize,
     offset: Option<u64>,
+    nowait: bool,
 ) -> io::Result<usize> {
     data.reserve(max);
     let spare = data.spare_capacity_mut();
     let len = max.min(spare.len());
-    let ptr = spare.as_mut_ptr().cast();
+    let iov = libc::iovec {
+        iov_base: spare.as_mut_ptr().cast(),
+        iov_len: len,
+    };
+    let offset = offset.map_or(-1, |o| o.min(i64::MAX as u64) as libc::off_t);
+    let flags = if nowait { libc::RWF_NOWAIT } else { 0 };
     let n = retry(|| {
-        // SAFETY: `ptr` is spare capacity of `data`, writable for `len` bytes.
-        check_size(unsafe {
-            match offset {
-                None => libc::read(fd.as_raw_fd(), ptr, len),
-                Some(off) => libc::pread(fd.as_raw_fd(), ptr, len, off as libc::off_t),
-            }
-        })
+        // SAFETY: the iovec covers `len` bytes of spare capacity of `data`.
+        check_size(unsafe { libc::preadv2(fd.as_raw_fd(), &iov, 1, offset, flags) })
     })?;
-    // SAFETY: the kernel initialised the first `n` (≤ len) bytes.
+    let n = clamp_count(n, len).0;
+    // SAFETY: the kernel initialised the first `n` bytes, and `n ≤ len`.
     unsafe { data.set_len(data.len() + n) };
     Ok(n)
 }
 
+/// `write(2)` (or `pwrite(2)` at `offset`; with `nowait`, `RWF_NOWAIT` as
+/// for [`read_into`]) that never raises `SIGPIPE`: the signal is blocked in
+/// this thread for the call, and one the call raised is taken back, so a
+/// write to a pipe nobody reads is only `EPIPE`, whatever the embedding
+/// process does with `SIGPIPE`. (Sockets use `MSG_NOSIGNAL` instead.)
+pub fn write_nosignal(
+    fd: BorrowedFd<'_>,
+    data: &[u8],
+    offset: Option<u64>,
+    nowait: bool,
+) -> io::Result<usize> {
+    let iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    let offset = offset.map_or(-1, |o| o.min(i64::MAX as u64) as libc::off_t);
+    let flags = if nowait { libc::RWF_NOWAIT } else { 0 };
+    // SAFETY: plain signal-mask calls on valid sigsets; the iovec covers
+    // `data`, which the kernel only reads.
+    unsafe {
+        let mut pipe: libc::sigset_t = zeroed();
+        libc::sigemptyset(&mut pipe);
+        libc::sigaddset(&mut pipe, libc::SIGPIPE);
+        let mut old: libc::sigset_t = zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, &pipe, &mut old);
+        let mut pending: libc::sigset_t = zeroed();
+        libc::sigpending(&mut pending);
+        let was_pending = libc::sigismember(&pending, libc::SIGPIPE) == 1;
+        let r = retry(|| check_size(libc::pwritev2(fd.as_raw_fd(), &iov, 1, offset, flags)));
+        if matches!(&r, Err(e) if e.raw_os_error() == Some(libc::EPIPE)) && !was_pending {
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            while libc::sigtimedwait(&pipe, std::ptr::null_mut(), &zero) < 0
+                && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
+            {}
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        r.map(|n| n.min(data.len()))
+    }
+}
+
+/// A byte count the kernel returned for a buffer of `len` bytes, never
+/// trusted beyond `len`, and whether it was more (the data past `len` was
+/// discarded). Linux returns more than it copied in documented cases
+/// (`MSG_TRUNC` asked for on a datagram) and undocumented ones: a
+/// zero-length `MSG_OOB` receive on a Unix stream socket returns 1 and
+/// consumes the out-of-band byte. Every `set_len` after a receive goes
+/// through here.
+fn clamp_count(n: usize, len: usize) -> (usize, bool) {
+    (n.min(len), n > len)
+}
+
 /// The shared body of the `recvmsg` wrappers.
 ///
+/// The byte count is clamped to `capacity` (and `MSG_TRUNC` set when the
+/// kernel claimed more), so callers can trust `bytes` with `set_len`.
+///
 /// # Safety
-/// `iov` must point to `iovlen` iovecs describing writable buffers that
-/// stay live for the call.
+/// `iov` must point to `iovlen` iovecs describing writable buffers of
+/// `capacity` bytes in all that stay live for the call.
 unsafe fn recvmsg_iov(
     fd: BorrowedFd<'_>,
     iov: *mut libc::iovec,
     iovlen: usize,
+    capacity: usize,
     control: &mut [u8],
     flags: libc::c_int,
 ) -> io::Result<RecvResult> {
@@ -592,12 +827,21 @@ unsafe fn recvmsg_iov(
         });
     }
     name.len = msg.msg_namelen;
+    let (bytes, over) = clamp_count(bytes, capacity);
     Ok(RecvResult {
         bytes,
-        flags: msg.msg_flags,
+        flags: msg.msg_flags | if over { libc::MSG_TRUNC } else { 0 },
         addr: (msg.msg_namelen > 0).then_some(name),
         control: items,
     })
+}
+
+/// Runs `f` with `fd` seen as a [`std::fs::File`], which cannot close it.
+pub fn with_file<R>(fd: BorrowedFd<'_>, f: impl FnOnce(&std::fs::File) -> R) -> R {
+    // SAFETY: the `File` is never dropped (so it never closes `fd`), and it
+    // lives only within this call, while `fd` is borrowed.
+    let file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(fd.as_raw_fd()) });
+    f(&file)
 }
 
 /// Whether `fd` is an open file descriptor of this process (`F_GETFD`).
@@ -617,6 +861,22 @@ pub unsafe fn adopt_inherited(fd: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: plain fcntl on a descriptor we now own.
     check(unsafe { libc::fcntl(owned.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) })?;
     Ok(owned)
+}
+
+/// Sets the soft `RLIMIT_NOFILE` to the hard one; returns it.
+pub fn raise_fd_limit() -> io::Result<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid out-parameter.
+    check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) })?;
+    if lim.rlim_cur < lim.rlim_max {
+        lim.rlim_cur = lim.rlim_max;
+        // SAFETY: `lim` is a valid rlimit.
+        check(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) })?;
+    }
+    Ok(lim.rlim_cur)
 }
 
 /// The host process's own pid, real and effective uids and gids.

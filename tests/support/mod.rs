@@ -11,9 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use capsock_host::{native, CapsockCtx, Limits, Policy, Runtime, SandboxState};
+use capsock_host::{native, CapsockCtx, Limits, Policy, Runtime};
 use wasmtime::component::Component;
-use wasmtime_wasi::p2::bindings::sync::Command;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::WasiCtxBuilder;
 
@@ -72,10 +71,11 @@ pub fn component(path: &str) -> Component {
         .or_insert_with(|| {
             let rt = runtime();
             let c = rt.load_file(Path::new(path)).expect("compile guest");
-            let state =
-                SandboxState::new(WasiCtxBuilder::new().build(), CapsockCtx::builder().build());
-            let mut store = wasmtime::Store::new(rt.engine(), state);
-            Command::instantiate(&mut store, &c, rt.linker()).expect("instantiate guest");
+            rt.prepare(&c)
+                .and_then(|pre| {
+                    pre.instantiate(WasiCtxBuilder::new().build(), CapsockCtx::builder().build())
+                })
+                .expect("instantiate guest");
             c
         })
         .clone()

@@ -34,6 +34,7 @@ fn main() {
         "forged_handle" => forged_handle(&peer),
         "wrong_family" => wrong_family(&peer),
         "paths" => paths(),
+        "oob_zero_length" => oob_zero_length(),
         other => panic!("unknown case {other}"),
     }
     // The host still serves the next call.
@@ -304,5 +305,44 @@ fn paths() {
         Socket::create(SocketType::Datagram)
             .unwrap()
             .bind(path("/run/t/bound.sock")),
+    );
+}
+
+/// Zero-length out-of-band receives on a Unix stream pair: Linux answers 1
+/// (the out-of-band byte, consumed unless peeking) though it copied nothing,
+/// and the host must not trust that count. Each call must return normally.
+fn oob_zero_length() {
+    let (a, b) = Socket::pair(SocketType::Stream).unwrap();
+    let oob = RecvFlags::OUT_OF_BAND;
+    let msg = |m: sockets::Message| (m.data.len(), m.flags);
+
+    a.send(b"!", SendFlags::OUT_OF_BAND).unwrap();
+    report(
+        "recv_peek",
+        b.recv(0, oob | RecvFlags::PEEK).map(|d| d.len()),
+    );
+    report(
+        "recv_msg_peek",
+        b.recv_msg(0, 0, oob | RecvFlags::PEEK).map(msg),
+    );
+    report("recv", b.recv(0, oob).map(|d| d.len()));
+    report(
+        "after_recv",
+        b.recv(1, oob | RecvFlags::DONT_WAIT).map(|d| d.len()),
+    );
+
+    a.send(b"?", SendFlags::OUT_OF_BAND).unwrap();
+    report("recv_msg", b.recv_msg(0, 0, oob).map(msg));
+    report(
+        "after_recv_msg",
+        b.recv(1, oob | RecvFlags::DONT_WAIT).map(|d| d.len()),
+    );
+
+    // The in-band stream is untouched: out-of-band bytes are not in it.
+    a.send(b"in-band", SendFlags::empty()).unwrap();
+    report(
+        "in_band",
+        b.recv(64, RecvFlags::DONT_WAIT)
+            .map(|d| String::from_utf8_lossy(&d).into_owned()),
     );
 }
