@@ -5,7 +5,11 @@
 
 mod support;
 
-use support::{guests, open_fds, run_guest, serial, Options};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+
+use capsock_host::Limits;
+use support::{guests, open_fds, run_guest, run_guest_with, serial, Options};
 
 /// A zero-length out-of-band receive: Linux returns 1 for it though it
 /// copied nothing. Through the raw WIT (`recv`, `recv-msg`, with and without
@@ -50,6 +54,61 @@ fn zero_length_out_of_band_receives_return_normally() {
         run.get("consume"),
         "ok:(0, MessageFlags(TRUNCATED | OUT_OF_BAND))"
     );
-    assert_eq!(run.get("consume_then"), "err:InvalidInput");
+    assert_eq!(run.get("consume_then"), "err:InvalidInput:invalid-argument");
     assert_eq!(run.get("in_band"), "still in band");
+}
+
+/// Under an embedder's message limit (here 1000 bytes), a stream send and
+/// every receive or descriptor I/O above it are short, as `sendmsg(2)` and
+/// `read(2)` may be; a datagram above it is refused; and the SDK's
+/// `write_all` / `read_exact` of more still work.
+#[test]
+fn message_limit_makes_stream_io_short_and_refuses_big_datagrams() {
+    let _serial = serial(&[guests::HARDENING]);
+    let (r, w) = std::io::pipe().unwrap();
+    let baseline = open_fds();
+    let opts = Options {
+        limits: Some(Limits {
+            max_message_bytes: 1000,
+            ..Limits::default()
+        }),
+        ..Options::default()
+    };
+    let grants = vec![("pipe_r", r.into()), ("pipe_w", w.into())];
+    let run = run_guest_with(guests::HARDENING, &["limits_io"], grants, opts).unwrap();
+    assert_eq!(open_fds(), baseline - 2);
+    run.assert_ok();
+    assert_eq!(run.get("stream_send"), "ok:1000");
+    assert_eq!(run.get("stream_send_msg"), "ok:1000");
+    assert_eq!(run.get("stream_recv"), "ok:1000");
+    assert_eq!(run.get("stream_recv_msg"), "ok:(1000, true)");
+    assert_eq!(run.get("write_all_read_exact"), "true");
+    assert_eq!(run.get("datagram_send"), "err:InvalidInput:message-size");
+    assert_eq!(run.get("datagram_send_limit"), "ok:1000");
+    assert_eq!(run.get("pipe_write"), "ok:1000");
+    assert_eq!(run.get("pipe_read"), "ok:1000");
+}
+
+/// `write_all` and `read_exact` of 20 MiB through the SDK, with the default
+/// 8 MiB message limit, against a native peer that echoes them.
+#[test]
+fn write_all_and_read_exact_move_more_than_the_message_limit() {
+    const LEN: usize = 20 << 20;
+    let _serial = serial(&[guests::HARDENING]);
+    let (mut ours, theirs) = UnixStream::pair().unwrap();
+    let echo = std::thread::spawn(move || {
+        let mut buf = vec![0u8; LEN];
+        ours.read_exact(&mut buf).unwrap();
+        ours.write_all(&buf).unwrap();
+    });
+    let len = LEN.to_string();
+    let run = run_guest(
+        guests::HARDENING,
+        &["big_io", &len],
+        vec![("peer", theirs.into())],
+    )
+    .unwrap();
+    echo.join().unwrap();
+    run.assert_ok();
+    assert_eq!(run.get("echoed_intact"), "true");
 }

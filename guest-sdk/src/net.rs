@@ -41,6 +41,10 @@ pub fn cmsg_len(len: usize) -> usize {
     wit::cmsg_len(u32::try_from(len).unwrap_or(u32::MAX)) as usize
 }
 
+/// The most bytes one stream `write_vectored` hands the host: it sends at
+/// most its message limit (8 MiB by default) per call anyway.
+const MAX_WRITE: usize = 16 << 20;
+
 /// Bytes of one file descriptor in an `SCM_RIGHTS` payload (`sizeof(int)`).
 pub const FD_SIZE: usize = 4;
 
@@ -559,6 +563,23 @@ impl Sock {
         Ok((data, handles, m.flags, m.addr))
     }
 
+    /// `Write::write_vectored` for a stream: one `send-msg` of at most
+    /// [`MAX_WRITE`] bytes (a short write), so that a huge gather list is
+    /// not copied out of guest memory only for the host to send part of it.
+    fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let mut left = MAX_WRITE;
+        let mut clipped = Vec::with_capacity(bufs.len());
+        for b in bufs {
+            if left == 0 {
+                break;
+            }
+            let n = b.len().min(left);
+            clipped.push(IoSlice::new(&b[..n]));
+            left -= n;
+        }
+        self.send_msg(&clipped, &[], SendFlags::empty(), None)
+    }
+
     /// One `send` host call: no gather list, no ancillary items.
     fn send(&self, buf: &[u8]) -> io::Result<usize> {
         self.inner
@@ -1020,8 +1041,7 @@ macro_rules! stream_io {
             }
 
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
-                self.sock
-                    .send_msg(bufs, &[], $crate::SendFlags::empty(), None)
+                self.sock.write_vectored(bufs)
             }
 
             fn flush(&mut self) -> std::io::Result<()> {

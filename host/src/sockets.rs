@@ -102,6 +102,38 @@ fn bounded(len: u64, max: usize) -> Result<usize, ErrorCode> {
         .ok_or(ErrorCode::LimitReached)
 }
 
+/// A receive's `max-data`, at most the message limit: asking for more is a
+/// short read, as a smaller buffer would be.
+fn receive_size(len: u64, max: usize) -> usize {
+    usize::try_from(len).unwrap_or(usize::MAX).min(max)
+}
+
+/// How many of `len` bytes one send may pass on: all of them up to the
+/// message limit; above it, the limit on a stream socket (a short send, as
+/// `sendmsg(2)` may make), `message-size` on a socket that keeps message
+/// boundaries.
+fn send_size(ty: SocketType, len: usize, max: usize) -> Result<usize, ErrorCode> {
+    match ty {
+        _ if len <= max => Ok(len),
+        SocketType::Stream => Ok(max),
+        SocketType::Datagram | SocketType::Seqpacket => Err(ErrorCode::MessageSize),
+    }
+}
+
+/// The first `len` bytes of the buffers, as iovecs.
+fn gather(data: &[Vec<u8>], mut len: usize) -> Vec<IoSlice<'_>> {
+    let mut iov = Vec::with_capacity(data.len());
+    for d in data {
+        if len == 0 {
+            break;
+        }
+        let n = d.len().min(len);
+        iov.push(IoSlice::new(&d[..n]));
+        len -= n;
+    }
+    iov
+}
+
 impl CapsockCtxView<'_> {
     /// Checks every ancillary item against the socket, the policy and the
     /// limits, and returns them ready to encode with the control-buffer
@@ -327,13 +359,12 @@ impl HostSocket for CapsockCtxView<'_> {
         flags: SendFlags,
         to: Option<Address>,
     ) -> CapsockResult<u64> {
+        let kind = self.table.get(&s)?.kind();
         let total = data
             .iter()
-            .try_fold(0usize, |acc, d| acc.checked_add(d.len()));
-        if total.is_none_or(|t| t > self.ctx.limits.max_message_bytes) {
-            return Err(ErrorCode::MessageSize.into());
-        }
-        let kind = self.table.get(&s)?.kind();
+            .try_fold(0usize, |acc, d| acc.checked_add(d.len()))
+            .unwrap_or(usize::MAX);
+        let len = send_size(kind.ty, total, self.ctx.limits.max_message_bytes)?;
         let (prepared, control_len) = self.prepare_ancillary(&ancillary, kind)?;
         let to = to.map(|a| self.destination(kind, &a)).transpose()?;
 
@@ -365,7 +396,7 @@ impl HostSocket for CapsockCtxView<'_> {
         let control = &buf[..control_len];
 
         let sock = table.get(&s)?;
-        let iov: Vec<IoSlice<'_>> = data.iter().map(|d| IoSlice::new(d)).collect();
+        let iov = gather(&data, len);
         let to = to.as_ref().map(|t| &t.addr);
         let sent = ctx
             .interrupt
@@ -384,7 +415,7 @@ impl HostSocket for CapsockCtxView<'_> {
         control_space: u64,
         flags: RecvFlags,
     ) -> CapsockResult<Message> {
-        let max_data = bounded(max_data, self.ctx.limits.max_message_bytes)?;
+        let max_data = receive_size(max_data, self.ctx.limits.max_message_bytes);
         let control_space = bounded(control_space, self.ctx.limits.max_control_bytes)?;
         let mut data = Vec::new();
         let sock = self.table.get(&s)?;
@@ -446,11 +477,13 @@ impl HostSocket for CapsockCtxView<'_> {
     }
 
     fn send(&mut self, s: Resource<Socket>, data: Vec<u8>, flags: SendFlags) -> CapsockResult<u64> {
-        if data.len() > self.ctx.limits.max_message_bytes {
-            return Err(ErrorCode::MessageSize.into());
-        }
         let sock = self.table.get(&s)?;
-        let iov = [IoSlice::new(&data)];
+        let len = send_size(
+            sock.kind().ty,
+            data.len(),
+            self.ctx.limits.max_message_bytes,
+        )?;
+        let iov = [IoSlice::new(&data[..len])];
         let sent = self
             .ctx
             .interrupt
@@ -468,7 +501,7 @@ impl HostSocket for CapsockCtxView<'_> {
         max_data: u64,
         flags: RecvFlags,
     ) -> CapsockResult<Vec<u8>> {
-        let max_data = bounded(max_data, self.ctx.limits.max_message_bytes)?;
+        let max_data = receive_size(max_data, self.ctx.limits.max_message_bytes);
         let mut data = Vec::new();
         let sock = self.table.get(&s)?;
         self.ctx
@@ -629,20 +662,22 @@ pub(crate) fn add_fast_send<T: CapsockView + 'static>(
         |mut caller: StoreContextMut<'_, T>,
          (s, data, flags): (Resource<Socket>, WasmList<u8>, SendFlags)|
          -> wasmtime::Result<(Result<u64, ErrorCode>,)> {
-            let (fd, modes, max, interrupt) = {
+            let (fd, modes, len, interrupt) = {
                 let view = caller.data_mut().capsock();
                 let sock = view.table.get(&s)?;
+                let max = view.ctx.limits.max_message_bytes;
+                let len = match send_size(sock.kind().ty, data.len(), max) {
+                    Ok(len) => len,
+                    Err(code) => return Ok((Err(code),)),
+                };
                 (
                     sock.shared_fd(),
                     sock.modes,
-                    view.ctx.limits.max_message_bytes,
+                    len,
                     view.ctx.interrupt.clone(),
                 )
             };
-            if data.len() > max {
-                return Ok((Err(ErrorCode::MessageSize),));
-            }
-            let iov = [IoSlice::new(data.as_le_slice(&caller))];
+            let iov = [IoSlice::new(&data.as_le_slice(&caller)[..len])];
             let sent = interrupt
                 .blocking(|| sys::sendmsg(fd.as_fd(), &iov, &[], None, send_flags(flags)))?;
             let dont_wait = flags.contains(SendFlags::DONT_WAIT);

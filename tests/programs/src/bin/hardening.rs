@@ -2,14 +2,16 @@
 //! does to the host through the safe SDK alone. `hardening <scenario> ...`;
 //! prints `key=value` lines.
 
-use std::io::{IoSliceMut, Read, Write};
+use std::io::{IoSlice, IoSliceMut, Read, Write};
 
-use capsock::{RecvFlags, SendFlags, UnixStream};
+use capsock::{error_code, OwnedHandle, RecvFlags, SendFlags, UnixDatagram, UnixStream};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("oob_zero_length") => oob_zero_length(),
+        Some("limits_io") => limits_io(),
+        Some("big_io") => big_io(args[2].parse().unwrap()),
         other => panic!("unknown scenario {other:?}"),
     }
 }
@@ -17,7 +19,10 @@ fn main() {
 fn show<T: std::fmt::Debug>(key: &str, r: std::io::Result<T>) {
     match r {
         Ok(v) => println!("{key}=ok:{v:?}"),
-        Err(e) => println!("{key}=err:{:?}", e.kind()),
+        Err(e) => match error_code(&e) {
+            Some(code) => println!("{key}=err:{:?}:{}", e.kind(), code.name()),
+            None => println!("{key}=err:{:?}", e.kind()),
+        },
     }
 }
 
@@ -51,4 +56,49 @@ fn oob_zero_length() {
     let mut buf = [0u8; 13];
     (&b).read_exact(&mut buf).unwrap();
     println!("in_band={}", String::from_utf8_lossy(&buf));
+}
+
+/// Under a message limit of 1000 bytes (the test's): stream sends and
+/// every receive are short, a datagram above it is refused, and
+/// `write_all` / `read_exact` of more still work. "pipe_w" and "pipe_r" are
+/// the two ends of a pipe.
+fn limits_io() {
+    let (a, b) = UnixStream::pair().unwrap();
+    show("stream_send", (&a).write(&[1u8; 3000]));
+    let halves = [IoSlice::new(&[2u8; 1500]), IoSlice::new(&[3u8; 1500])];
+    show(
+        "stream_send_msg",
+        a.send_msg(&halves, &[], SendFlags::empty(), None),
+    );
+    let mut buf = vec![0u8; 5000];
+    show("stream_recv", (&b).read(&mut buf));
+    show(
+        "stream_recv_msg",
+        b.recv_msg(&mut [IoSliceMut::new(&mut buf)], 0, RecvFlags::empty())
+            .map(|m| (m.bytes, buf[..m.bytes].iter().all(|&x| x == 2))),
+    );
+    (&a).write_all(&[7u8; 5000]).unwrap();
+    let mut got = vec![0u8; 5000];
+    (&b).read_exact(&mut got).unwrap();
+    println!("write_all_read_exact={}", got.iter().all(|&x| x == 7));
+
+    let (da, _db) = UnixDatagram::pair().unwrap();
+    show("datagram_send", da.send(&[0u8; 3000]));
+    show("datagram_send_limit", da.send(&[0u8; 1000]));
+
+    let pipe_w: OwnedHandle = capsock::preopened("pipe_w").unwrap();
+    let pipe_r: OwnedHandle = capsock::preopened("pipe_r").unwrap();
+    show("pipe_write", (&pipe_w).write(&[9u8; 3000]));
+    show("pipe_read", (&pipe_r).read(&mut buf));
+}
+
+/// `write_all` then `read_exact` of `len` bytes (more than the default
+/// 8 MiB message limit) through "peer", which echoes them back.
+fn big_io(len: usize) {
+    let peer = UnixStream::preopened("peer").unwrap();
+    let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+    (&peer).write_all(&data).unwrap();
+    let mut back = vec![0u8; len];
+    (&peer).read_exact(&mut back).unwrap();
+    println!("echoed_intact={}", back == data);
 }

@@ -177,16 +177,31 @@ fn too_many_fds(peer: &Socket) {
 
 fn oversize(peer: &Socket) {
     let big = vec![0u8; (8 << 20) + 1];
-    report("send_oversize", send(peer, &big, &[]));
-    report("fast_send_oversize", peer.send(&big, SendFlags::empty()));
+    // A datagram cannot be split: `message-size`, through both sends.
+    let (da, _db) = Socket::pair(SocketType::Datagram).unwrap();
+    report("send_oversize", send(&da, &big, &[]));
+    report("fast_send_oversize", da.send(&big, SendFlags::empty()));
+    // A stream takes a short send: what fits in the socket buffer now
+    // (never more than the limit).
+    let short = |r: Result<u64, ErrorCode>| r.map(|n| n > 0 && n < (8 << 20));
+    let (sa, _sb) = Socket::pair(SocketType::Stream).unwrap();
+    report(
+        "stream_send_oversize",
+        short(sa.send_msg(&[&big], &[], SendFlags::DONT_WAIT, None)),
+    );
+    let (sa, _sb) = Socket::pair(SocketType::Stream).unwrap();
+    report(
+        "fast_stream_send_oversize",
+        short(sa.send(&big, SendFlags::DONT_WAIT)),
+    );
+    // A receive larger than the limit is a short read (nothing is queued).
     report(
         "fast_recv_oversize",
         peer.recv((8 << 20) + 1, RecvFlags::DONT_WAIT).map(|_| ()),
     );
     report(
         "recv_oversize",
-        peer.recv_msg((8 << 20) + 1, 0, RecvFlags::DONT_WAIT)
-            .map(|_| ()),
+        peer.recv_msg(u64::MAX, 0, RecvFlags::DONT_WAIT).map(|_| ()),
     );
     report(
         "control_oversize",
