@@ -476,3 +476,61 @@ fn connect_when_listening(path: &Path) -> std::os::unix::net::UnixStream {
         }
     }
 }
+
+/// `capsock run` under `ulimit -n` with its soft and hard limits, as `sh`
+/// sets them.
+fn capsock_under_ulimit(limit: &str, args: &[&str]) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit {limit} && exec \"$0\" \"$@\""))
+        .arg(CAPSOCK)
+        .args(args)
+        .output()
+        .expect("run sh")
+}
+
+/// A guest that fills the host's whole fd table (here 512, soft and hard)
+/// only ever sees `limit-reached`: the host does not panic, and still
+/// serves standard output, readiness and new sockets once some are closed.
+#[test]
+fn a_guest_exhausting_the_hosts_fds_only_sees_limit_reached() {
+    let out = capsock_under_ulimit("-n 512", &["run", guests::HARDENING, "fill_fds"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    let pairs: usize = text
+        .lines()
+        .find_map(|l| l.strip_prefix("pairs="))
+        .expect("pairs=")
+        .parse()
+        .unwrap();
+    assert!(
+        pairs > 100 && pairs < 256,
+        "the fd table, not the handle limit, stopped it: {text}"
+    );
+    assert!(text.contains("error=limit-reached"), "{text}");
+    assert!(text.contains("wait=Ok(Ok(1))"), "{text}");
+    assert!(text.contains("pair_after_drop=true"), "{text}");
+}
+
+/// capsock raises its soft fd limit to the hard one at start-up, as
+/// servers do: with a soft limit of 256 the guest still reaches its own
+/// handle limit (1024 handles: 512 pairs).
+#[test]
+fn the_soft_fd_limit_is_raised_to_the_hard_one() {
+    let hard = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "ulimit -Hn"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let hard: u64 = hard.trim().parse().unwrap_or(u64::MAX); // "unlimited"
+    assert!(
+        hard >= 2048,
+        "this test needs a hard fd limit of at least 2048, not {hard}"
+    );
+    let out = capsock_under_ulimit("-Sn 256", &["run", guests::HARDENING, "fill_fds"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("pairs=512\n"), "{}", stdout(&out));
+}

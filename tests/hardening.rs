@@ -112,3 +112,56 @@ fn write_all_and_read_exact_move_more_than_the_message_limit() {
     run.assert_ok();
     assert_eq!(run.get("echoed_intact"), "true");
 }
+
+/// A guest holding pollables on sockets it dropped, all waiting at once,
+/// makes the host hold no more fds than its handle limit allows (each
+/// pollable used to pin the socket's fd outside the limit and to register
+/// a private dup of it on every wait).
+#[test]
+fn the_handle_limit_bounds_the_fds_a_guest_can_pin_with_pollables() {
+    const LIMIT: usize = 64;
+    let _serial = serial(&[guests::HARDENING]);
+    let (mut ours, theirs) = UnixStream::pair().unwrap();
+    let baseline = open_fds();
+    let counted = std::thread::scope(|s| {
+        let guest = s.spawn(|| {
+            let opts = Options {
+                limits: Some(Limits {
+                    max_handles: LIMIT,
+                    ..Limits::default()
+                }),
+                ..Options::default()
+            };
+            run_guest_with(
+                guests::HARDENING,
+                &["pin_fds"],
+                vec![("peer", theirs.into())],
+                opts,
+            )
+        });
+        let mut byte = [0u8; 1];
+        ours.read_exact(&mut byte).unwrap();
+        // The guest is about to wait on every pollable: let it get there.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let during = open_fds();
+        ours.write_all(b"go").unwrap();
+        let run = guest.join().unwrap().unwrap();
+        run.assert_ok();
+        assert_eq!(run.get("error"), "limit-reached");
+        (during, run)
+    });
+    let (during, run) = counted;
+    eprintln!(
+        "fds: baseline {baseline}, during the wait {during}; guest: {}",
+        run.stdout
+    );
+    assert!(
+        during <= baseline + LIMIT,
+        "{during} fds while the guest waited, baseline {baseline}, handle limit {LIMIT}: {run:?}"
+    );
+    assert_eq!(
+        open_fds(),
+        baseline - 1,
+        "the granted socket closed with the guest"
+    );
+}

@@ -46,6 +46,10 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
+    // Like servers do: the guests share every fd the system lets us have.
+    if let Err(e) = capsock_host::native::raise_fd_limit() {
+        tracing::debug!(error = %e, "cannot raise RLIMIT_NOFILE");
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(), // --help, --version

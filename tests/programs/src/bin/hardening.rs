@@ -4,7 +4,9 @@
 
 use std::io::{IoSlice, IoSliceMut, Read, Write};
 
-use capsock::{error_code, OwnedHandle, RecvFlags, SendFlags, UnixDatagram, UnixStream};
+use capsock::{
+    error_code, wait, OwnedHandle, Ready, RecvFlags, SendFlags, UnixDatagram, UnixStream,
+};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -12,6 +14,8 @@ fn main() {
         Some("oob_zero_length") => oob_zero_length(),
         Some("limits_io") => limits_io(),
         Some("big_io") => big_io(args[2].parse().unwrap()),
+        Some("pin_fds") => pin_fds(),
+        Some("fill_fds") => fill_fds(),
         other => panic!("unknown scenario {other:?}"),
     }
 }
@@ -101,4 +105,65 @@ fn big_io(len: usize) {
     let mut back = vec![0u8; len];
     (&peer).read_exact(&mut back).unwrap();
     println!("echoed_intact={}", back == data);
+}
+
+/// Tries to make the host hold more fds than the handle limit allows with
+/// pollables: for each pair, three readiness pollables on one end, which is
+/// then dropped, until the limit refuses more. Then tells "peer" it is
+/// holding them and waits on all of them (and on "peer") until the test
+/// answers, so that the host counts its fds while every pollable waits.
+fn pin_fds() {
+    let peer = UnixStream::preopened("peer").unwrap();
+    let mut kept = Vec::new();
+    let mut pollables: Vec<Ready> = Vec::new();
+    let error = 'fill: loop {
+        let (a, b) = match UnixStream::pair() {
+            Ok(p) => p,
+            Err(e) => break e,
+        };
+        kept.push(b);
+        for _ in 0..3 {
+            match a.readable() {
+                Ok(r) => pollables.push(r),
+                Err(e) => break 'fill e,
+            }
+        }
+    };
+    println!("error={}", error_code(&error).map_or("none", |c| c.name()));
+    println!("sockets={} pollables={}", kept.len(), pollables.len());
+    // Each wait used to register a private dup of the fd per pollable.
+    for _ in 0..3 {
+        let all: Vec<&Ready> = pollables.iter().collect();
+        wait(&all, Some(std::time::Duration::ZERO)).unwrap();
+    }
+    drop(pollables.pop()); // room for the peer's own pollable
+    let peer_ready = peer.readable().unwrap();
+    (&peer).write_all(b"h").unwrap();
+    let mut all: Vec<&Ready> = pollables.iter().collect();
+    all.push(&peer_ready);
+    let woke = wait(&all, None).unwrap();
+    println!("woke={woke:?}");
+}
+
+/// Makes socket pairs until the host refuses one, then shows that the
+/// host still serves it: standard output, readiness, and a new pair once
+/// some are dropped.
+fn fill_fds() {
+    let mut held = Vec::new();
+    let error = loop {
+        match UnixStream::pair() {
+            Ok(p) => held.push(p),
+            Err(e) => break e,
+        }
+    };
+    println!("pairs={}", held.len());
+    println!(
+        "error={}",
+        error_code(&error).map_or("none".to_string(), |c| c.name().to_string())
+    );
+    let (a, _) = &held[0];
+    let ready = a.writable().map(|r| wait(&[&r], None).map(|v| v.len()));
+    println!("wait={ready:?}");
+    held.truncate(held.len() / 2);
+    println!("pair_after_drop={}", UnixStream::pair().is_ok());
 }
