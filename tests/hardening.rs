@@ -6,9 +6,12 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
+use std::os::fd::OwnedFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
-use capsock_host::Limits;
+use capsock_host::{GuestStopped, Limits, SandboxLimits, StopReason};
 use support::{guests, open_fds, run_guest, run_guest_with, serial, Options};
 
 /// A zero-length out-of-band receive: Linux returns 1 for it though it
@@ -163,5 +166,233 @@ fn the_handle_limit_bounds_the_fds_a_guest_can_pin_with_pollables() {
         open_fds(),
         baseline - 1,
         "the granted socket closed with the guest"
+    );
+}
+
+const CAPSOCK: &str = env!("CARGO_BIN_EXE_capsock");
+
+fn capsock(args: &[&str]) -> Output {
+    Command::new(CAPSOCK)
+        .args(args)
+        .output()
+        .expect("run capsock")
+}
+
+/// Asserts a one-line error starting `capsock: ` that contains `needle`,
+/// and returns the exit status.
+fn one_line_error(out: &Output, needle: &str) -> i32 {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "one line: {err:?}");
+    assert!(err.starts_with("capsock: "), "{err}");
+    assert!(err.contains(needle), "{needle:?} not in {err:?}");
+    out.status.code().expect("an exit status")
+}
+
+/// Runs the hardening guest's `scenario` under a 300 ms time limit with
+/// `grants`, expects it to be stopped for it, and checks that every fd it
+/// held was closed. The caller holds [`serial`].
+fn stopped_after_timeout(scenario: &str, grants: Vec<(&str, OwnedFd)>) {
+    let closed = grants.len();
+    let baseline = open_fds();
+    let started = Instant::now();
+    let opts = Options {
+        sandbox: Some(SandboxLimits::default().timeout(Duration::from_millis(300))),
+        ..Options::default()
+    };
+    let err = run_guest_with(guests::HARDENING, &[scenario], grants, opts)
+        .expect_err("the guest must be stopped");
+    let stopped = err
+        .downcast_ref::<GuestStopped>()
+        .unwrap_or_else(|| panic!("{scenario}: not stopped by a limit: {err:#}"));
+    assert_eq!(stopped.reason, StopReason::Timeout, "{scenario}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{scenario} was stopped only after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(open_fds(), baseline - closed, "{scenario} leaked fds");
+}
+
+#[test]
+fn a_timeout_stops_a_guest_spinning_in_wasm() {
+    let _serial = serial(&[guests::HARDENING]);
+    stopped_after_timeout("spin", Vec::new());
+}
+
+#[test]
+fn a_timeout_stops_a_guest_blocked_in_recv() {
+    let _serial = serial(&[guests::HARDENING]);
+    let (_ours, theirs) = UnixStream::pair().unwrap();
+    stopped_after_timeout("block_recv", vec![("peer", theirs.into())]);
+}
+
+#[test]
+fn a_timeout_stops_a_guest_blocked_in_accept() {
+    let _serial = serial(&[guests::HARDENING]);
+    let dir = tempfile::tempdir().unwrap();
+    let listener = UnixListener::bind(dir.path().join("l.sock")).unwrap();
+    stopped_after_timeout("block_accept", vec![("listener", listener.into())]);
+}
+
+#[test]
+fn a_timeout_stops_a_guest_blocked_reading_a_pipe() {
+    let _serial = serial(&[guests::HARDENING]);
+    let (r, _w) = std::io::pipe().unwrap();
+    stopped_after_timeout("block_read", vec![("pipe", r.into())]);
+}
+
+#[test]
+fn a_timeout_stops_a_guest_waiting_on_readiness() {
+    let _serial = serial(&[guests::HARDENING]);
+    let (_ours, theirs) = UnixStream::pair().unwrap();
+    stopped_after_timeout("block_wait", vec![("peer", theirs.into())]);
+}
+
+#[test]
+fn a_timeout_stops_a_guest_sleeping_in_wasi() {
+    let _serial = serial(&[guests::HARDENING]);
+    stopped_after_timeout("sleep", Vec::new());
+}
+
+/// The same through the command line: `-W timeout=1s` stops a spinning
+/// guest and one blocked in `recv`, with a one-line message and exit
+/// status 124.
+#[test]
+fn capsock_run_timeout_stops_spinning_and_blocked_guests_with_status_124() {
+    let _serial = serial(&[guests::HARDENING]);
+    let out = capsock(&["run", "-W", "timeout=1s", guests::HARDENING, "spin"]);
+    assert_eq!(one_line_error(&out, "time limit (timeout=1s)"), 124);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("peer.sock");
+    let listener = UnixListener::bind(&path).unwrap();
+    let connect = format!("peer={}", path.display());
+    let out = capsock(&[
+        "run",
+        "--wasm",
+        "timeout=1s",
+        "--unix-connect",
+        &connect,
+        guests::HARDENING,
+        "block_recv",
+    ]);
+    assert_eq!(one_line_error(&out, "time limit (timeout=1s)"), 124);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "receiving\n");
+    drop(listener);
+}
+
+/// `-W fuel` stops a spinning guest with status 152.
+#[test]
+fn capsock_run_fuel_stops_a_spinning_guest_with_status_152() {
+    let _serial = serial(&[guests::HARDENING]);
+    let out = capsock(&["run", "-W", "fuel=10_000_000", guests::HARDENING, "spin"]);
+    assert_eq!(one_line_error(&out, "ran out of fuel (fuel=10000000)"), 152);
+}
+
+/// Memory: `-W max-memory-size=67108864` makes a 3 GiB `memory.grow`
+/// fail; so does the default 1 GiB budget; lifting the size lifts the
+/// budget; with `trap-on-grow-failure` the refusal stops the guest (153);
+/// an allocator that aborts after a refusal is a trap (134) that names
+/// the limit.
+#[test]
+fn memory_limits_refuse_grows_and_name_themselves() {
+    let _serial = serial(&[guests::HARDENING]);
+    const THREE_GIB: &str = "3221225472";
+    let grow = |flags: &[&str], bytes: &str| {
+        let mut args = vec!["run"];
+        for f in flags {
+            args.extend(["-W", f]);
+        }
+        args.extend([guests::HARDENING, "grow", bytes]);
+        capsock(&args)
+    };
+    let stdout = |o: &Output| String::from_utf8_lossy(&o.stdout).into_owned();
+
+    let out = grow(&["max-memory-size=67108864"], THREE_GIB);
+    assert!(out.status.success());
+    assert_eq!(stdout(&out), "grow=-1\n");
+    let out = grow(&[], THREE_GIB);
+    assert_eq!(stdout(&out), "grow=-1\n", "the default budget");
+    let out = grow(&[], "536870912");
+    assert_ne!(stdout(&out), "grow=-1\n", "512 MiB fit the default budget");
+    let out = grow(&["max-memory-size=4294967296"], THREE_GIB);
+    assert_ne!(
+        stdout(&out),
+        "grow=-1\n",
+        "a larger max-memory-size lifts the budget"
+    );
+    let out = grow(
+        &["max-memory-total=67108864,max-memory-size=4294967296"],
+        THREE_GIB,
+    );
+    assert_eq!(stdout(&out), "grow=-1\n", "unless the budget is given");
+
+    let out = grow(
+        &["trap-on-grow-failure,max-memory-size=67108864"],
+        THREE_GIB,
+    );
+    assert_eq!(
+        one_line_error(
+            &out,
+            "memory limit: growing a memory to 3222339584 bytes (max-memory-size=67108864)"
+        ),
+        153
+    );
+
+    let out = capsock(&["run", guests::HARDENING, "alloc", "1610612736"]);
+    assert_eq!(out.status.code(), Some(134));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the guest trapped after a sandbox limit refused growing a memory")
+            && err.contains("(max-memory-total=1073741824)"),
+        "{err}"
+    );
+}
+
+/// The budget bounds what an embedder's own store gives a core module
+/// too: a table of a billion elements cannot even be instantiated, and
+/// memories grow only until the budget is spent.
+#[test]
+fn the_memory_budget_bounds_tables_and_memories_in_an_embedders_store() {
+    let _serial = serial(&[guests::HARDENING]);
+    let engine = wasmtime::Engine::default();
+    let limits = SandboxLimits::default().max_memory_total(Some(64 << 20));
+    let mut store = wasmtime::Store::new(&engine, limits.limiter());
+    store.limiter(|l| l);
+    let table = wasmtime::Module::new(&engine, "(module (table 1000000000 funcref))").unwrap();
+    let err = wasmtime::Instance::new(&mut store, &table, &[]).unwrap_err();
+    assert!(format!("{err:?}").contains("table"), "{err:?}");
+    assert!(store
+        .data()
+        .refused()
+        .unwrap()
+        .contains("max-memory-total=67108864"));
+
+    let mut store = wasmtime::Store::new(&engine, limits.limiter());
+    store.limiter(|l| l);
+    let grow = wasmtime::Module::new(
+        &engine,
+        r#"(module (memory 1) (memory $b 1)
+             (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+             (func (export "grow_b") (param i32) (result i32) (memory.grow $b (local.get 0))))"#,
+    )
+    .unwrap();
+    let instance = wasmtime::Instance::new(&mut store, &grow, &[]).unwrap();
+    let a = instance
+        .get_typed_func::<i32, i32>(&mut store, "grow")
+        .unwrap();
+    let b = instance
+        .get_typed_func::<i32, i32>(&mut store, "grow_b")
+        .unwrap();
+    assert_eq!(a.call(&mut store, 600).unwrap(), 1, "about 37.5 MiB");
+    assert_eq!(
+        b.call(&mut store, 600).unwrap(),
+        -1,
+        "a second 37.5 MiB would pass 64 MiB"
+    );
+    assert_eq!(
+        b.call(&mut store, 300).unwrap(),
+        1,
+        "about 18.75 MiB still fit"
     );
 }

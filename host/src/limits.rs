@@ -299,11 +299,18 @@ pub struct GuestStopped {
 }
 
 impl GuestStopped {
-    pub(crate) fn new(reason: StopReason, limits: &SandboxLimits) -> GuestStopped {
-        GuestStopped {
-            reason,
-            message: limits.describe(reason),
-        }
+    /// `refused` is what the memory limiter refused, if anything: for a
+    /// memory stop it says which limit it was.
+    pub(crate) fn new(
+        reason: StopReason,
+        limits: &SandboxLimits,
+        refused: Option<&str>,
+    ) -> GuestStopped {
+        let message = match (reason, refused) {
+            (StopReason::Memory, Some(why)) => format!("the guest hit a memory limit: {why}"),
+            _ => limits.describe(reason),
+        };
+        GuestStopped { reason, message }
     }
 }
 
@@ -340,25 +347,33 @@ impl SandboxLimiter {
         self.used
     }
 
+    /// Grants growing one memory or table to `desired` (`unit`s) if
+    /// `own` (the per-memory or per-table limit, named `own_name`), the
+    /// type's `maximum` and the budget allow `grow` more bytes.
+    #[allow(clippy::too_many_arguments)]
     fn grant(
         &mut self,
         what: &str,
+        unit: &str,
         grow: usize,
         desired: usize,
-        own_limit: Option<usize>,
+        (own_name, own): (&str, Option<usize>),
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         let total = self.used.checked_add(grow);
         let why = if maximum.is_some_and(|m| desired > m) {
             None // the type's own maximum: wasmtime refuses it anyway
-        } else if let Some(limit) = own_limit.filter(|&l| desired > l) {
-            Some(format!("{what} to {desired} (limit {limit})"))
+        } else if let Some(limit) = own.filter(|&l| desired > l) {
+            Some(format!(
+                "growing a {what} to {desired} {unit} ({own_name}={limit})"
+            ))
         } else {
             match (total, self.limits.max_memory_total) {
                 (Some(t), Some(budget)) if t > budget => Some(format!(
-                    "{what}: {t} bytes in all (max-memory-total={budget})"
+                    "growing a {what} to {t} bytes of memories and tables in all \
+                     (max-memory-total={budget})"
                 )),
-                (None, _) => Some(format!("{what}: size overflow")),
+                (None, _) => Some(format!("growing a {what}: size overflow")),
                 _ => {
                     self.used = total.unwrap_or(usize::MAX);
                     self.pending = grow;
@@ -393,8 +408,8 @@ impl ResourceLimiter for SandboxLimiter {
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         let grow = desired.saturating_sub(current);
-        let own = self.limits.max_memory_size;
-        self.grant("growing a memory", grow, desired, own, maximum)
+        let own = ("max-memory-size", self.limits.max_memory_size);
+        self.grant("memory", "bytes", grow, desired, own, maximum)
     }
 
     fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
@@ -411,8 +426,8 @@ impl ResourceLimiter for SandboxLimiter {
         let grow = desired
             .saturating_sub(current)
             .saturating_mul(TABLE_ELEMENT_BYTES);
-        let own = self.limits.max_table_elements;
-        self.grant("growing a table", grow, desired, own, maximum)
+        let own = ("max-table-elements", self.limits.max_table_elements);
+        self.grant("table", "elements", grow, desired, own, maximum)
     }
 
     fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {

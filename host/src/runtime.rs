@@ -79,11 +79,24 @@ impl CapsockView for SandboxState {
 /// failing to load or instantiate, or being stopped by a limit:
 /// [`GuestStopped`]).
 #[derive(Debug)]
-pub struct GuestTrapped(pub wasmtime::Error);
+pub struct GuestTrapped {
+    /// The trap.
+    pub error: wasmtime::Error,
+    /// What a sandbox limit refused before the trap, if anything: an
+    /// allocator that cannot grow its memory aborts the guest.
+    pub after_refusal: Option<String>,
+}
 
 impl std::fmt::Display for GuestTrapped {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the guest trapped: {:#}", self.0)
+        match &self.after_refusal {
+            Some(why) => write!(
+                f,
+                "the guest trapped after a sandbox limit refused {why}: {:#}",
+                self.error
+            ),
+            None => write!(f, "the guest trapped: {:#}", self.error),
+        }
     }
 }
 
@@ -376,7 +389,8 @@ impl Sandbox {
             }
         });
         tracing::debug!(elapsed = ?started.elapsed(), "guest finished");
-        let stopped = |reason| GuestStopped::new(reason, &self.limits).into();
+        let refused = self.store.data().limiter.refused();
+        let stopped = |reason| GuestStopped::new(reason, &self.limits, refused).into();
         match outcome {
             Some(Ok(Ok(()))) => Ok(0),
             Some(Ok(Err(()))) => Ok(1),
@@ -393,13 +407,11 @@ impl Sandbox {
                 if let Some(reason) = self.interrupt.reason() {
                     return Err(stopped(reason));
                 }
-                let trapped: anyhow::Error = GuestTrapped(e).into();
-                Err(match self.store.data().limiter.refused() {
-                    Some(why) => trapped.context(format!(
-                        "the guest trapped after a sandbox limit refused {why}"
-                    )),
-                    None => trapped,
-                })
+                Err(GuestTrapped {
+                    error: e,
+                    after_refusal: refused.map(str::to_string),
+                }
+                .into())
             }
             None => Err(stopped(
                 self.interrupt.reason().unwrap_or(StopReason::Interrupted),

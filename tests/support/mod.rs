@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use capsock_host::{native, CapsockCtx, Limits, Policy, Runtime};
+use capsock_host::{native, CapsockCtx, Limits, Policy, Runtime, SandboxLimits};
 use wasmtime::component::Component;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::WasiCtxBuilder;
@@ -132,6 +132,8 @@ impl GuestRun {
 pub struct Options {
     pub limits: Option<Limits>,
     pub policy: Option<Policy>,
+    /// The sandbox's limits (default: the runtime's).
+    pub sandbox: Option<SandboxLimits>,
 }
 
 /// Runs the guest at `path` with `args` and these grants; a trap is `Err`.
@@ -156,8 +158,12 @@ pub fn run_guest_with(
     if let Some(p) = opts.policy {
         ctx.policy(p);
     }
-    let status = runtime()
-        .run(&component, wasi(args, &stdout, &stderr), ctx.build())
+    let rt = runtime();
+    let sandbox = opts.sandbox.unwrap_or_else(|| rt.limits().clone());
+    let status = rt
+        .prepare(&component)
+        .and_then(|pre| pre.instantiate_with(wasi(args, &stdout, &stderr), ctx.build(), sandbox))
+        .and_then(|sandbox| sandbox.run())
         .map_err(|e| {
             let err = String::from_utf8_lossy(&stderr.contents()).into_owned();
             e.context(format!("guest stderr: {err}"))

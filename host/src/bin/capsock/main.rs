@@ -6,6 +6,7 @@ mod bench;
 mod demo;
 mod pair;
 mod run;
+mod wasm_opts;
 
 use std::process::ExitCode;
 
@@ -18,6 +19,35 @@ const EXIT_CAPSOCK_ERROR: u8 = 125;
 const EXIT_USAGE: u8 = 2;
 /// Exit status when the guest traps (as an abort would: 128 + SIGABRT).
 const EXIT_GUEST_TRAP: u8 = 134;
+/// Exit status when `-W timeout` stopped the guest (as `timeout(1)` exits).
+const EXIT_TIMEOUT: u8 = 124;
+/// Exit status when the guest ran out of `-W fuel` (128 + SIGXCPU, the
+/// signal for an exhausted CPU-time limit).
+const EXIT_OUT_OF_FUEL: u8 = 152;
+/// Exit status when a memory or table limit stopped the guest
+/// (`-W trap-on-grow-failure`; 128 + SIGXFSZ, the signal for an exceeded
+/// size limit).
+const EXIT_MEMORY_LIMIT: u8 = 153;
+/// Exit status when the guest was stopped by its host (128 + SIGTERM).
+const EXIT_STOPPED: u8 = 143;
+
+/// The exit status for a run that ended in `e`.
+pub(crate) fn error_status(e: &anyhow::Error) -> u8 {
+    use capsock_host::{GuestStopped, GuestTrapped, StopReason};
+    if let Some(stopped) = e.downcast_ref::<GuestStopped>() {
+        return match stopped.reason {
+            StopReason::Timeout => EXIT_TIMEOUT,
+            StopReason::Fuel => EXIT_OUT_OF_FUEL,
+            StopReason::Memory => EXIT_MEMORY_LIMIT,
+            _ => EXIT_STOPPED,
+        };
+    }
+    if e.downcast_ref::<GuestTrapped>().is_some() {
+        EXIT_GUEST_TRAP
+    } else {
+        EXIT_CAPSOCK_ERROR
+    }
+}
 
 #[derive(Parser)]
 #[command(
@@ -74,11 +104,7 @@ fn main() -> ExitCode {
         Ok(status) => ExitCode::from(status as u8),
         Err(e) => {
             eprintln!("capsock: {e:#}");
-            if e.downcast_ref::<capsock_host::GuestTrapped>().is_some() {
-                ExitCode::from(EXIT_GUEST_TRAP)
-            } else {
-                ExitCode::from(EXIT_CAPSOCK_ERROR)
-            }
+            ExitCode::from(error_status(&e))
         }
     }
 }

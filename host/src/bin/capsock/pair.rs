@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use capsock_host::{native, CapsockCtx, GuestTrapped, Runtime, SocketType};
+use capsock_host::{native, CapsockCtx, Runtime, SocketType};
 use clap::Args;
 use wasmtime_wasi::WasiCtxBuilder;
 
@@ -17,6 +17,8 @@ pub struct PairArgs {
     a: PathBuf,
     /// The second guest; it finds the other end as "peer".
     b: PathBuf,
+    #[command(flatten)]
+    limits: crate::wasm_opts::LimitArgs,
     /// Arguments for both guests (after `--`).
     #[arg(last = true)]
     args: Vec<String>,
@@ -37,8 +39,10 @@ fn parse_type(s: &str) -> Result<SocketType, String> {
 fn outcome(r: anyhow::Result<i32>) -> (i32, String) {
     match r {
         Ok(status) => (status, format!("exit status {status}")),
-        Err(e) if e.downcast_ref::<GuestTrapped>().is_some() => (134, format!("{e:#}")),
-        Err(e) => (125, format!("error: {e:#}")),
+        Err(e) => {
+            let status = crate::error_status(&e);
+            (i32::from(status), format!("{e:#} (status {status})"))
+        }
     }
 }
 
@@ -46,7 +50,7 @@ pub fn pair(args: PairArgs) -> anyhow::Result<i32> {
     native::settle_process_fds();
     let before = native::count_open_fds()?;
     let results = {
-        let runtime = Runtime::new()?;
+        let runtime = Runtime::builder().limits(args.limits.limits()).build()?;
         let a = runtime.prepare(&runtime.load_file(&args.a)?)?;
         let b = runtime.prepare(&runtime.load_file(&args.b)?)?;
         let (end_a, end_b) = native::socket_pair(args.ty).context("socketpair")?;

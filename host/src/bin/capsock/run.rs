@@ -58,6 +58,9 @@ pub struct RunArgs {
     #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
     envs: Vec<(String, String)>,
 
+    #[command(flatten)]
+    limits: crate::wasm_opts::LimitArgs,
+
     /// The component to run.
     component: PathBuf,
 
@@ -204,12 +207,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         seen_names.push(name);
     }
 
+    let limits = args.limits.limits();
     let runtime = match Runtime::default_cache_dir().filter(|_| !args.no_cache) {
-        Some(dir) => Runtime::with_cache_dir(&dir).or_else(|e| {
-            tracing::warn!("no compile cache in {}: {e:#}", dir.display());
-            Runtime::new()
-        })?,
-        None => Runtime::new()?,
+        Some(dir) => Runtime::builder()
+            .limits(limits.clone())
+            .cache_dir(&dir)
+            .build()
+            .or_else(|e| {
+                // Compiling afresh is safe; the user should still hear why.
+                eprintln!("capsock: warning: not using the compile cache: {e:#}");
+                Runtime::builder().limits(limits).build()
+            })?,
+        None => Runtime::builder().limits(limits).build()?,
     };
     let component = runtime.load_file(&args.component)?;
 

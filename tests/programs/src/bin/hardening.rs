@@ -16,6 +16,14 @@ fn main() {
         Some("big_io") => big_io(args[2].parse().unwrap()),
         Some("pin_fds") => pin_fds(),
         Some("fill_fds") => fill_fds(),
+        Some("spin") => spin(),
+        Some("block_recv") => block_recv(),
+        Some("block_accept") => block_accept(),
+        Some("block_read") => block_read(),
+        Some("block_wait") => block_wait(),
+        Some("sleep") => std::thread::sleep(std::time::Duration::from_secs(3600)),
+        Some("grow") => grow(args[2].parse().unwrap()),
+        Some("alloc") => alloc(args[2].parse().unwrap()),
         other => panic!("unknown scenario {other:?}"),
     }
 }
@@ -166,4 +174,62 @@ fn fill_fds() {
     println!("wait={ready:?}");
     held.truncate(held.len() / 2);
     println!("pair_after_drop={}", UnixStream::pair().is_ok());
+}
+
+/// Runs for ever, calling nothing.
+fn spin() {
+    let mut x = 0u64;
+    loop {
+        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+    }
+}
+
+/// Blocks in `recv` on "peer", which never sends.
+fn block_recv() {
+    let peer = UnixStream::preopened("peer").unwrap();
+    println!("receiving");
+    let mut buf = [0u8; 16];
+    let r = (&peer).read(&mut buf);
+    println!("returned={r:?}");
+}
+
+/// Blocks in `accept` on "listener", which nobody connects to.
+fn block_accept() {
+    let listener = capsock::UnixListener::preopened("listener").unwrap();
+    println!("accepting");
+    let r = listener.accept().map(|_| ());
+    println!("returned={r:?}");
+}
+
+/// Blocks in a `read` of "pipe", which nobody writes to.
+fn block_read() {
+    let pipe = capsock::preopened("pipe").unwrap();
+    println!("reading");
+    let mut buf = [0u8; 16];
+    let r = (&pipe).read(&mut buf);
+    println!("returned={r:?}");
+}
+
+/// Blocks in `wait` for "peer" to be readable, with no timeout.
+fn block_wait() {
+    let peer = UnixStream::preopened("peer").unwrap();
+    let ready = peer.readable().unwrap();
+    println!("waiting");
+    let r = wait(&[&ready], None);
+    println!("returned={r:?}");
+}
+
+/// `memory.grow` by `bytes` (rounded up to whole pages): prints the old
+/// size in pages, or -1 when refused.
+fn grow(bytes: usize) {
+    let pages = bytes.div_ceil(65536);
+    let old = core::arch::wasm32::memory_grow(0, pages);
+    println!("grow={}", old as isize);
+}
+
+/// Allocates and touches `bytes` on the heap: the allocator aborts the
+/// guest if the host refuses to grow its memory.
+fn alloc(bytes: usize) {
+    let v = vec![1u8; bytes];
+    println!("allocated={}", std::hint::black_box(&v).len());
 }
