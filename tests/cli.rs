@@ -8,21 +8,14 @@ use std::process::{Command, Output};
 
 use support::{guests, peers_dir, PythonPeer};
 
-const CAPSOCK: &str = env!("CARGO_BIN_EXE_capsock");
-
-fn capsock(args: &[&str]) -> Output {
-    Command::new(CAPSOCK)
-        .args(args)
-        .output()
-        .expect("run capsock")
-}
+use support::{capsock, capsock_under_ulimit, CAPSOCK};
 
 fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    support::stdout_of(o)
 }
 
 fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    support::stderr_of(o)
 }
 
 /// The acceptance check: a guest written only against the SDK
@@ -133,13 +126,7 @@ fn args_env_dir_and_exit_status_reach_the_guest() {
 /// Asserts a failed run: status 125 and exactly one line on stderr,
 /// starting with `capsock: ` and containing `needle`.
 fn assert_one_line_error(out: &Output, needle: &str) {
-    let err = stderr(out);
-    assert_eq!(out.status.code(), Some(125), "{err}");
-    assert_eq!(err.lines().count(), 1, "one line: {err:?}");
-    assert!(
-        err.starts_with("capsock: ") && err.contains(needle),
-        "{err:?} should mention {needle:?}"
-    );
+    assert_eq!(support::one_line_error(out, needle), 125, "{}", stderr(out));
 }
 
 #[test]
@@ -475,18 +462,6 @@ fn connect_when_listening(path: &Path) -> std::os::unix::net::UnixStream {
             Err(e) => panic!("nothing listened at {}: {e}", path.display()),
         }
     }
-}
-
-/// `capsock run` under `ulimit -n` with its soft and hard limits, as `sh`
-/// sets them.
-fn capsock_under_ulimit(limit: &str, args: &[&str]) -> Output {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("ulimit {limit} && exec \"$0\" \"$@\""))
-        .arg(CAPSOCK)
-        .args(args)
-        .output()
-        .expect("run sh")
 }
 
 /// A guest that fills the host's whole fd table (here 512, soft and hard)

@@ -8,11 +8,14 @@ mod support;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::process::{Command, Output};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use capsock_host::{GuestStopped, Limits, SandboxLimits, StopReason};
-use support::{guests, open_fds, run_guest, run_guest_with, serial, Options};
+use support::{
+    capsock, capsock_under_ulimit, guests, one_line_error, open_fds, run_guest, run_guest_with,
+    serial, stdout_of, Options,
+};
 
 /// A zero-length out-of-band receive: Linux returns 1 for it though it
 /// copied nothing. Through the raw WIT (`recv`, `recv-msg`, with and without
@@ -169,25 +172,6 @@ fn the_handle_limit_bounds_the_fds_a_guest_can_pin_with_pollables() {
     );
 }
 
-const CAPSOCK: &str = env!("CARGO_BIN_EXE_capsock");
-
-fn capsock(args: &[&str]) -> Output {
-    Command::new(CAPSOCK)
-        .args(args)
-        .output()
-        .expect("run capsock")
-}
-
-/// Asserts a one-line error starting `capsock: ` that contains `needle`,
-/// and returns the exit status.
-fn one_line_error(out: &Output, needle: &str) -> i32 {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.lines().count(), 1, "one line: {err:?}");
-    assert!(err.starts_with("capsock: "), "{err}");
-    assert!(err.contains(needle), "{needle:?} not in {err:?}");
-    out.status.code().expect("an exit status")
-}
-
 /// Runs the hardening guest's `scenario` under a 300 ms time limit with
 /// `grants`, expects it to be stopped for it, and checks that every fd it
 /// held was closed. The caller holds [`serial`].
@@ -306,7 +290,7 @@ fn memory_limits_refuse_grows_and_name_themselves() {
         args.extend([guests::HARDENING, "grow", bytes]);
         capsock(&args)
     };
-    let stdout = |o: &Output| String::from_utf8_lossy(&o.stdout).into_owned();
+    let stdout = stdout_of;
 
     let out = grow(&["max-memory-size=67108864"], THREE_GIB);
     assert!(out.status.success());
@@ -395,4 +379,160 @@ fn the_memory_budget_bounds_tables_and_memories_in_an_embedders_store() {
         1,
         "about 18.75 MiB still fit"
     );
+}
+
+/// Swaps `a` and `b` (`renameat2(RENAME_EXCHANGE)`) until `stop`; returns
+/// how many times.
+fn swap_until(stop: &std::sync::atomic::AtomicBool, a: &Path, b: &Path) -> u64 {
+    let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+    let (a, b) = (c(a), c(b));
+    let mut swaps = 0;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        // SAFETY (test): both paths are valid NUL-terminated strings.
+        let r = unsafe {
+            libc::renameat2(
+                libc::AT_FDCWD,
+                a.as_ptr(),
+                libc::AT_FDCWD,
+                b.as_ptr(),
+                libc::RENAME_EXCHANGE,
+            )
+        };
+        assert_eq!(r, 0, "renameat2: {}", std::io::Error::last_os_error());
+        swaps += 1;
+    }
+    swaps
+}
+
+/// The guest binds `BINDS` datagram sockets in `guest_dir` (under
+/// `policy`) while a thread swaps the directory `dir` with `link`, a
+/// symbolic link to `outside`. Every bind reported must be in the real
+/// directory (whichever name it has by then), and nothing may appear
+/// outside. Returns (swaps, binds that worked, the guest's failures).
+fn binds_under_a_racing_swap(
+    policy: capsock_host::Policy,
+    dir: &Path,
+    link: &Path,
+    outside: &Path,
+    guest_dir: &str,
+) -> (u64, usize, String) {
+    const BINDS: usize = 20_000;
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let swapper = s.spawn(|| swap_until(&stop, dir, link));
+        let opts = Options {
+            policy: Some(policy),
+            ..Options::default()
+        };
+        let n = BINDS.to_string();
+        let run = run_guest_with(
+            guests::HARDENING,
+            &["bind_race", guest_dir, &n],
+            Vec::new(),
+            opts,
+        );
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let swaps = swapper.join().unwrap();
+        let run = run.unwrap();
+        run.assert_ok();
+        let ok: usize = run.get("ok").parse().unwrap();
+        let real = if dir.is_symlink() { link } else { dir };
+        let inside = std::fs::read_dir(real).unwrap().filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".sock")
+        });
+        assert_eq!(inside.count(), ok, "every bind reported is inside: {run:?}");
+        assert_eq!(
+            std::fs::read_dir(outside).unwrap().count(),
+            0,
+            "a socket escaped: {run:?}"
+        );
+        (swaps, ok, run.get("failed"))
+    })
+}
+
+/// The granted directory itself swapped with a symbolic link to a
+/// directory outside, 20,000 binds directly in it: none escapes, and none
+/// is refused (the bind goes through the directory's own fd).
+#[test]
+fn binds_in_the_granted_directory_cannot_be_redirected_by_swapping_it() {
+    let _serial = serial(&[guests::HARDENING]);
+    let root = tempfile::tempdir().unwrap();
+    let (t, evil, outside) = (
+        root.path().join("t"),
+        root.path().join("evil"),
+        root.path().join("outside"),
+    );
+    std::fs::create_dir(&t).unwrap();
+    std::fs::create_dir(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, &evil).unwrap();
+    let mut policy = capsock_host::Policy::new();
+    policy.allow_unix_dir(&t, "/run/t").unwrap();
+    let (swaps, ok, failed) = binds_under_a_racing_swap(policy, &t, &evil, &outside, "/run/t");
+    assert!(swaps > 0, "the swapper ran");
+    assert_eq!((ok, failed.as_str()), (20_000, "{}"));
+    eprintln!("{swaps} swaps; {ok} binds, 0 escapes");
+}
+
+/// A subdirectory of the granted directory swapped with a symbolic link
+/// to a directory outside: every bind lands inside or is refused
+/// (`access-denied` when the path resolves to the link), none escapes.
+#[test]
+fn binds_in_a_subdirectory_cannot_be_redirected_by_swapping_it() {
+    let _serial = serial(&[guests::HARDENING]);
+    let root = tempfile::tempdir().unwrap();
+    let (t, outside) = (root.path().join("t"), root.path().join("outside"));
+    std::fs::create_dir_all(t.join("sub")).unwrap();
+    std::fs::create_dir(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, t.join("other")).unwrap();
+    let mut policy = capsock_host::Policy::new();
+    policy.allow_unix_dir(&t, "/run/t").unwrap();
+    let (sub, other) = (t.join("sub"), t.join("other"));
+    let (swaps, ok, failed) =
+        binds_under_a_racing_swap(policy, &sub, &other, &outside, "/run/t/sub");
+    assert!(swaps > 0 && ok > 0, "the swapper ran and some binds landed");
+    assert!(
+        failed == "{}" || failed.starts_with("{\"PermissionDenied\": ") && !failed.contains(','),
+        "only refusals: {failed}"
+    );
+    eprintln!("{swaps} swaps; {ok} binds inside, refused: {failed}");
+}
+
+/// With the host's fd table full, a bind that needs an fd (in a
+/// subdirectory) fails with `limit-reached` and leaves the socket unbound
+/// and no file behind; a bind directly in the granted directory needs none.
+#[test]
+fn a_bind_that_fails_leaves_the_socket_unbound_and_nothing_behind() {
+    let _serial = serial(&[guests::HARDENING]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let grant = format!("{}::/run/t", dir.path().display());
+    let out = capsock_under_ulimit(
+        "-n 256",
+        &[
+            "run",
+            "--unix-dir",
+            &grant,
+            guests::HARDENING,
+            "bind_when_full",
+            "/run/t",
+        ],
+    );
+    let text = stdout_of(&out);
+    assert!(out.status.success(), "{text}{}", support::stderr_of(&out));
+    assert!(
+        text.contains("bind_sub=err:Other:limit-reached\n"),
+        "{text}"
+    );
+    assert!(text.contains("local_after=ok:Unnamed\n"), "{text}");
+    assert!(!dir.path().join("sub/full.sock").exists());
+    assert!(text.contains("bind_top=ok:()\n"), "{text}");
+    assert!(
+        text.contains("local_top=ok:Some(\"/run/t/top.sock\")"),
+        "{text}"
+    );
+    assert!(dir.path().join("top.sock").exists());
 }

@@ -8,17 +8,21 @@
 //! is opened `O_PATH` and the kernel is handed `/proc/self/fd/N`, so nothing
 //! can be swapped between the check and the use.
 //!
-//! `bind` cannot work that way, because the kernel records the exact string
-//! it was given as the socket's address, and peers need a real path to reply
-//! to. It binds the directory's real path plus the name, then checks that
-//! the socket appeared in the directory it resolved; if a concurrent rename
-//! or symbolic link made it land elsewhere, the socket is replaced by a fresh
-//! unbound one and the call fails with `access-denied`.
+//! `bind` cannot work that way (the socket file must be created, and the
+//! kernel records the exact string it was given as the socket's name), so
+//! it binds `/proc/<pid>/fd/N/NAME`, where N is the directory's own fd: the
+//! kernel creates NAME in exactly that directory, whatever was renamed or
+//! swapped for a symbolic link meanwhile, and peers of the same user can
+//! reply to that name. A bind in a subdirectory goes through an `O_PATH` fd
+//! of the subdirectory, resolved beneath the granted directory, in the same
+//! way (`/proc/self/fd/N/NAME`; that fd is closed after the bind, so peers
+//! cannot reply to that name). Nothing is created before every check
+//! passed, and a bind that fails leaves nothing behind.
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -199,15 +203,10 @@ impl UnixAuthority {
         }
     }
 
-    /// `bind(2)` for `fd` (a socket of type `ty`), with the checks in the
-    /// module docs. Returns the guest path when the socket was bound through
-    /// `/proc/self/fd`, since the kernel then reports that form as its name.
-    pub fn bind(
-        &self,
-        fd: BorrowedFd<'_>,
-        ty: libc::c_int,
-        addr: &Address,
-    ) -> Result<Option<Vec<u8>>, ErrorCode> {
+    /// `bind(2)` for `fd`, with the checks in the module docs. Returns the
+    /// guest path when the socket was bound through `/proc`, since the
+    /// kernel then reports that form as its name.
+    pub fn bind(&self, fd: BorrowedFd<'_>, addr: &Address) -> Result<Option<Vec<u8>>, ErrorCode> {
         let path = match addr {
             Address::Pathname(p) => p,
             // Autobind: the kernel picks an abstract name. It makes the
@@ -249,39 +248,37 @@ impl UnixAuthority {
             sys::bind(fd, &SockAddr::unix(&UnixName::Pathname(proc))?)?;
             return Ok(Some(path.clone()));
         }
-        // Directly in the granted directory: bind its real path, which peers
-        // can reply to. Only the directory's own ancestors, set up by the
-        // host, are resolved by name; check anyway that the socket landed.
-        let parent_path = std::fs::read_link(format!(
-            "/proc/self/fd/{}",
+        // Directly in the granted directory: through the directory fd held
+        // since the grant, so that no rename of the directory or of any of
+        // its ancestors can redirect the bind (a real-path bind could be,
+        // between resolving the path and creating the socket file). The
+        // kernel records this string as the socket's name; with the pid
+        // rather than `self`, a peer of the same user and pid namespace
+        // can reply to it, as it would to a real path.
+        let mut proc = format!(
+            "/proc/{}/fd/{}/",
+            std::process::id(),
             std::os::fd::AsRawFd::as_raw_fd(&dir.dir)
-        ))?;
-        let mut host = parent_path.as_os_str().as_bytes().to_vec();
-        host.push(b'/');
-        host.extend_from_slice(name);
-        sys::bind(fd, &SockAddr::unix(&UnixName::Pathname(host))?)?;
-        let landed = sys::openat2(
-            dir.dir.as_fd(),
-            name,
-            libc::O_PATH | libc::O_NOFOLLOW,
-            RESOLVE,
         )
-        .ok()
-        .and_then(|f| std::fs::File::from(f).metadata().ok())
-        .is_some_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()));
-        let same_dir = match (
-            std::fs::metadata(&parent_path),
-            std::fs::File::from(dir.dir.try_clone()?).metadata(),
-        ) {
-            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-            _ => false,
-        };
-        if !(landed && same_dir) {
-            tracing::warn!(path = %parent_path.display(), "bind raced with a rename of the granted directory; refused");
-            sys::replace_with_fresh_socket(fd, ty)?;
-            return Err(ErrorCode::AccessDenied);
-        }
-        Ok(None)
+        .into_bytes();
+        proc.extend_from_slice(name);
+        sys::bind(fd, &SockAddr::unix(&UnixName::Pathname(proc))?)?;
+        Ok(Some(path.clone()))
+    }
+
+    /// The guest path of a name this authority's `bind` gave a socket in a
+    /// granted directory (`/proc/<pid>/fd/<dir fd>/NAME`).
+    fn own_proc_name(&self, p: &[u8]) -> Option<Vec<u8>> {
+        let rest = p.strip_prefix(format!("/proc/{}/fd/", std::process::id()).as_bytes())?;
+        let slash = rest.iter().position(|&b| b == b'/')?;
+        let number: std::os::fd::RawFd = std::str::from_utf8(&rest[..slash]).ok()?.parse().ok()?;
+        let dir = self
+            .dirs
+            .iter()
+            .find(|d| std::os::fd::AsRawFd::as_raw_fd(&d.dir) == number)?;
+        let mut guest = dir.guest.clone();
+        guest.extend_from_slice(&rest[slash..]);
+        Some(guest)
     }
 
     /// The guest's view of a Unix address: a host path below a granted
@@ -291,6 +288,9 @@ impl UnixAuthority {
             UnixName::Unnamed => Address::Unnamed,
             UnixName::Abstract(a) => Address::Abstract(a),
             UnixName::Pathname(p) => {
+                if let Some(guest) = self.own_proc_name(&p) {
+                    return Address::Pathname(guest);
+                }
                 for d in &self.dirs {
                     let host = d.host.as_os_str().as_bytes();
                     if let Some(rest) = p.strip_prefix(host).filter(|r| r.first() == Some(&b'/')) {

@@ -319,8 +319,7 @@ impl HostSocket for CapsockCtxView<'_> {
             }
             return Ok(sys::bind(sock.as_fd(), &SockAddr::new(&SockName::Ip(ip))?)?);
         }
-        let ty = sock_type_to_libc(kind.ty);
-        sock.bound_as = ctx.policy.unix.bind(sock.as_fd(), ty, &address)?;
+        sock.bound_as = ctx.policy.unix.bind(sock.as_fd(), &address)?;
         Ok(())
     }
 

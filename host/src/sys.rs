@@ -195,16 +195,6 @@ pub fn openat2(
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Replaces the socket behind `fd` with a new, unbound socket of type `ty`
-/// (`dup3` onto the same descriptor): the old socket is closed, handles to
-/// `fd` now reach the new one.
-pub fn replace_with_fresh_socket(fd: BorrowedFd<'_>, ty: libc::c_int) -> io::Result<()> {
-    let fresh = unix_socket(ty)?;
-    // SAFETY: dup3 onto an fd we hold a borrow of; it atomically closes the
-    // old open file description and installs the new one at that number.
-    check(unsafe { libc::dup3(fresh.as_raw_fd(), fd.as_raw_fd(), libc::O_CLOEXEC) }).map(drop)
-}
-
 /// `listen(2)`.
 pub fn listen(fd: BorrowedFd<'_>, backlog: u32) -> io::Result<()> {
     let backlog = backlog.min(libc::c_int::MAX as u32) as libc::c_int;

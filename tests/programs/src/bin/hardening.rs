@@ -24,6 +24,8 @@ fn main() {
         Some("sleep") => std::thread::sleep(std::time::Duration::from_secs(3600)),
         Some("grow") => grow(args[2].parse().unwrap()),
         Some("alloc") => alloc(args[2].parse().unwrap()),
+        Some("bind_race") => bind_race(&args[2], args[3].parse().unwrap()),
+        Some("bind_when_full") => bind_when_full(&args[2]),
         other => panic!("unknown scenario {other:?}"),
     }
 }
@@ -232,4 +234,39 @@ fn grow(bytes: usize) {
 fn alloc(bytes: usize) {
     let v = vec![1u8; bytes];
     println!("allocated={}", std::hint::black_box(&v).len());
+}
+
+/// Binds `n` datagram sockets at `DIR/rI.sock` (dropping each: its file
+/// stays); reports how many binds succeeded and how many failed, by error.
+fn bind_race(dir: &str, n: usize) {
+    let (mut ok, mut failed) = (0, std::collections::BTreeMap::<String, usize>::new());
+    for i in 0..n {
+        match UnixDatagram::bind(format!("{dir}/r{i}.sock")) {
+            Ok(_) => ok += 1,
+            Err(e) => *failed.entry(format!("{:?}", e.kind())).or_default() += 1,
+        }
+    }
+    println!("ok={ok}");
+    println!("failed={failed:?}");
+}
+
+/// With the host's fd table full, a bind in a subdirectory of `dir` (which
+/// needs an fd for the subdirectory) fails, and the socket is left unbound
+/// with no file created; a bind directly in `dir` (which needs none) works.
+fn bind_when_full(dir: &str) {
+    let mut held = Vec::new();
+    while let Ok(p) = UnixStream::pair() {
+        held.push(p);
+    }
+    // One fd free: the new socket takes it, the table is full again.
+    let (a, _b) = held.pop().unwrap();
+    drop(a);
+    let sock = UnixDatagram::unbound().unwrap();
+    let addr = capsock::SocketAddr::from_pathname(format!("{dir}/sub/full.sock"));
+    show("bind_sub", sock.bind_addr(&addr));
+    show("local_after", sock.local_addr());
+    let top = capsock::SocketAddr::from_pathname(format!("{dir}/top.sock"));
+    show("bind_top", sock.bind_addr(&top));
+    let path = |a: capsock::SocketAddr| a.as_pathname().map(|p| p.display().to_string());
+    show("local_top", sock.local_addr().map(path));
 }

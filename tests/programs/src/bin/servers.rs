@@ -14,7 +14,6 @@ fn main() {
         "accept" => accept(&args[2]),
         "activated" => activated(),
         "count_pairs" => count_pairs(),
-        "bind_many" => bind_many(&args[2], args[3].parse().unwrap()),
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -122,24 +121,4 @@ fn count_pairs() {
         held.push(p);
     }
     println!("pairs={}", held.len());
-}
-
-/// Binds `n` datagram sockets at `DIR/sI.sock`; reports how many binds
-/// succeeded and how many were refused.
-fn bind_many(dir: &str, n: usize) {
-    let (mut ok, mut denied, mut other) = (0, 0, 0);
-    let mut keep = Vec::new();
-    for i in 0..n {
-        match capsock::UnixDatagram::bind(format!("{dir}/s{i}.sock")) {
-            Ok(s) => {
-                ok += 1;
-                keep.push(s);
-            }
-            Err(e) if e.kind() == ErrorKind::PermissionDenied => denied += 1,
-            Err(_) => other += 1,
-        }
-    }
-    println!("ok={ok}");
-    println!("denied={denied}");
-    println!("other={other}");
 }
