@@ -536,3 +536,83 @@ fn a_bind_that_fails_leaves_the_socket_unbound_and_nothing_behind() {
     );
     assert!(dir.path().join("top.sock").exists());
 }
+
+/// A read or write timeout below a microsecond (the kernel's resolution
+/// for `SO_RCVTIMEO`) times out; it used to mean "no timeout" and hang.
+#[test]
+fn sub_microsecond_socket_timeouts_still_time_out() {
+    let _serial = serial(&[guests::HARDENING]);
+    let opts = Options {
+        // Were the timeouts lost, this stops the guest instead of a hang.
+        sandbox: Some(SandboxLimits::default().timeout(Duration::from_secs(20))),
+        ..Options::default()
+    };
+    let run = run_guest_with(guests::HARDENING, &["tiny_timeout"], Vec::new(), opts).unwrap();
+    run.assert_ok();
+    assert_eq!(run.get("read"), "err:TimedOut:timed-out");
+    assert_eq!(run.get("write"), "TimedOut");
+}
+
+/// Descriptors (a pipe, a FIFO opened by name) have non-blocking mode,
+/// read and write timeouts and readiness, like sockets.
+#[test]
+fn descriptors_have_nonblocking_mode_timeouts_and_readiness() {
+    let _serial = serial(&[guests::HARDENING]);
+    let dir = tempfile::tempdir().unwrap();
+    let fifo_path =
+        std::ffi::CString::new(dir.path().join("f").into_os_string().into_encoded_bytes()).unwrap();
+    // SAFETY (test): a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo_path.as_ptr(), 0o600) }, 0);
+    let fifo = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(dir.path().join("f"))
+        .unwrap();
+    let (r, w) = std::io::pipe().unwrap();
+    let baseline = open_fds();
+    let opts = Options {
+        sandbox: Some(SandboxLimits::default().timeout(Duration::from_secs(20))),
+        ..Options::default()
+    };
+    let grants = vec![
+        ("pipe", r.into()),
+        ("pipe_w", w.into()),
+        ("fifo", fifo.into()),
+    ];
+    let run = run_guest_with(guests::HARDENING, &["descriptor_modes"], grants, opts).unwrap();
+    assert_eq!(open_fds(), baseline - 3);
+    run.assert_ok();
+    let ms = |k: &str| run.get(k).parse::<u64>().unwrap();
+    assert_eq!(run.get("pipe_timed_read"), "err:TimedOut:timed-out");
+    assert!(ms("pipe_timed_read_ms") >= 100, "{run:?}");
+    assert_eq!(
+        run.get("pipe_nonblocking_read"),
+        "err:WouldBlock:would-block"
+    );
+    assert_eq!(run.get("pipe_wait_empty"), "ok:[]");
+    assert_eq!(run.get("pipe_wait_data"), "ok:[0]");
+    assert_eq!(run.get("pipe_read"), "ok:1");
+    assert_eq!(run.get("pipe_timed_write"), "err:TimedOut:timed-out");
+    assert!(ms("pipe_timed_write_ms") >= 100, "{run:?}");
+    assert_eq!(run.get("pipe_wait_full"), "ok:[]");
+    assert_eq!(run.get("fifo_timed_read"), "err:TimedOut:timed-out");
+    assert_eq!(run.get("fifo_read"), "ok:[121, 122]");
+}
+
+/// A descriptor write of 200 MiB (more than wasmtime lets a guest hand the
+/// host in one call) is a short write of the message limit, not a trap.
+#[test]
+fn a_huge_descriptor_write_is_short_not_a_trap() {
+    let _serial = serial(&[guests::HARDENING]);
+    let file = tempfile::tempfile().unwrap();
+    let len = || file.metadata().unwrap().len();
+    let run = run_guest(
+        guests::HARDENING,
+        &["big_write"],
+        vec![("file", file.try_clone().unwrap().into())],
+    )
+    .unwrap();
+    run.assert_ok();
+    assert_eq!(run.get("write"), format!("ok:{}", 8 << 20));
+    assert_eq!(len(), 8 << 20);
+}

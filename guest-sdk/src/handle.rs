@@ -2,11 +2,14 @@
 
 use std::fmt;
 use std::io::{self, Read, Seek, Write};
+use std::time::Duration;
 
 use crate::bindings::capsock::sockets::descriptors::{self as wit, Descriptor};
 use crate::bindings::capsock::sockets::sockets::{HandleRef, Socket};
 pub use crate::bindings::capsock::sockets::types::{DescriptorKind, SocketType};
 use crate::error::to_io;
+use crate::poll::Ready;
+use crate::MAX_WRITE;
 
 /// The most bytes one `read` asks the host for; a larger buffer is filled
 /// by a short read, as `read(2)` may do anyway.
@@ -88,10 +91,63 @@ impl OwnedHandle {
 
     /// `pwrite(2)`: writes at `offset` without moving the file offset.
     pub fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
+        let buf = &buf[..buf.len().min(MAX_WRITE)];
         self.inner
             .write_at(buf, offset)
             .map(|n| n as usize)
             .map_err(to_io)
+    }
+
+    /// `O_NONBLOCK`: reads and writes that would wait fail with
+    /// `WouldBlock`. The flag belongs to the open file, as natively: a
+    /// [`try_clone`](Self::try_clone) (or the process that sent it) sees it.
+    pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        self.inner.set_nonblocking(on).map_err(to_io)
+    }
+
+    /// Reads (of a pipe, FIFO, socket or terminal) that wait longer fail
+    /// with `TimedOut`; `None` waits for ever; zero is refused.
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.inner
+            .set_read_timeout(timeout_ns(timeout)?)
+            .map_err(to_io)
+    }
+
+    /// Writes that wait longer for room fail with `TimedOut`.
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.inner
+            .set_write_timeout(timeout_ns(timeout)?)
+            .map_err(to_io)
+    }
+
+    /// Readiness to read (data, end-of-file or an error), for
+    /// [`wait`](crate::wait). A regular file is always ready.
+    pub fn readable(&self) -> io::Result<Ready> {
+        self.inner
+            .subscribe()
+            .map(|pollable| Ready { pollable })
+            .map_err(to_io)
+    }
+
+    /// Readiness to write, for [`wait`](crate::wait).
+    pub fn writable(&self) -> io::Result<Ready> {
+        self.inner
+            .subscribe_writable()
+            .map(|pollable| Ready { pollable })
+            .map_err(to_io)
+    }
+}
+
+/// A timeout as the host takes it: nanoseconds, `None` for ever; zero is
+/// refused (as `std` refuses it).
+pub(crate) fn timeout_ns(t: Option<Duration>) -> io::Result<Option<u64>> {
+    match t {
+        Some(d) if d.is_zero() => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a zero timeout (use None, or non-blocking mode)",
+        )),
+        Some(d) => Ok(Some(d.as_nanos().min(u64::MAX as u128) as u64)),
+        None => Ok(None),
     }
 }
 
@@ -115,6 +171,7 @@ impl Read for &OwnedHandle {
 
 impl Write for &OwnedHandle {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let buf = &buf[..buf.len().min(MAX_WRITE)];
         self.inner.write(buf).map(|n| n as usize).map_err(to_io)
     }
 

@@ -47,6 +47,12 @@ mod bindings {
     });
 }
 
+/// The most bytes one stream or descriptor write hands the host. The host
+/// takes at most its message limit (8 MiB by default) per call anyway, and
+/// wasmtime traps a guest that passes more than 128 MiB in one call
+/// (its "hostcall fuel"): larger writes are short, as `write(2)` may be.
+pub(crate) const MAX_WRITE: usize = 16 << 20;
+
 mod error;
 mod handle;
 mod net;

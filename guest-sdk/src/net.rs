@@ -25,6 +25,7 @@ pub use crate::bindings::capsock::sockets::types::{MessageFlags, RecvFlags, Send
 use crate::error::to_io;
 use crate::handle::{BorrowedHandle, OwnedHandle, SocketType};
 use crate::poll::Ready;
+use crate::MAX_WRITE;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// `CMSG_SPACE(len)` as the host computes it: the control space one item
@@ -40,10 +41,6 @@ pub fn cmsg_space(len: usize) -> usize {
 pub fn cmsg_len(len: usize) -> usize {
     wit::cmsg_len(u32::try_from(len).unwrap_or(u32::MAX)) as usize
 }
-
-/// The most bytes one stream `write_vectored` hands the host: it sends at
-/// most its message limit (8 MiB by default) per call anyway.
-const MAX_WRITE: usize = 16 << 20;
 
 /// Bytes of one file descriptor in an `SCM_RIGHTS` payload (`sizeof(int)`).
 pub const FD_SIZE: usize = 4;
@@ -414,16 +411,7 @@ impl Sock {
     }
 
     fn set_timeout(&self, send: bool, t: Option<Duration>) -> io::Result<()> {
-        let ns = match t {
-            Some(d) if d.is_zero() => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "a zero timeout (use None, or non-blocking mode)",
-                ))
-            }
-            Some(d) => Some(d.as_nanos().min(u64::MAX as u128) as u64),
-            None => None,
-        };
+        let ns = crate::handle::timeout_ns(t)?;
         if send {
             self.inner.set_send_timeout(ns).map_err(to_io)
         } else {
@@ -563,9 +551,14 @@ impl Sock {
         Ok((data, handles, m.flags, m.addr))
     }
 
+    /// `Write::write` for a stream: one `send` of at most [`MAX_WRITE`]
+    /// bytes (a short write).
+    fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.send(&buf[..buf.len().min(MAX_WRITE)])
+    }
+
     /// `Write::write_vectored` for a stream: one `send-msg` of at most
-    /// [`MAX_WRITE`] bytes (a short write), so that a huge gather list is
-    /// not copied out of guest memory only for the host to send part of it.
+    /// [`MAX_WRITE`] bytes (a short write).
     fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         let mut left = MAX_WRITE;
         let mut clipped = Vec::with_capacity(bufs.len());
@@ -1037,7 +1030,7 @@ macro_rules! stream_io {
 
         impl std::io::Write for &$name {
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.sock.send(buf)
+                self.sock.write(buf)
             }
 
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {

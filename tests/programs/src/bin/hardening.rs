@@ -26,6 +26,10 @@ fn main() {
         Some("alloc") => alloc(args[2].parse().unwrap()),
         Some("bind_race") => bind_race(&args[2], args[3].parse().unwrap()),
         Some("bind_when_full") => bind_when_full(&args[2]),
+        Some("tiny_timeout") => tiny_timeout(),
+        Some("descriptor_modes") => descriptor_modes(),
+        Some("big_write") => big_write(),
+        Some("write_closed_pipe") => write_closed_pipe(),
         other => panic!("unknown scenario {other:?}"),
     }
 }
@@ -269,4 +273,97 @@ fn bind_when_full(dir: &str) {
     show("bind_top", sock.bind_addr(&top));
     let path = |a: capsock::SocketAddr| a.as_pathname().map(|p| p.display().to_string());
     show("local_top", sock.local_addr().map(path));
+}
+
+/// Timeouts below the kernel's microsecond resolution still time out.
+fn tiny_timeout() {
+    let (a, _b) = UnixStream::pair().unwrap();
+    a.set_read_timeout(Some(std::time::Duration::from_nanos(500)))
+        .unwrap();
+    let mut buf = [0u8; 4];
+    show("read", (&a).read(&mut buf));
+    a.set_write_timeout(Some(std::time::Duration::from_nanos(1)))
+        .unwrap();
+    let chunk = [0u8; 65536];
+    let err = loop {
+        if let Err(e) = (&a).write(&chunk) {
+            break e;
+        }
+    };
+    println!("write={:?}", err.kind());
+}
+
+fn timed<T: std::fmt::Debug>(key: &str, f: impl FnOnce() -> std::io::Result<T>) {
+    let start = std::time::Instant::now();
+    show(key, f());
+    println!("{key}_ms={}", start.elapsed().as_millis());
+}
+
+/// Non-blocking mode, timeouts and readiness on descriptors: "pipe" and
+/// "pipe_w" are the two ends of a pipe, "fifo" a FIFO the test opened by
+/// name (read and write), all empty.
+fn descriptor_modes() {
+    use std::time::Duration;
+    let pipe = capsock::preopened("pipe").unwrap();
+    let pipe_w = capsock::preopened("pipe_w").unwrap();
+    let fifo = capsock::preopened("fifo").unwrap();
+    let mut buf = [0u8; 8];
+
+    pipe.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    timed("pipe_timed_read", || (&pipe).read(&mut buf));
+    pipe.set_read_timeout(None).unwrap();
+    pipe.set_nonblocking(true).unwrap();
+    show("pipe_nonblocking_read", (&pipe).read(&mut buf));
+    pipe.set_nonblocking(false).unwrap();
+    let readable = pipe.readable().unwrap();
+    show(
+        "pipe_wait_empty",
+        wait(&[&readable], Some(Duration::from_millis(50))),
+    );
+    (&pipe_w).write_all(b"x").unwrap();
+    show("pipe_wait_data", wait(&[&readable], None));
+    show("pipe_read", (&pipe).read(&mut buf));
+
+    // Fill the pipe, then a timed write finds no room.
+    pipe_w.set_nonblocking(true).unwrap();
+    let chunk = [0u8; 4096];
+    while (&pipe_w).write(&chunk).is_ok() {}
+    pipe_w.set_nonblocking(false).unwrap();
+    pipe_w
+        .set_write_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    timed("pipe_timed_write", || (&pipe_w).write(&chunk));
+    let writable = pipe_w.writable().unwrap();
+    show(
+        "pipe_wait_full",
+        wait(&[&writable], Some(Duration::from_millis(50))),
+    );
+
+    fifo.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    timed("fifo_timed_read", || (&fifo).read(&mut buf));
+    (&fifo).write_all(b"yz").unwrap();
+    show(
+        "fifo_read",
+        (&fifo).read(&mut buf).map(|n| buf[..n].to_vec()),
+    );
+}
+
+/// Writes 200 MiB to "file" in one call: more than the host takes in one
+/// call, which must be a short write, not a trap.
+fn big_write() {
+    let file = capsock::preopened("file").unwrap();
+    let data = vec![5u8; 200 << 20];
+    show("write", (&file).write(&data));
+}
+
+/// Writes to "pipe_w", whose read end is closed, and through a descriptor
+/// to "sock_w", a socket whose peer is closed.
+fn write_closed_pipe() {
+    let pipe_w = capsock::preopened("pipe_w").unwrap();
+    show("pipe", (&pipe_w).write(b"nobody reads this"));
+    let sock_w = capsock::preopened("sock_w").unwrap();
+    show("socket", (&sock_w).write(b"nor this"));
+    println!("alive=true");
 }
