@@ -214,7 +214,7 @@ fn bad_flag_values_are_one_line() {
     // A well-formed but closed fd is caught when it is adopted.
     assert_one_line_error(
         &capsock(&["run", "--fd", "x=999", guests::CLI_PROBE]),
-        "--fd x=999: not an open file descriptor",
+        "--fd x=999: fd 999 is not an open file descriptor",
     );
 }
 
@@ -508,4 +508,154 @@ fn the_soft_fd_limit_is_raised_to_the_hard_one() {
     let out = capsock_under_ulimit("-Sn 256", &["run", guests::HARDENING, "fill_fds"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("pairs=512\n"), "{}", stdout(&out));
+}
+
+/// What `capsock run` loads: a regular file of at most 512 MiB. A device
+/// such as /dev/zero (endless) or a FIFO (opening it waits for a writer)
+/// is refused at once, without reading.
+#[test]
+fn only_regular_files_of_bounded_size_are_loaded() {
+    let out = capsock(&["run", "/dev/zero"]);
+    assert_one_line_error(
+        &out,
+        "cannot read /dev/zero: not a regular file (a character device)",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("c.wasm");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY (test): a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    // `timeout` turns a hang into a failure (status 124).
+    let out = Command::new("timeout")
+        .args(["20", CAPSOCK, "run", fifo.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "not a regular file (a FIFO)");
+    let big = dir.path().join("big.wasm");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(600 << 20)
+        .unwrap();
+    assert_one_line_error(
+        &capsock(&["run", big.to_str().unwrap()]),
+        "larger than 512 MiB",
+    );
+}
+
+/// Socket activation's `LISTEN_FDS` is checked before anything is sized by
+/// it: a huge count is an error, not an allocation that aborts; a count
+/// naming fds that are not open is an error too.
+#[test]
+fn listen_fds_is_checked_before_use() {
+    let activated = |count: &str| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "LISTEN_PID=$$ LISTEN_FDS={count} exec \"$0\" run \"$1\" 3</dev/null"
+            ))
+            .args([CAPSOCK, guests::CLI_PROBE])
+            .output()
+            .unwrap()
+    };
+    assert_one_line_error(
+        &activated("2000000000"),
+        "LISTEN_FDS=2000000000, but this process can have at most",
+    );
+    assert_one_line_error(&activated("-1"), "LISTEN_FDS is not a number");
+    assert_one_line_error(
+        &activated("2"),
+        "LISTEN_FDS (listen-fd-1): fd 4 is not an open file descriptor",
+    );
+}
+
+/// `--unix-listen` leaves no socket file behind when capsock fails: not
+/// for a datagram type (which cannot listen; refused before anything is
+/// created) and not when a later grant fails.
+#[test]
+fn a_failed_unix_listen_leaves_no_socket_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.sock");
+    let flag = format!("l:datagram={}", path.display());
+    let out = capsock(&["run", "--unix-listen", &flag, guests::CLI_PROBE]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("a datagram socket cannot listen"));
+    assert!(!path.exists());
+    let flag = format!("l={}", path.display());
+    let out = capsock(&[
+        "run",
+        "--unix-listen",
+        &flag,
+        "--unix-connect",
+        "c=/nonexistent/c.sock",
+        guests::CLI_PROBE,
+    ]);
+    assert_one_line_error(
+        &out,
+        "--unix-connect c: cannot connect to /nonexistent/c.sock",
+    );
+    assert!(!path.exists(), "the listening socket's file was removed");
+}
+
+/// `capsock bench` refuses nonsense arguments instead of printing NaN.
+#[test]
+fn bench_refuses_nonsense_arguments() {
+    for args in [
+        &["--rounds", "0"][..],
+        &["--scale", "nan"],
+        &["--scale", "0"],
+        &["--sandboxes", "0"],
+        &["--only", "no-such-workload"],
+    ] {
+        let mut all = vec!["bench"];
+        all.extend_from_slice(args);
+        let out = capsock(&all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert_eq!(
+            stderr(&out).lines().count(),
+            1,
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert!(stdout(&out).is_empty(), "{args:?}");
+    }
+}
+
+/// The compile cache holds native code that is run: capsock creates its
+/// directory private (0700) and will not use one that others can write to
+/// (it says so, and compiles afresh).
+#[test]
+fn the_compile_cache_directory_is_private_or_unused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = dir.path().join("new/cache");
+    let out = Command::new(CAPSOCK)
+        .env("CAPSOCK_CACHE_DIR", &fresh)
+        .args(["run", guests::CLI_PROBE])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+    let mode = std::fs::metadata(&fresh).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+
+    let open = dir.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = Command::new(CAPSOCK)
+        .env("CAPSOCK_CACHE_DIR", &open)
+        .args(["run", guests::CLI_PROBE])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not using the compile cache")
+            && stderr(&out).contains("others may write to it"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_dir(&open).unwrap().count(),
+        0,
+        "nothing was cached there"
+    );
 }

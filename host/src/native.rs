@@ -119,6 +119,11 @@ pub fn raise_fd_limit() -> io::Result<u64> {
     sys::raise_fd_limit()
 }
 
+/// This process's soft limit on open files (`RLIMIT_NOFILE`).
+pub fn fd_limit() -> io::Result<u64> {
+    sys::fd_limit()
+}
+
 /// Reads the regular file at `path`, up to `max` bytes. Anything else is
 /// refused without blocking or reading: a FIFO (opening it would wait for
 /// a writer), a device such as `/dev/zero` (which never ends), a directory,
@@ -234,7 +239,8 @@ pub fn connect_unix(
 }
 
 /// Binds a new Unix socket of type `ty` at `path` and listens on it
-/// (close-on-exec).
+/// (close-on-exec). If it cannot listen (a datagram socket), the socket
+/// file is removed again.
 pub fn listen_unix(
     path: &std::path::Path,
     ty: crate::bindings::types::SocketType,
@@ -246,7 +252,11 @@ pub fn listen_unix(
     ))?;
     let fd = sys::unix_socket(crate::handles::sock_type_to_libc(ty))?;
     sys::bind(std::os::fd::AsFd::as_fd(&fd), &addr)?;
-    sys::listen(std::os::fd::AsFd::as_fd(&fd), backlog)?;
+    if let Err(e) = sys::listen(std::os::fd::AsFd::as_fd(&fd), backlog) {
+        // The socket file bind just made must not outlive the failure.
+        let _ = std::fs::remove_file(path);
+        return Err(e);
+    }
     Ok(fd)
 }
 
@@ -267,4 +277,32 @@ pub unsafe fn adopt_inherited_fd(fd: std::os::fd::RawFd) -> io::Result<OwnedFd> 
     }
     // SAFETY: forwarded from the caller.
     unsafe { sys::adopt_inherited(fd) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::types::SocketType;
+
+    #[test]
+    fn a_socket_that_cannot_listen_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.sock");
+        let err = listen_unix(&path, SocketType::Datagram, 1).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EOPNOTSUPP));
+        assert!(!path.exists());
+        assert!(listen_unix(&path, SocketType::Stream, 1).is_ok());
+        assert!(path.exists());
+    }
+
+    #[test]
+    fn only_regular_files_are_read() {
+        let err = read_regular_file(std::path::Path::new("/dev/null"), 10).unwrap_err();
+        assert!(err.to_string().contains("a character device"), "{err}");
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut f, b"0123456789").unwrap();
+        assert_eq!(read_regular_file(f.path(), 10).unwrap(), b"0123456789");
+        let err = read_regular_file(f.path(), 9).unwrap_err();
+        assert!(err.to_string().contains("larger than"), "{err}");
+    }
 }

@@ -853,14 +853,24 @@ pub unsafe fn adopt_inherited(fd: RawFd) -> io::Result<OwnedFd> {
     Ok(owned)
 }
 
-/// Sets the soft `RLIMIT_NOFILE` to the hard one; returns it.
-pub fn raise_fd_limit() -> io::Result<u64> {
+fn nofile() -> io::Result<libc::rlimit> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: `lim` is a valid out-parameter.
     check(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) })?;
+    Ok(lim)
+}
+
+/// The soft `RLIMIT_NOFILE`.
+pub fn fd_limit() -> io::Result<u64> {
+    Ok(nofile()?.rlim_cur)
+}
+
+/// Sets the soft `RLIMIT_NOFILE` to the hard one; returns it.
+pub fn raise_fd_limit() -> io::Result<u64> {
+    let mut lim = nofile()?;
     if lim.rlim_cur < lim.rlim_max {
         lim.rlim_cur = lim.rlim_max;
         // SAFETY: `lim` is a valid rlimit.

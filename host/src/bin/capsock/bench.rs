@@ -20,14 +20,14 @@ use wasmtime_wasi::WasiCtxBuilder;
 #[derive(Args)]
 pub struct BenchArgs {
     /// Rounds of every workload (the table shows medians).
-    #[arg(long, default_value_t = 7)]
-    rounds: usize,
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    rounds: u32,
     /// Multiply every iteration count (e.g. 0.1 for a quick look).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = parse_scale)]
     scale: f64,
     /// Sandboxes alive at once for the density figure.
-    #[arg(long, default_value_t = 100)]
-    sandboxes: usize,
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    sandboxes: u32,
     /// Run only the workloads whose name contains this (no startup or
     /// density figures): for profiling one of them.
     #[arg(long)]
@@ -35,6 +35,16 @@ pub struct BenchArgs {
     /// Print JSON instead of the table.
     #[arg(long)]
     json: bool,
+}
+
+/// A scale is a finite number above zero, at most 1000.
+fn parse_scale(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 && x <= 1000.0 => Ok(x),
+        _ => Err(format!(
+            "{s:?} is not a scale (a number above 0, at most 1000)"
+        )),
+    }
 }
 
 /// One workload's figures: per-round values, native and guest.
@@ -445,14 +455,6 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<i32> {
         pre: &pre,
         scale: a.scale,
     };
-    if !a.json {
-        println!(
-            "capsock bench: {} rounds, scale {}, on {}",
-            a.rounds,
-            a.scale,
-            machine()
-        );
-    }
     type Run<'w> = Box<dyn Fn() -> anyhow::Result<(f64, f64)> + 'w>;
     let (time, rate) = (false, true);
     let mut table: Vec<(Row, Run<'_>)> = vec![
@@ -490,6 +492,23 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<i32> {
         ),
     ];
     let selected = |name: &str| a.only.as_deref().is_none_or(|o| name.contains(o));
+    if !table.iter().any(|(row, _)| selected(row.name)) {
+        let names: Vec<&str> = table.iter().map(|(row, _)| row.name).collect();
+        return Err(crate::Usage(format!(
+            "--only {:?} names no workload (they are: {})",
+            a.only.as_deref().unwrap_or_default(),
+            names.join("; ")
+        ))
+        .into());
+    }
+    if !a.json {
+        println!(
+            "capsock bench: {} rounds, scale {}, on {}",
+            a.rounds,
+            a.scale,
+            machine()
+        );
+    }
     for round in 0..a.rounds {
         for (row, run) in &mut table {
             if selected(row.name) {
@@ -525,7 +544,10 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<i32> {
     }
     // Startup and density only in a full run.
     let extra = match a.only {
-        None => Some((startup(a.rounds)?, density(&pre, a.sandboxes)?)),
+        None => Some((
+            startup(a.rounds as usize)?,
+            density(&pre, a.sandboxes as usize)?,
+        )),
         Some(_) => None,
     };
 

@@ -31,6 +31,18 @@ const EXIT_MEMORY_LIMIT: u8 = 153;
 /// Exit status when the guest was stopped by its host (128 + SIGTERM).
 const EXIT_STOPPED: u8 = 143;
 
+/// A bad command line found after parsing (exit status 2).
+#[derive(Debug)]
+pub(crate) struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
 /// The exit status for a run that ended in `e`.
 pub(crate) fn error_status(e: &anyhow::Error) -> u8 {
     use capsock_host::{GuestStopped, GuestTrapped, StopReason};
@@ -44,6 +56,8 @@ pub(crate) fn error_status(e: &anyhow::Error) -> u8 {
     }
     if e.downcast_ref::<GuestTrapped>().is_some() {
         EXIT_GUEST_TRAP
+    } else if e.downcast_ref::<Usage>().is_some() {
+        EXIT_USAGE
     } else {
         EXIT_CAPSOCK_ERROR
     }

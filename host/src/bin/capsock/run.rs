@@ -18,7 +18,7 @@ pub struct RunArgs {
     /// Bind and listen on a Unix socket at PATH and grant it as NAME (the
     /// guest accepts). TYPE is stream (default) or seqpacket. The socket
     /// file is removed when capsock exits.
-    #[arg(long = "unix-listen", value_name = "NAME[:TYPE]=PATH", value_parser = parse_unix_connect)]
+    #[arg(long = "unix-listen", value_name = "NAME[:TYPE]=PATH", value_parser = parse_unix_listen)]
     unix_listen: Vec<UnixConnect>,
 
     /// Grant file descriptor N, inherited from the parent process, as NAME
@@ -109,6 +109,14 @@ fn parse_unix_connect(s: &str) -> Result<UnixConnect, String> {
     })
 }
 
+fn parse_unix_listen(s: &str) -> Result<UnixConnect, String> {
+    let c = parse_unix_connect(s)?;
+    if c.ty == SocketType::Datagram {
+        return Err("a datagram socket cannot listen (stream or seqpacket)".into());
+    }
+    Ok(c)
+}
+
 fn parse_fd(s: &str) -> Result<(String, RawFd), String> {
     let (name, n) = s.split_once('=').ok_or("expected NAME=N")?;
     let n: RawFd = n
@@ -147,10 +155,17 @@ fn socket_activation() -> anyhow::Result<Vec<(String, RawFd)>> {
         Some(pid) if pid == std::process::id() => {}
         _ => return Ok(Vec::new()),
     }
-    let count: RawFd = var("LISTEN_FDS")
+    let count: u32 = var("LISTEN_FDS")
         .unwrap_or_default()
         .parse()
         .context("LISTEN_FDS is not a number")?;
+    // Checked before anything is sized by it: the fds must fit the fd
+    // table (fd 3 onwards), and each is checked to be open when adopted.
+    let max = native::fd_limit()?.saturating_sub(3);
+    if u64::from(count) > max {
+        bail!("LISTEN_FDS={count}, but this process can have at most {max} fds from fd 3");
+    }
+    let count = count as RawFd;
     let names = var("LISTEN_FDNAMES").unwrap_or_default();
     let names: Vec<&str> = names.split(':').collect();
     Ok((0..count)
@@ -178,20 +193,23 @@ impl Drop for RemoveOnDrop {
 pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     // Inherited fds first, before this process opens anything else.
     let mut grants: Vec<(String, OwnedFd)> = Vec::new();
-    let mut seen_fds = Vec::new();
-    let inherited = socket_activation()?
+    let mut seen_fds = std::collections::HashSet::new();
+    let activated = socket_activation()?
         .into_iter()
-        .chain(args.fds.iter().cloned());
-    for (name, n) in inherited {
-        if seen_fds.contains(&n) {
-            bail!("--fd {name}={n}: fd {n} is granted twice");
+        .map(|(name, n)| (format!("LISTEN_FDS ({name})"), name, n));
+    let flagged = args
+        .fds
+        .iter()
+        .map(|(name, n)| (format!("--fd {name}={n}"), name.clone(), *n));
+    for (source, name, n) in activated.chain(flagged) {
+        if !seen_fds.insert(n) {
+            bail!("{source}: fd {n} is granted twice");
         }
-        seen_fds.push(n);
         // SAFETY: at start-up nothing in this process owns inherited fds
         // above 2 yet, and each number is adopted once (checked above).
         #[allow(unsafe_code)]
         let fd = unsafe { native::adopt_inherited_fd(n) }
-            .with_context(|| format!("--fd {name}={n}: not an open file descriptor"))?;
+            .with_context(|| format!("{source}: fd {n} is not an open file descriptor"))?;
         grants.push((name, fd));
     }
     let names = grants
