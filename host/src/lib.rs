@@ -22,6 +22,8 @@ mod control;
 mod ctx;
 mod descriptors;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod handles;
 mod interrupt;
 pub mod limits;

@@ -340,11 +340,81 @@ def twisted_c03(conn):
     return {"data": msg.data.hex(), "ancillary": len(msg.ancillary), "peer_read": half.decode()}
 
 
+def hostile(conn, seed="1"):
+    """A peer that does whatever it likes until the guest hangs up: random
+    bursts of bytes, out-of-band bytes, messages with up to 253 fds (pipes,
+    files, sockets), credentials; it reads (and closes) whatever the guest
+    sends, and never blocks on the guest."""
+    import random
+
+    rng = random.Random(int(seed))
+    conn.setblocking(False)
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+    stats = {"messages": 0, "fds": 0, "oob": 0, "received": 0, "fds_received": 0}
+    scratch = tempfile.TemporaryFile()
+
+    def some_fds(n):
+        fds = []
+        for _ in range(n):
+            kind = rng.randrange(3)
+            if kind == 0:
+                r, w = os.pipe()
+                os.close(w)
+                fds.append(r)
+            elif kind == 1:
+                fds.append(os.dup(scratch.fileno()))
+            else:
+                a, b = socket.socketpair()
+                fds.append(a.detach())
+                b.close()
+        return fds
+
+    while True:
+        readable, _, _ = select.select([conn], [], [], 0.0005)
+        if readable:
+            try:
+                data, anc, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(253 * 4))
+            except BlockingIOError:
+                data, anc = None, []
+            except ConnectionResetError:
+                break
+            if data is not None:
+                for fd in fds_of(anc):
+                    os.close(fd)
+                    stats["fds_received"] += 1
+                if not data and not anc:
+                    break
+                stats["received"] += len(data)
+        action = rng.randrange(10)
+        try:
+            if action < 5:
+                n = rng.choice([0, 1, 2, 5, 253]) if rng.random() < 0.4 else 0
+                fds = some_fds(n)
+                anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
+                if rng.random() < 0.1:
+                    creds = array.array("i", [os.getpid(), os.getuid(), os.getgid()])
+                    anc.append((socket.SOL_SOCKET, socket.SCM_CREDENTIALS, creds))
+                size = rng.choice([0, 1, 100, 4096, 65536]) if anc else rng.choice([1, 100, 4096, 65536])
+                try:
+                    conn.sendmsg([os.urandom(size)], anc, socket.MSG_DONTWAIT)
+                    stats["messages"] += 1
+                    stats["fds"] += len(fds)
+                finally:
+                    for fd in fds:
+                        os.close(fd)
+            elif action == 5:
+                conn.send(b"!", socket.MSG_OOB | socket.MSG_DONTWAIT)
+                stats["oob"] += 1
+        except (BlockingIOError, BrokenPipeError, ConnectionResetError):
+            pass
+    return stats
+
+
 SCENARIOS = {
     f.__name__: f
     for f in [
         c01, c02, c03, c09, c10, c11_wrong_socket_type, c12, c13, c14, c15, c16, c17, c18, c19, c20,
-        lend_and_watch, misuse, parity, twisted_c01, twisted_c03,
+        lend_and_watch, misuse, parity, twisted_c01, twisted_c03, hostile,
     ]
 }
 

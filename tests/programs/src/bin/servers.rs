@@ -1,7 +1,7 @@
 //! Guests for the readiness, blocking-mode, server and many-guests tests.
 //! `servers <scenario> ...`; prints `key=value` lines.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use capsock::{wait, AsHandle, UnixListener, UnixStream};
