@@ -66,7 +66,7 @@ fn native_peer(sock: UnixStream) -> (u64, u64) {
 /// fd accounting, returns the guest's report.
 fn soak(seed: u64, ops: u64) -> GuestRun {
     let baseline = open_fds();
-    let mut python = PythonPeer::start_with("python3", "hostile", "stream", &[&seed.to_string()]);
+    let python = PythonPeer::start_with("python3", "hostile", "stream", &[&seed.to_string()]);
     let hostile = python.connect();
     let (ours, theirs) = UnixStream::pair().unwrap();
     let native = std::thread::spawn(move || native_peer(ours));
