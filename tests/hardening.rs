@@ -616,3 +616,75 @@ fn a_huge_descriptor_write_is_short_not_a_trap() {
     assert_eq!(run.get("write"), format!("ok:{}", 8 << 20));
     assert_eq!(len(), 8 << 20);
 }
+
+/// An embedder with its own store and the synchronous bindings gets the
+/// same stop: `SandboxLimits` configures its engine and store, a
+/// `Deadline` stops the guest blocked in `recv`, and the error says why.
+#[test]
+fn an_embedders_own_store_stops_a_blocked_guest_at_its_deadline() {
+    use capsock_host::limits::{Deadline, SandboxLimiter, Stopped};
+    use capsock_host::{CapsockCtx, CapsockCtxView, CapsockView};
+    use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+    struct Host {
+        wasi: WasiCtx,
+        capsock: CapsockCtx,
+        table: wasmtime::component::ResourceTable,
+        limiter: SandboxLimiter,
+    }
+    impl WasiView for Host {
+        fn ctx(&mut self) -> WasiCtxView<'_> {
+            WasiCtxView {
+                ctx: &mut self.wasi,
+                table: &mut self.table,
+            }
+        }
+    }
+    impl CapsockView for Host {
+        fn capsock(&mut self) -> CapsockCtxView<'_> {
+            CapsockCtxView {
+                ctx: &mut self.capsock,
+                table: &mut self.table,
+            }
+        }
+    }
+
+    let _serial = serial(&[guests::HARDENING]);
+    let limits = SandboxLimits::default().timeout(Duration::from_millis(300));
+    let mut config = wasmtime::Config::new();
+    limits.configure_engine(&mut config);
+    let engine = wasmtime::Engine::new(&config).unwrap();
+    let mut linker = wasmtime::component::Linker::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).unwrap();
+    capsock_host::add_to_linker(&mut linker).unwrap();
+    let component = wasmtime::component::Component::from_file(&engine, guests::HARDENING).unwrap();
+
+    let (_ours, theirs) = UnixStream::pair().unwrap();
+    let capsock = CapsockCtx::builder().grant("peer", theirs).build();
+    let interrupt = capsock.interrupt().clone();
+    let wasi = wasmtime_wasi::WasiCtxBuilder::new()
+        .args(&["hardening", "block_recv"])
+        .build();
+    let host = Host {
+        wasi,
+        capsock,
+        table: Default::default(),
+        limiter: limits.limiter(),
+    };
+    let mut store = wasmtime::Store::new(&engine, host);
+    store.limiter(|h| &mut h.limiter);
+    limits.configure_store(&mut store, &interrupt).unwrap();
+    let command =
+        wasmtime_wasi::p2::bindings::sync::Command::instantiate(&mut store, &component, &linker)
+            .unwrap();
+    let started = Instant::now();
+    let _deadline = Deadline::start(limits.timeout.unwrap(), &interrupt, &engine);
+    let err = command.wasi_cli_run().call_run(&mut store).unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<Stopped>(),
+        Some(&Stopped(StopReason::Timeout)),
+        "{err:?}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
