@@ -688,3 +688,39 @@ fn an_embedders_own_store_stops_a_blocked_guest_at_its_deadline() {
     assert!(started.elapsed() >= Duration::from_millis(250));
     assert!(started.elapsed() < Duration::from_secs(30));
 }
+
+/// Each of `wasmtime run`'s limit flags takes effect in `capsock run`, with
+/// one line saying what was refused.
+#[test]
+fn every_wasmtime_limit_flag_takes_effect() {
+    let _serial = serial(&[guests::HARDENING]);
+    let run = |flag: &str, args: &[&str]| {
+        let mut all = vec!["run", "-W", flag, guests::HARDENING];
+        all.extend_from_slice(args);
+        capsock(&all)
+    };
+    for (flag, needle) in [
+        ("max-instances=1", "instance count too high"),
+        ("max-memories=0", "memory count too high"),
+        ("max-tables=0", "table count too high"),
+        ("max-table-elements=1", "(max-table-elements=1)"),
+        ("max-memory-size=65536", "(max-memory-size=65536)"),
+    ] {
+        let out = run(flag, &["recurse", "1"]);
+        assert_eq!(one_line_error(&out, needle), 125, "{flag}");
+    }
+    let out = run("max-wasm-stack=1048576", &["recurse", "2000"]);
+    assert_eq!(
+        stdout_of(&out),
+        "depth=2000\n",
+        "{}",
+        support::stderr_of(&out)
+    );
+    let out = run("max-wasm-stack=16384", &["recurse", "2000"]);
+    assert_eq!(out.status.code(), Some(134));
+    assert!(
+        support::stderr_of(&out).contains("call stack exhausted"),
+        "{}",
+        support::stderr_of(&out)
+    );
+}

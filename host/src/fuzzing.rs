@@ -30,39 +30,15 @@ pub fn walk_control(buf: &[u8]) {
     }
 }
 
-/// Control message types the typed decoder knows, so that the fuzzer
-/// reaches each decoder with arbitrary payloads.
-const TYPED: &[(i32, i32)] = &[
-    (libc::SOL_SOCKET, libc::SCM_CREDENTIALS),
-    (libc::SOL_SOCKET, cmsg::SCM_SECURITY),
-    (libc::SOL_SOCKET, control::SO_TIMESTAMP_OLD),
-    (libc::SOL_SOCKET, control::SO_TIMESTAMP_NEW),
-    (libc::SOL_SOCKET, control::SO_TIMESTAMPNS_OLD),
-    (libc::SOL_SOCKET, control::SO_TIMESTAMPNS_NEW),
-    (libc::SOL_SOCKET, control::SO_TIMESTAMPING_OLD),
-    (libc::SOL_SOCKET, control::SO_TIMESTAMPING_NEW),
-    (libc::SOL_SOCKET, control::SO_RXQ_OVFL),
-    (libc::IPPROTO_IP, libc::IP_TTL),
-    (libc::IPPROTO_IP, libc::IP_TOS),
-    (libc::IPPROTO_IP, libc::IP_PKTINFO),
-    (libc::IPPROTO_IP, libc::IP_ORIGDSTADDR),
-    (libc::IPPROTO_IP, libc::IP_RECVERR),
-    (libc::IPPROTO_IPV6, libc::IPV6_RECVERR),
-    (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT),
-    (libc::IPPROTO_IPV6, libc::IPV6_TCLASS),
-    (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO),
-    (libc::IPPROTO_IPV6, control::IPV6_ORIGDSTADDR),
-    (libc::SOL_UDP, control::UDP_GRO),
-];
-
 /// The typed decoder on an arbitrary payload of a type it knows (chosen by
-/// the first byte): it never panics, and an item it cannot type (a wrong
+/// the first byte from [`control::TYPED_PAIRS`], so that the fuzzer reaches
+/// each decoder): it never panics, and an item it cannot type (a wrong
 /// size) comes back `raw` with the payload untouched.
 pub fn decode_typed(input: &[u8]) {
     let Some((&pick, data)) = input.split_first() else {
         return;
     };
-    let (level, ty) = TYPED[pick as usize % TYPED.len()];
+    let (level, ty) = control::TYPED_PAIRS[pick as usize % control::TYPED_PAIRS.len()];
     if let crate::bindings::sockets::AncillaryIn::Raw(raw) =
         control::decode(level, ty, data.to_vec())
     {

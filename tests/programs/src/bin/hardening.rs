@@ -24,6 +24,7 @@ fn main() {
         Some("sleep") => std::thread::sleep(std::time::Duration::from_secs(3600)),
         Some("grow") => grow(args[2].parse().unwrap()),
         Some("alloc") => alloc(args[2].parse().unwrap()),
+        Some("recurse") => println!("depth={}", depth(args[2].parse().unwrap())),
         Some("bind_race") => bind_race(&args[2], args[3].parse().unwrap()),
         Some("bind_when_full") => bind_when_full(&args[2]),
         Some("tiny_timeout") => tiny_timeout(),
@@ -366,4 +367,13 @@ fn write_closed_pipe() {
     let sock_w = capsock::preopened("sock_w").unwrap();
     show("socket", (&sock_w).write(b"nor this"));
     println!("alive=true");
+}
+
+/// Recursion `n` calls deep (not turned into a loop).
+fn depth(n: u64) -> u64 {
+    if n == 0 {
+        0
+    } else {
+        1 + std::hint::black_box(depth(std::hint::black_box(n - 1)))
+    }
 }
