@@ -7,7 +7,7 @@
 //! alignment; `rustix` and std type only rights and credentials and drop
 //! every other item, but capsock must pass unknown items through as `raw`
 //! and refuse some on send. This module is pure (no syscalls, no `unsafe`):
-//! [`crate::sys::recvmsg`] calls [`walk`] and takes ownership of every fd.
+//! `sys::recvmsg` calls [`walk`] and takes ownership of every fd.
 //!
 //! Every platform constant and layout fact lives here, so another Unix can
 //! be added in one place. The unit tests check each one against libc's

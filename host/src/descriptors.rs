@@ -121,7 +121,7 @@ impl CapsockCtxView<'_> {
         d: Resource<Descriptor>,
         writable: bool,
     ) -> CapsockResult<Resource<DynPollable>> {
-        let fd = self.table.get(&d)?.shared_fd()?;
+        let fd = self.table.get_mut(&d)?.shared_fd()?;
         self.subscribe_to(fd, writable)
     }
 }
@@ -281,7 +281,9 @@ pub(crate) fn add_fast_writes<T: CapsockView + 'static>(
     ) -> wasmtime::Result<Result<u64, ErrorCode>> {
         let (fd, kind, modes, max, interrupt) = {
             let view = caller.data_mut().capsock();
-            let desc = view.table.get(d)?;
+            // Shared (an `Arc`) so it stays open while the store is
+            // borrowed for guest memory instead of the table.
+            let desc = view.table.get_mut(d)?;
             let fd = match desc.shared_fd() {
                 Ok(fd) => fd,
                 Err(code) => return Ok(Err(code)),

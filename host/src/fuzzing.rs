@@ -31,7 +31,7 @@ pub fn walk_control(buf: &[u8]) {
 }
 
 /// The typed decoder on an arbitrary payload of a type it knows (chosen by
-/// the first byte from [`control::TYPED_PAIRS`], so that the fuzzer reaches
+/// the first byte from the pairs it types, so that the fuzzer reaches
 /// each decoder): it never panics, and an item it cannot type (a wrong
 /// size) comes back `raw` with the payload untouched.
 pub fn decode_typed(input: &[u8]) {

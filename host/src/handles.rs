@@ -38,17 +38,40 @@ fn sock_type_from_libc(ty: libc::c_int) -> Option<SocketType> {
 /// The fd is closed when the handle (and any pollable made from it) is
 /// dropped, or moves out when the guest turns the descriptor into a socket.
 pub struct Descriptor {
-    fd: Option<Arc<SharedFd>>,
+    fd: Option<DescriptorFd>,
     kind: OnceCell<(DescriptorKind, Option<SocketType>)>,
     /// Non-blocking mode and timeouts the guest set.
     pub(crate) modes: crate::descriptors::DescriptorModes,
+}
+
+/// A descriptor's fd: owned outright until a pollable needs to share it
+/// (receiving an fd costs no allocation), then shared.
+enum DescriptorFd {
+    Owned(OwnedFd),
+    Shared(Arc<SharedFd>),
+}
+
+impl DescriptorFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            DescriptorFd::Owned(fd) => fd.as_fd(),
+            DescriptorFd::Shared(fd) => fd.as_fd(),
+        }
+    }
+
+    fn into_shared(self) -> Arc<SharedFd> {
+        match self {
+            DescriptorFd::Owned(fd) => SharedFd::new(fd),
+            DescriptorFd::Shared(fd) => fd,
+        }
+    }
 }
 
 impl Descriptor {
     /// Wraps `fd`.
     pub fn new(fd: OwnedFd) -> Descriptor {
         Descriptor {
-            fd: Some(SharedFd::new(fd)),
+            fd: Some(DescriptorFd::Owned(fd)),
             kind: OnceCell::new(),
             modes: Default::default(),
         }
@@ -85,8 +108,8 @@ impl Descriptor {
     /// The fd, or `bad-descriptor` once it has moved out.
     pub fn fd(&self) -> Result<BorrowedFd<'_>, ErrorCode> {
         self.fd
-            .as_deref()
-            .map(AsFd::as_fd)
+            .as_ref()
+            .map(DescriptorFd::as_fd)
             .ok_or(ErrorCode::BadDescriptor)
     }
 
@@ -95,16 +118,22 @@ impl Descriptor {
         Ok(sys::with_file(self.fd()?, f))
     }
 
-    /// Another reference to the fd, for a pollable.
-    pub(crate) fn shared_fd(&self) -> Result<Arc<SharedFd>, ErrorCode> {
-        self.fd.clone().ok_or(ErrorCode::BadDescriptor)
+    /// Another reference to the fd, for a pollable (sharing it from now on).
+    pub(crate) fn shared_fd(&mut self) -> Result<Arc<SharedFd>, ErrorCode> {
+        let shared = self
+            .fd
+            .take()
+            .ok_or(ErrorCode::BadDescriptor)?
+            .into_shared();
+        self.fd = Some(DescriptorFd::Shared(Arc::clone(&shared)));
+        Ok(shared)
     }
 
     /// Moves the fd out; the descriptor answers `bad-descriptor` from then
     /// on (its kind is kept, as read before the move).
     pub(crate) fn take(&mut self) -> Option<Arc<SharedFd>> {
         self.classify();
-        self.fd.take()
+        self.fd.take().map(DescriptorFd::into_shared)
     }
 }
 
@@ -200,7 +229,7 @@ impl Modes {
 
 impl Socket {
     /// Wraps a socket, giving `fd` back with the reason if it is not one
-    /// capsock handles (`not-socket`, `not-supported`; see [`socket_kind`]).
+    /// capsock handles (`not-socket`, `not-supported`).
     pub fn new(fd: OwnedFd) -> Result<Socket, (ErrorCode, OwnedFd)> {
         match socket_kind(fd.as_fd()) {
             Ok(kind) => Ok(Socket::from_parts(fd, kind)),

@@ -79,12 +79,26 @@ impl Interrupt {
     /// host call blocked in a system call returns at once and traps, and so
     /// does every later blocking call. Wasm code stops at its next epoch
     /// check once the engine's epoch is incremented, which
-    /// [`crate::limits::Deadline`] and [`crate::Sandbox::stop`] do.
+    /// [`crate::limits::stop_on`] (used by [`crate::limits::Deadline`] and
+    /// [`crate::StopHandle`]) does.
     pub fn stop(&self, reason: StopReason) {
+        self.mark(reason);
+        self.wake();
+    }
+
+    /// Records `reason` (the first one wins) without waking anyone: a
+    /// stopper that also moves the engine's epoch on does that in between,
+    /// so that a guest woken from a wait meets its epoch check already
+    /// failing.
+    pub(crate) fn mark(&self, reason: StopReason) {
         let _ = self
             .inner
             .reason
             .compare_exchange(0, reason.code(), SeqCst, SeqCst);
+    }
+
+    /// Wakes the stopped sandbox's waits and its blocked host call.
+    pub(crate) fn wake(&self) {
         self.inner.notify.notify_waiters();
         // Signal the blocked thread until it has left its host call. A
         // signal may land just before the thread enters the system call

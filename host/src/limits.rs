@@ -454,6 +454,16 @@ impl ResourceLimiter for SandboxLimiter {
     }
 }
 
+/// Stops `interrupt`'s sandbox on `engine` for `reason`, in the order that
+/// leaves it no way to run on: the reason first, then the epoch (so every
+/// epoch check fails from now on), then the wake-up of its waits and of a
+/// blocked host call.
+pub fn stop_on(interrupt: &Interrupt, engine: &Engine, reason: StopReason) {
+    interrupt.mark(reason);
+    engine.increment_epoch();
+    interrupt.wake();
+}
+
 /// A running sandbox's wall-clock limit: when it passes, the sandbox's
 /// [`Interrupt`] is stopped with [`StopReason::Timeout`] and the engine's
 /// epoch is incremented (so that wasm code reaches its epoch check).
@@ -500,8 +510,7 @@ impl Watchdog {
                 Some(key) if key.0 <= now => {
                     let watch = guard.1.remove(&key).expect("the first key");
                     drop(guard);
-                    watch.interrupt.stop(StopReason::Timeout);
-                    watch.engine.increment_epoch();
+                    stop_on(&watch.interrupt, &watch.engine, StopReason::Timeout);
                     guard = self.deadlines.lock().unwrap_or_else(|p| p.into_inner());
                 }
                 Some(key) => {

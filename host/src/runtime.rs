@@ -247,7 +247,7 @@ impl Runtime {
 
     /// Reads and compiles a component file, with a one-line error for a
     /// missing file, one that is not a regular file (a FIFO, a device), one
-    /// larger than [`MAX_COMPONENT_FILE`], a core module, or anything else
+    /// larger than 512 MiB (`MAX_COMPONENT_FILE`), a core module, or anything else
     /// that is not a component.
     pub fn load_file(&self, path: &Path) -> anyhow::Result<Component> {
         let bytes = crate::native::read_regular_file(path, MAX_COMPONENT_FILE)
@@ -432,7 +432,6 @@ impl StopHandle {
     /// [`StopReason::Interrupted`] (unless it stopped for another reason
     /// first).
     pub fn stop(&self) {
-        self.interrupt.stop(StopReason::Interrupted);
-        self.engine.increment_epoch();
+        crate::limits::stop_on(&self.interrupt, &self.engine, StopReason::Interrupted);
     }
 }
