@@ -77,6 +77,15 @@ impl Descriptor {
         }
     }
 
+    /// Wraps an fd a socket handle gave up.
+    pub(crate) fn from_shared(fd: Arc<SharedFd>) -> Descriptor {
+        Descriptor {
+            fd: Some(DescriptorFd::Shared(fd)),
+            kind: OnceCell::new(),
+            modes: Default::default(),
+        }
+    }
+
     fn classify(&self) -> (DescriptorKind, Option<SocketType>) {
         *self.kind.get_or_init(|| {
             let Some(fd) = &self.fd else {
@@ -277,6 +286,11 @@ impl Socket {
 
     pub(crate) fn kind(&self) -> SocketKind {
         self.kind
+    }
+
+    /// The fd, given up by the socket (shared with any pollable).
+    pub(crate) fn into_shared_fd(self) -> Arc<SharedFd> {
+        self.fd
     }
 
     /// Another reference to the fd, which stays open while it lives.

@@ -342,6 +342,31 @@ impl HostSocket for CapsockCtxView<'_> {
         self.push_socket(Socket::from_shared(fd, kind))
     }
 
+    fn into_descriptor(&mut self, s: Resource<Socket>) -> wasmtime::Result<Resource<Descriptor>> {
+        // The socket's handle goes and a descriptor's comes: the count stays.
+        let sock = self.table.delete(s)?;
+        Ok(self
+            .table
+            .push(Descriptor::from_shared(sock.into_shared_fd()))?)
+    }
+
+    fn duplicate(&mut self, s: Resource<Socket>) -> CapsockResult<Resource<Socket>> {
+        self.check_room(1)?;
+        let sock = self.table.get(&s)?;
+        let copy = sock.as_fd().try_clone_to_owned()?;
+        let kind = sock.kind();
+        self.push_socket(Socket::from_parts(copy, kind))
+    }
+
+    fn take_error(&mut self, s: Resource<Socket>) -> CapsockResult<Option<ErrorCode>> {
+        let errno = sys::int_option(
+            self.table.get(&s)?.as_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+        )?;
+        Ok((errno != 0).then(|| crate::error::from_errno(errno)))
+    }
+
     fn get_type(&mut self, s: Resource<Socket>) -> wasmtime::Result<SocketType> {
         Ok(self.table.get(&s)?.socket_type())
     }
