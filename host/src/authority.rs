@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::bindings::types::{Address, ErrorCode};
-use crate::sockaddr::UnixName;
+use crate::sys::sockaddr::UnixName;
 use crate::sys::{self, SockAddr};
 
 /// Resolution flags: stay below the directory, follow no link of any kind.

@@ -22,7 +22,7 @@ use crate::bindings::types::{
 };
 use crate::cmsg::{Ucred, SCM_SECURITY, UCRED_LEN};
 use crate::policy::Policy;
-use crate::sockaddr::{self, SockName};
+use crate::sys::sockaddr::{self, SockName};
 
 // Linux UAPI values libc does not export for every target. These are the
 // asm-generic numbers (x86_64, aarch64, riscv64, ...).

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use crate::cmsg::{self, ControlBuf, Encoder, Ucred};
 use crate::control;
-use crate::sockaddr::{self, SockName};
+use crate::sys::sockaddr::{self, SockName};
 
 /// The control-message walker and the typed decoder on an arbitrary
 /// `msg_control` buffer: every item lies inside the buffer, in order, no

@@ -33,7 +33,6 @@ mod policy;
 mod preopens;
 mod readiness;
 mod runtime;
-mod sockaddr;
 mod sockets;
 mod sys;
 mod types;

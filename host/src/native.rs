@@ -230,7 +230,7 @@ pub fn connect_unix(
     ty: crate::bindings::types::SocketType,
 ) -> io::Result<OwnedFd> {
     use std::os::unix::ffi::OsStrExt;
-    let addr = sys::SockAddr::unix(&crate::sockaddr::UnixName::Pathname(
+    let addr = sys::SockAddr::unix(&crate::sys::sockaddr::UnixName::Pathname(
         path.as_os_str().as_bytes().to_vec(),
     ))?;
     let fd = sys::unix_socket(crate::handles::sock_type_to_libc(ty))?;
@@ -247,7 +247,7 @@ pub fn listen_unix(
     backlog: u32,
 ) -> io::Result<OwnedFd> {
     use std::os::unix::ffi::OsStrExt;
-    let addr = sys::SockAddr::unix(&crate::sockaddr::UnixName::Pathname(
+    let addr = sys::SockAddr::unix(&crate::sys::sockaddr::UnixName::Pathname(
         path.as_os_str().as_bytes().to_vec(),
     ))?;
     let fd = sys::unix_socket(crate::handles::sock_type_to_libc(ty))?;

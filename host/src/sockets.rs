@@ -20,7 +20,7 @@ use crate::control::{self, Prepared, SocketKind};
 use crate::ctx::{CapsockCtx, CapsockCtxView, CapsockView};
 use crate::error::{CapsockError, CapsockResult};
 use crate::handles::{sock_type_to_libc, socket_kind, Descriptor, Socket};
-use crate::sockaddr::SockName;
+use crate::sys::sockaddr::SockName;
 use crate::sys::{self, Received, SockAddr};
 use wasmtime_wasi::p2::DynPollable;
 

@@ -12,7 +12,9 @@ use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::cmsg::{self, Ucred};
-use crate::sockaddr::{self, SockName, UnixName};
+pub mod sockaddr;
+
+use sockaddr::{SockName, UnixName};
 
 /// Retries `f` while it fails with `EINTR`, like std's I/O helpers, unless
 /// the sandbox this thread is serving was stopped (see
@@ -464,7 +466,7 @@ pub fn shutdown(fd: BorrowedFd<'_>, how: libc::c_int) -> io::Result<()> {
 
 /// A socket address with its length, as the kernel reads and writes it:
 /// `struct sockaddr_storage` bytes, 8-byte aligned, encoded and decoded by
-/// [`sockaddr`](crate::sockaddr) without `unsafe`.
+/// [`sockaddr`](crate::sys::sockaddr) without `unsafe`.
 #[derive(Clone, Copy)]
 pub struct SockAddr {
     storage: [u64; sockaddr::STORAGE_LEN / 8],
