@@ -1,21 +1,21 @@
 //! Per-guest state and the embedding API: [`CapsockCtx`] (grants, policy,
 //! limits), the [`CapsockView`] an embedder implements on its store data,
-//! and [`add_to_linker`].
+//! and the handle accounting every handle goes through.
 
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
+use wasmtime::component::{HasData, Resource, ResourceTable};
+use wasmtime_wasi::p2::DynPollable;
 
-use crate::bindings;
+use crate::cmsg::uapi::SCM_MAX_FD;
 use crate::cmsg::ControlBuf;
 use crate::error::{CapsockError, ErrorCode};
-use crate::handles::{Descriptor, Socket};
-use crate::interrupt::Interrupt;
 use crate::policy::{Limits, Policy};
-use crate::readiness::{Readiness, SharedFd, Slot};
-use wasmtime_wasi::p2::DynPollable;
+use crate::resources::readiness::{Readiness, Slot};
+use crate::resources::{Descriptor, SharedFd, Socket};
+use crate::runtime::interrupt::Interrupt;
 
 /// capsock's state for one guest: what it was granted, what it may do, and
 /// how many handles it holds.
@@ -82,7 +82,7 @@ impl CapsockCtxBuilder {
 
     /// Sets the limits. `max_fds_per_message` is capped at `SCM_MAX_FD`.
     pub fn limits(&mut self, mut limits: Limits) -> &mut Self {
-        limits.max_fds_per_message = limits.max_fds_per_message.min(crate::cmsg::SCM_MAX_FD);
+        limits.max_fds_per_message = limits.max_fds_per_message.min(SCM_MAX_FD);
         self.limits = limits;
         self
     }
@@ -115,32 +115,11 @@ pub trait CapsockView: Send {
     fn capsock(&mut self) -> CapsockCtxView<'_>;
 }
 
-/// Marker for [`add_to_linker`]'s `HasData`.
+/// Marker for [`crate::add_to_linker`]'s `HasData`.
 pub struct HasCapsock;
 
 impl HasData for HasCapsock {
     type Data<'a> = CapsockCtxView<'a>;
-}
-
-/// Adds every capsock interface to `linker`. Add WASI separately (for
-/// example with `wasmtime_wasi::p2::add_to_linker_sync`).
-///
-/// `socket.send`, `descriptor.write` and `descriptor.write-at` are then
-/// redefined by hand-written functions that read the data straight from
-/// guest memory; this needs shadowing for a moment, and leaves the linker
-/// with shadowing disallowed (wasmtime's default).
-pub fn add_to_linker<T: CapsockView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
-    // Interface by interface: the world also names wasi:io/poll, which the
-    // embedder's WASI linker provides.
-    bindings::types::add_to_linker::<T, HasCapsock>(linker, T::capsock)?;
-    bindings::descriptors::add_to_linker::<T, HasCapsock>(linker, T::capsock)?;
-    bindings::sockets::add_to_linker::<T, HasCapsock>(linker, T::capsock)?;
-    bindings::preopens::add_to_linker::<T, HasCapsock>(linker, T::capsock)?;
-    linker.allow_shadowing(true);
-    let fast = crate::sockets::add_fast_send(linker)
-        .and_then(|()| crate::descriptors::add_fast_writes(linker));
-    linker.allow_shadowing(false);
-    fast
 }
 
 impl CapsockCtxView<'_> {

@@ -90,8 +90,8 @@ pub fn from_errno(errno: i32) -> ErrorCode {
     }
 }
 
-impl From<crate::limits::Stopped> for CapsockError {
-    fn from(s: crate::limits::Stopped) -> CapsockError {
+impl From<crate::runtime::limits::Stopped> for CapsockError {
+    fn from(s: crate::runtime::limits::Stopped) -> CapsockError {
         CapsockError::trap(s)
     }
 }

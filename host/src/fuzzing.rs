@@ -7,8 +7,8 @@
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::sync::OnceLock;
 
-use crate::cmsg::{self, ControlBuf, Encoder, Ucred};
-use crate::control;
+use crate::cmsg::items::{decode, RecvItem, TYPED_PAIRS};
+use crate::cmsg::layout::{self as cmsg, ControlBuf, Encoder, Ucred};
 use crate::sys::sockaddr::{self, SockName};
 
 /// The control-message walker and the typed decoder on an arbitrary
@@ -26,7 +26,7 @@ pub fn walk_control(buf: &[u8]) {
         end_of_last = end;
         let _ = item.fds().count();
         let _ = item.pidfd();
-        let _ = control::decode(item.level, item.ty, item.data.to_vec());
+        let _ = decode(item.level, item.ty, item.data.to_vec());
     }
 }
 
@@ -38,12 +38,15 @@ pub fn decode_typed(input: &[u8]) {
     let Some((&pick, data)) = input.split_first() else {
         return;
     };
-    let (level, ty) = control::TYPED_PAIRS[pick as usize % control::TYPED_PAIRS.len()];
-    if let crate::bindings::sockets::AncillaryIn::Raw(raw) =
-        control::decode(level, ty, data.to_vec())
+    let (level, ty) = TYPED_PAIRS[pick as usize % TYPED_PAIRS.len()];
+    if let RecvItem::Raw {
+        level: l,
+        ty: t,
+        data: back,
+    } = decode(level, ty, data.to_vec())
     {
-        assert_eq!((raw.level, raw.kind), (level, ty));
-        assert_eq!(raw.data, data);
+        assert_eq!((l, t), (level, ty));
+        assert_eq!(back, data);
     }
 }
 
@@ -106,8 +109,7 @@ pub fn encode_items(items: &[Item], short: u16) {
     let need: usize = items.iter().map(|i| cmsg::space(payload_len(i))).sum();
     let room = need.saturating_sub(short as usize);
     let mut storage = ControlBuf::new();
-    let buf = storage.zeroed(room);
-    let mut enc = Encoder::new(buf);
+    let mut enc = Encoder::new(storage.zeroed(room));
     let mut all_fit = true;
     for item in items {
         let pushed = match item {
@@ -133,8 +135,7 @@ pub fn encode_items(items: &[Item], short: u16) {
     if !all_fit {
         return;
     }
-    let len = enc.len();
-    let mut read = cmsg::walk(&buf[..len]);
+    let mut read = cmsg::walk(enc.finish().as_bytes());
     for item in items {
         let got = read.next().expect("as many items as written");
         match item {

@@ -15,27 +15,21 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
-mod authority;
+// The layers, top down (see ARCHITECTURE.md): the WIT glue calls the
+// policy, the codec and the resources, which call the syscalls.
 mod bindings;
-pub mod cmsg;
-mod control;
+mod cmsg;
+mod convert;
 mod ctx;
-mod descriptors;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
-mod handles;
-mod interrupt;
-pub mod limits;
 pub mod native;
-pub mod netpolicy;
 mod policy;
-mod preopens;
-mod readiness;
+mod resources;
 mod runtime;
-mod sockets;
 mod sys;
-mod types;
+mod wit;
 
 /// The example guests of `examples/guests`, built with this crate: paths of
 /// their components in the build tree, and the demo plugin embedded.
@@ -46,14 +40,13 @@ pub mod examples {
 }
 
 pub use bindings::types::{ErrorCode, SocketType};
-pub use ctx::{
-    add_to_linker, CapsockCtx, CapsockCtxBuilder, CapsockCtxView, CapsockView, HasCapsock,
-};
+pub use ctx::{CapsockCtx, CapsockCtxBuilder, CapsockCtxView, CapsockView, HasCapsock};
 pub use error::{CapsockError, CapsockResult};
-pub use handles::{Descriptor, Socket};
-pub use interrupt::Interrupt;
-pub use limits::{GuestStopped, SandboxLimits, StopReason};
-pub use policy::{Limits, Policy, Refusal};
+pub use policy::{BadRule, IpRule, Limits, Policy, Refusal};
+pub use resources::{Descriptor, Socket};
+pub use runtime::interrupt::Interrupt;
+pub use runtime::limits::{self, GuestStopped, SandboxLimits, StopReason};
 pub use runtime::{
-    GuestTrapped, Prepared, Runtime, RuntimeBuilder, Sandbox, SandboxState, StopHandle,
+    GuestTrapped, Runtime, RuntimeBuilder, Sandbox, SandboxPre, SandboxState, StopHandle,
 };
+pub use wit::add_to_linker;

@@ -5,8 +5,9 @@
 use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{BorrowedFd, OwnedFd};
 
-use crate::cmsg::{self, ControlBuf, Encoder};
-use crate::sys::{self, Received};
+use crate::cmsg::layout::{self, ControlBuf, Encoder};
+use crate::cmsg::uapi::SCM_MAX_FD;
+use crate::sys::{self, MsgFlags, Received};
 
 /// `sendmsg` / `recvmsg` with `SCM_RIGHTS` for native code, reusing one
 /// aligned control buffer across calls (no allocation per message).
@@ -29,28 +30,21 @@ impl Messenger {
         data: &[u8],
         fds: &[BorrowedFd<'_>],
     ) -> io::Result<usize> {
-        if fds.len() > cmsg::SCM_MAX_FD {
+        if fds.len() > SCM_MAX_FD {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
         let space = if fds.is_empty() {
             0
         } else {
-            cmsg::space(fds.len() * cmsg::FD_LEN)
+            layout::space(fds.len() * layout::FD_LEN)
         };
-        let buf = self.control.zeroed(space);
-        let mut enc = Encoder::new(buf);
+        let mut enc = Encoder::new(self.control.zeroed(space));
         if !fds.is_empty() {
             enc.push_rights(fds)
                 .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
         }
-        let len = enc.len();
-        sys::sendmsg(
-            sock,
-            &[IoSlice::new(data)],
-            &buf[..len],
-            None,
-            libc::MSG_NOSIGNAL,
-        )
+        let data = [IoSlice::new(data)];
+        sys::sendmsg(sock, &data, enc.finish(), None, MsgFlags::NOSIGNAL)
     }
 
     /// Receives into `buf` with `control_space` bytes of control space.
@@ -63,7 +57,12 @@ impl Messenger {
         control_space: usize,
     ) -> io::Result<(usize, Vec<OwnedFd>, i32)> {
         let control = self.control.zeroed(control_space);
-        let r = sys::recvmsg(sock, &mut [IoSliceMut::new(buf)], control, 0)?;
+        let r = sys::recvmsg(
+            sock,
+            &mut [IoSliceMut::new(buf)],
+            control,
+            MsgFlags::empty(),
+        )?;
         let fds = r
             .control
             .into_iter()
@@ -72,7 +71,7 @@ impl Messenger {
                 _ => Vec::new(),
             })
             .collect();
-        Ok((r.bytes, fds, r.flags))
+        Ok((r.bytes, fds, r.flags.bits()))
     }
 }
 
@@ -93,21 +92,21 @@ pub fn recv_fds(
 ) -> io::Result<(Vec<u8>, Vec<OwnedFd>, i32)> {
     let mut data = vec![0; bufsize];
     let (n, fds, flags) =
-        Messenger::new().recv(sock, &mut data, cmsg::len(maxfds * cmsg::FD_LEN))?;
+        Messenger::new().recv(sock, &mut data, layout::len(maxfds * layout::FD_LEN))?;
     data.truncate(n);
     Ok((data, fds, flags))
 }
 
 /// `socketpair(AF_UNIX, ty)`, close-on-exec.
 pub fn socket_pair(ty: crate::bindings::types::SocketType) -> io::Result<(OwnedFd, OwnedFd)> {
-    sys::socketpair(crate::handles::sock_type_to_libc(ty))
+    sys::socketpair(crate::convert::sock_type_to_libc(ty))
 }
 
 /// Starts the process-wide state that wasmtime-wasi creates lazily and keeps
 /// for the life of the process (its tokio runtime: an epoll instance and an
-/// eventfd or two), so that fd counts taken afterwards compare guests'
-/// descriptors only.
-pub fn settle_process_fds() {
+/// eventfd or two) before any guest runs, so that a guest's first WASI call
+/// cannot fail for want of an fd.
+pub(crate) fn settle_process_fds() {
     wasmtime_wasi::runtime::in_tokio(async {});
 }
 
@@ -214,15 +213,6 @@ pub fn private_dir(dir: &std::path::Path) -> io::Result<()> {
     Ok(())
 }
 
-/// How many file descriptors this process has open (`/proc/self/fd`), for
-/// leak accounting.
-pub fn count_open_fds() -> io::Result<usize> {
-    // The directory handle doing the listing is itself one of the entries.
-    Ok(std::fs::read_dir("/proc/self/fd")?
-        .count()
-        .saturating_sub(1))
-}
-
 /// Connects a new Unix socket of type `ty` to the path `path`
 /// (`socket(2)` + `connect(2)`, close-on-exec).
 pub fn connect_unix(
@@ -233,7 +223,7 @@ pub fn connect_unix(
     let addr = sys::SockAddr::unix(&crate::sys::sockaddr::UnixName::Pathname(
         path.as_os_str().as_bytes().to_vec(),
     ))?;
-    let fd = sys::unix_socket(crate::handles::sock_type_to_libc(ty))?;
+    let fd = sys::unix_socket(crate::convert::sock_type_to_libc(ty))?;
     sys::connect(std::os::fd::AsFd::as_fd(&fd), &addr)?;
     Ok(fd)
 }
@@ -250,7 +240,7 @@ pub fn listen_unix(
     let addr = sys::SockAddr::unix(&crate::sys::sockaddr::UnixName::Pathname(
         path.as_os_str().as_bytes().to_vec(),
     ))?;
-    let fd = sys::unix_socket(crate::handles::sock_type_to_libc(ty))?;
+    let fd = sys::unix_socket(crate::convert::sock_type_to_libc(ty))?;
     sys::bind(std::os::fd::AsFd::as_fd(&fd), &addr)?;
     if let Err(e) = sys::listen(std::os::fd::AsFd::as_fd(&fd), backlog) {
         // The socket file bind just made must not outlive the failure.
@@ -260,24 +250,7 @@ pub fn listen_unix(
     Ok(fd)
 }
 
-/// Takes ownership of file descriptor `fd`, inherited from the parent
-/// process, and marks it close-on-exec. Fails with `EBADF` if it is not
-/// open, `EINVAL` for stdin, stdout and stderr.
-///
-/// # Safety
-/// Nothing else in this process may own `fd`: call it at start-up, before
-/// anything opens files, for fds the parent said it passed.
-#[allow(unsafe_code)]
-pub unsafe fn adopt_inherited_fd(fd: std::os::fd::RawFd) -> io::Result<OwnedFd> {
-    if (0..=2).contains(&fd) {
-        return Err(io::Error::from_raw_os_error(libc::EINVAL));
-    }
-    if !sys::is_open(fd) {
-        return Err(io::Error::from_raw_os_error(libc::EBADF));
-    }
-    // SAFETY: forwarded from the caller.
-    unsafe { sys::adopt_inherited(fd) }
-}
+pub use crate::sys::adopt_inherited as adopt_inherited_fd;
 
 #[cfg(test)]
 mod tests {

@@ -7,12 +7,16 @@
 
 #![allow(unsafe_code)]
 
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io;
 use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
-use crate::cmsg::{self, Ucred};
+use crate::cmsg::Ucred;
+mod msg;
 pub mod sockaddr;
+
+use msg::clamp_count;
+pub use msg::{recv_into, recvmsg, recvmsg_into, sendmsg, MsgFlags, Received};
 
 use sockaddr::{SockName, UnixName};
 
@@ -533,146 +537,6 @@ pub fn peer_address(fd: BorrowedFd<'_>) -> io::Result<SockAddr> {
     get_name(fd, libc::getpeername)
 }
 
-/// `sendmsg(2)`: `data` gathered into one message with the encoded control
-/// bytes, to `to` if given. Returns the bytes sent.
-pub fn sendmsg(
-    fd: BorrowedFd<'_>,
-    data: &[IoSlice<'_>],
-    control: &[u8],
-    to: Option<&SockAddr>,
-    flags: libc::c_int,
-) -> io::Result<usize> {
-    // SAFETY: an all-zero msghdr is a valid empty message.
-    let mut msg: libc::msghdr = unsafe { zeroed() };
-    if let Some(to) = to {
-        msg.msg_name = to.as_ptr() as *mut _;
-        msg.msg_namelen = to.len;
-    }
-    // IoSlice is ABI-compatible with struct iovec (std guarantees it on Unix).
-    msg.msg_iov = data.as_ptr() as *mut libc::iovec;
-    msg.msg_iovlen = data.len() as _;
-    if !control.is_empty() {
-        msg.msg_control = control.as_ptr() as *mut _;
-        msg.msg_controllen = control.len() as _;
-    }
-    // SAFETY: every pointer in `msg` refers to a live buffer of the stated
-    // length for the duration of the call; the kernel only reads them.
-    retry(|| check_size(unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, flags) }))
-}
-
-/// One control message received, with every file descriptor owned.
-#[derive(Debug)]
-pub enum Received {
-    /// `SCM_RIGHTS`: the new file descriptors, in order.
-    Rights(Vec<OwnedFd>),
-    /// `SCM_PIDFD`: a pidfd for the sender.
-    Pidfd(OwnedFd),
-    /// Anything else, copied out of the control buffer, for
-    /// [`control::decode`](crate::control::decode).
-    Other {
-        /// `cmsg_level`.
-        level: i32,
-        /// `cmsg_type`.
-        ty: i32,
-        /// The payload.
-        data: Vec<u8>,
-    },
-}
-
-/// What `recvmsg(2)` returned.
-pub struct RecvResult {
-    /// Bytes of data written into the buffers: never more than they hold,
-    /// whatever count the kernel returned (see [`clamp_count`]).
-    pub bytes: usize,
-    /// `msg_flags`.
-    pub flags: libc::c_int,
-    /// `msg_name`, if the kernel filled it in.
-    pub addr: Option<SockAddr>,
-    /// The control messages, in order.
-    pub control: Vec<Received>,
-}
-
-/// `recvmsg(2)` into `data`, with `control` (from
-/// [`cmsg::ControlBuf::zeroed`]) as `msg_control`. `MSG_CMSG_CLOEXEC` is
-/// added to `flags`. Every fd in an `SCM_RIGHTS` item is owned before this
-/// function returns, so dropping the result closes the ones nobody takes.
-pub fn recvmsg(
-    fd: BorrowedFd<'_>,
-    data: &mut [IoSliceMut<'_>],
-    control: &mut [u8],
-    flags: libc::c_int,
-) -> io::Result<RecvResult> {
-    let capacity = data.iter().map(|b| b.len()).sum();
-    // SAFETY: IoSliceMut is ABI-compatible with struct iovec, each one is a
-    // live, writable buffer for the duration of the call, and `capacity` is
-    // their total length.
-    unsafe {
-        recvmsg_iov(
-            fd,
-            data.as_mut_ptr() as *mut libc::iovec,
-            data.len(),
-            capacity,
-            control,
-            flags,
-        )
-    }
-}
-
-/// [`recvmsg`] into the spare capacity of `data` (up to `max` bytes, no
-/// zero-filling first); `data`'s length grows by the bytes received.
-pub fn recvmsg_into(
-    fd: BorrowedFd<'_>,
-    data: &mut Vec<u8>,
-    max: usize,
-    control: &mut [u8],
-    flags: libc::c_int,
-) -> io::Result<RecvResult> {
-    data.reserve(max);
-    let spare = data.spare_capacity_mut();
-    let len = max.min(spare.len());
-    let mut iov = libc::iovec {
-        iov_base: spare.as_mut_ptr().cast(),
-        iov_len: len,
-    };
-    // SAFETY: the iovec covers `len` bytes of spare capacity of `data`,
-    // writable and live for the call.
-    let r = unsafe { recvmsg_iov(fd, &mut iov, 1, len, control, flags)? };
-    // SAFETY: `recvmsg_iov` clamps `r.bytes` to `len`, and the kernel
-    // initialised that many bytes of the spare capacity.
-    unsafe { data.set_len(data.len() + r.bytes) };
-    Ok(r)
-}
-
-/// `recv(2)` into the spare capacity of `data`, up to `max` bytes, with
-/// `MSG_CMSG_CLOEXEC` (fds that arrive are closed by the kernel, since no
-/// control space is given).
-pub fn recv_into(
-    fd: BorrowedFd<'_>,
-    data: &mut Vec<u8>,
-    max: usize,
-    flags: libc::c_int,
-) -> io::Result<usize> {
-    data.reserve(max);
-    let spare = data.spare_capacity_mut();
-    let len = max.min(spare.len());
-    let ptr = spare.as_mut_ptr();
-    // SAFETY: `ptr` is spare capacity of `data`, writable for `len` bytes.
-    let n = retry(|| {
-        check_size(unsafe {
-            libc::recv(
-                fd.as_raw_fd(),
-                ptr.cast(),
-                len,
-                flags | libc::MSG_CMSG_CLOEXEC,
-            )
-        })
-    })?;
-    let n = clamp_count(n, len).0;
-    // SAFETY: the kernel initialised the first `n` bytes, and `n ≤ len`.
-    unsafe { data.set_len(data.len() + n) };
-    Ok(n)
-}
-
 /// `read(2)` (or `pread(2)` at `offset`) into the spare capacity of `data`,
 /// up to `max` bytes; with `nowait`, `preadv2(RWF_NOWAIT)`, which fails
 /// with `EAGAIN` instead of waiting (and `EOPNOTSUPP` for files that cannot
@@ -746,88 +610,6 @@ pub fn write_nosignal(
     }
 }
 
-/// A byte count the kernel returned for a buffer of `len` bytes, never
-/// trusted beyond `len`, and whether it was more (the data past `len` was
-/// discarded). Linux returns more than it copied in documented cases
-/// (`MSG_TRUNC` asked for on a datagram) and undocumented ones: a
-/// zero-length `MSG_OOB` receive on a Unix stream socket returns 1 and
-/// consumes the out-of-band byte. Every `set_len` after a receive goes
-/// through here.
-fn clamp_count(n: usize, len: usize) -> (usize, bool) {
-    (n.min(len), n > len)
-}
-
-/// The shared body of the `recvmsg` wrappers.
-///
-/// The byte count is clamped to `capacity` (and `MSG_TRUNC` set when the
-/// kernel claimed more), so callers can trust `bytes` with `set_len`.
-///
-/// # Safety
-/// `iov` must point to `iovlen` iovecs describing writable buffers of
-/// `capacity` bytes in all that stay live for the call.
-unsafe fn recvmsg_iov(
-    fd: BorrowedFd<'_>,
-    iov: *mut libc::iovec,
-    iovlen: usize,
-    capacity: usize,
-    control: &mut [u8],
-    flags: libc::c_int,
-) -> io::Result<RecvResult> {
-    let mut name = SockAddr::empty();
-    // SAFETY: an all-zero msghdr is a valid empty message.
-    let mut msg: libc::msghdr = unsafe { zeroed() };
-    msg.msg_name = name.as_mut_ptr().cast();
-    msg.msg_namelen = name.len;
-    msg.msg_iov = iov;
-    msg.msg_iovlen = iovlen as _;
-    if !control.is_empty() {
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = control.len() as _;
-    }
-    let flags = flags | libc::MSG_CMSG_CLOEXEC;
-    // SAFETY: every pointer in `msg` refers to a live, writable buffer of the
-    // stated length for the duration of the call.
-    let bytes = retry(|| {
-        msg.msg_namelen = name.len;
-        msg.msg_controllen = control.len() as _;
-        check_size(unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, flags) })
-    })?;
-    // The kernel never reports more control bytes than we gave it; clamp
-    // anyway so the walk can never leave the buffer.
-    let controllen = (msg.msg_controllen as usize).min(control.len());
-    let mut items = Vec::new();
-    for item in cmsg::walk(&control[..controllen]) {
-        items.push(if item.is_rights() {
-            // SAFETY: the kernel just installed these fds in our table for
-            // this message; nothing else knows their numbers.
-            Received::Rights(
-                item.fds()
-                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
-                    .collect(),
-            )
-        } else if let Some(fd) = item.pidfd() {
-            // SAFETY: as for SCM_RIGHTS. The kernel installs the pidfd only
-            // when its whole item fit (it closes it on MSG_CTRUNC), and
-            // `pidfd()` reads only an item of exactly one int.
-            Received::Pidfd(unsafe { OwnedFd::from_raw_fd(fd) })
-        } else {
-            Received::Other {
-                level: item.level,
-                ty: item.ty,
-                data: item.data.to_vec(),
-            }
-        });
-    }
-    name.len = msg.msg_namelen;
-    let (bytes, over) = clamp_count(bytes, capacity);
-    Ok(RecvResult {
-        bytes,
-        flags: msg.msg_flags | if over { libc::MSG_TRUNC } else { 0 },
-        addr: (msg.msg_namelen > 0).then_some(name),
-        control: items,
-    })
-}
-
 /// Runs `f` with `fd` seen as a [`std::fs::File`], which cannot close it.
 pub fn with_file<R>(fd: BorrowedFd<'_>, f: impl FnOnce(&std::fs::File) -> R) -> R {
     // SAFETY: the `File` is never dropped (so it never closes `fd`), and it
@@ -842,12 +624,20 @@ pub fn is_open(fd: RawFd) -> bool {
     unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
 }
 
-/// Takes ownership of an fd inherited from the parent process (`--fd N`)
-/// and marks it close-on-exec.
+/// Takes ownership of file descriptor `fd`, inherited from the parent
+/// process, and marks it close-on-exec. Fails with `EBADF` if it is not
+/// open, `EINVAL` for stdin, stdout and stderr.
 ///
 /// # Safety
-/// `fd` must be open and not owned by anything else in this process.
+/// Nothing else in this process may own `fd`: call it at start-up, before
+/// anything opens files, for fds the parent said it passed.
 pub unsafe fn adopt_inherited(fd: RawFd) -> io::Result<OwnedFd> {
+    if (0..=2).contains(&fd) {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    if !is_open(fd) {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
     // SAFETY: guaranteed by the caller.
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
     // SAFETY: plain fcntl on a descriptor we now own.
@@ -896,156 +686,6 @@ pub fn process_ids() -> (i32, [u32; 2], [u32; 2]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmsg::{ControlBuf, Encoder};
-    use proptest::prelude::*;
-    use std::os::fd::AsFd;
-    use std::os::unix::fs::MetadataExt;
-
-    fn inode(fd: BorrowedFd<'_>) -> (u64, u64) {
-        let m = std::fs::File::from(fd.try_clone_to_owned().unwrap())
-            .metadata()
-            .unwrap();
-        (m.dev(), m.ino())
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(64))]
-
-        /// Whatever rights and credentials the encoder writes, the kernel
-        /// delivers and `recvmsg` decodes: same data, the same files in
-        /// order (several SCM_RIGHTS items arrive merged into one), the
-        /// credentials sent, no truncation with exactly CMSG_SPACE room.
-        #[test]
-        fn encode_kernel_decode_round_trip(
-            data in proptest::collection::vec(any::<u8>(), 1..512),
-            groups in proptest::collection::vec(0usize..64, 0..4),
-            creds in any::<bool>(),
-            seqpacket in any::<bool>(),
-        ) {
-            let ty = if seqpacket { libc::SOCK_SEQPACKET } else { libc::SOCK_STREAM };
-            let (a, b) = socketpair(ty).unwrap();
-            set_pass_credentials(b.as_fd(), true).unwrap();
-            let total: usize = groups.iter().sum();
-            let files: Vec<std::fs::File> = (0..total).map(|_| tempfile::tempfile().unwrap()).collect();
-            let fds: Vec<BorrowedFd<'_>> = files.iter().map(|f| f.as_fd()).collect();
-            let (pid, uids, gids) = process_ids();
-            let cred = Ucred { pid, uid: uids[0], gid: gids[0] };
-
-            let mut space: usize = groups.iter().filter(|&&n| n > 0).map(|n| cmsg::space(n * cmsg::FD_LEN)).sum();
-            if creds {
-                space += cmsg::space(cmsg::UCRED_LEN);
-            }
-            let mut storage = ControlBuf::new();
-            let buf = storage.zeroed(space);
-            let mut enc = Encoder::new(buf);
-            let mut rest = &fds[..];
-            for &n in &groups {
-                if n > 0 {
-                    enc.push_rights(&rest[..n]).unwrap();
-                    rest = &rest[n..];
-                }
-            }
-            if creds {
-                enc.push_credentials(cred).unwrap();
-            }
-            let len = enc.len();
-            let sent = sendmsg(a.as_fd(), &[IoSlice::new(&data)], &buf[..len], None, libc::MSG_NOSIGNAL).unwrap();
-            prop_assert_eq!(sent, data.len());
-
-            // Receive side: room for every fd in one item plus credentials.
-            let mut rbuf = vec![0u8; data.len()];
-            let mut rstorage = ControlBuf::new();
-            let rspace = cmsg::space(total.max(1) * cmsg::FD_LEN) + cmsg::space(cmsg::UCRED_LEN);
-            let control = rstorage.zeroed(rspace);
-            let r = recvmsg(b.as_fd(), &mut [IoSliceMut::new(&mut rbuf)], control, 0).unwrap();
-            prop_assert_eq!(r.bytes, data.len());
-            prop_assert_eq!(&rbuf, &data);
-            prop_assert_eq!(r.flags & libc::MSG_CTRUNC, 0);
-            let mut got_fds = Vec::new();
-            let mut got_creds = Vec::new();
-            for item in r.control {
-                match item {
-                    Received::Rights(v) => got_fds.extend(v),
-                    Received::Other { level, ty, data } if (level, ty) == (libc::SOL_SOCKET, libc::SCM_CREDENTIALS) => {
-                        got_creds.push(Ucred::from_bytes(&data).unwrap())
-                    }
-                    other => prop_assert!(false, "unexpected item {:?}", other),
-                }
-            }
-            prop_assert_eq!(got_fds.len(), total);
-            for (got, sent) in got_fds.iter().zip(&fds) {
-                prop_assert_eq!(inode(got.as_fd()), inode(*sent));
-                prop_assert_ne!(got.as_raw_fd(), sent.as_raw_fd(), "a new fd, not the sender's");
-            }
-            // SO_PASSCRED attaches the sender's credentials to every message.
-            prop_assert_eq!(got_creds, vec![cred]);
-        }
-    }
-
-    #[test]
-    fn received_fds_are_close_on_exec() {
-        let (a, b) = socketpair(libc::SOCK_STREAM).unwrap();
-        let file = tempfile::tempfile().unwrap();
-        let mut storage = ControlBuf::new();
-        let buf = storage.zeroed(cmsg::space(cmsg::FD_LEN));
-        Encoder::new(buf).push_rights(&[file.as_fd()]).unwrap();
-        sendmsg(a.as_fd(), &[IoSlice::new(b"x")], buf, None, 0).unwrap();
-        let mut rstorage = ControlBuf::new();
-        let control = rstorage.zeroed(cmsg::space(cmsg::FD_LEN));
-        let r = recvmsg(b.as_fd(), &mut [IoSliceMut::new(&mut [0u8; 1])], control, 0).unwrap();
-        let Some(Received::Rights(fds)) = r.control.into_iter().next() else {
-            panic!("no rights")
-        };
-        // SAFETY (test): F_GETFD only reads the flags of an fd we own.
-        #[allow(unsafe_code)]
-        let flags = unsafe { libc::fcntl(fds[0].as_raw_fd(), libc::F_GETFD) };
-        assert_eq!(flags & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
-    }
-
-    /// CPython's SCMRightsTest truncation cases, on the kernel: with too
-    /// little control space some fds are not delivered; every one that is
-    /// delivered is owned (and closed when dropped), and MSG_CTRUNC is set.
-    #[test]
-    fn truncated_rights_deliver_only_whole_fds() {
-        let cases = [
-            (0, 0),
-            (1, 0),
-            (2 * cmsg::FD_LEN, 0),
-            (cmsg::len(0) - 1, 0),
-            (cmsg::len(0), 0),
-            (cmsg::len(0) + 1, 0),
-            (cmsg::len(cmsg::FD_LEN), 1),
-            (cmsg::len(2 * cmsg::FD_LEN) - 1, 1),
-        ];
-        for (space, expect) in cases {
-            let (a, b) = socketpair(libc::SOCK_STREAM).unwrap();
-            let (f1, f2) = (tempfile::tempfile().unwrap(), tempfile::tempfile().unwrap());
-            let mut storage = ControlBuf::new();
-            let buf = storage.zeroed(cmsg::space(2 * cmsg::FD_LEN));
-            Encoder::new(buf)
-                .push_rights(&[f1.as_fd(), f2.as_fd()])
-                .unwrap();
-            sendmsg(a.as_fd(), &[IoSlice::new(b"x")], buf, None, 0).unwrap();
-            let mut rstorage = ControlBuf::new();
-            let control = rstorage.zeroed(space);
-            let r = recvmsg(b.as_fd(), &mut [IoSliceMut::new(&mut [0u8; 1])], control, 0).unwrap();
-            let n: usize = r
-                .control
-                .iter()
-                .map(|i| match i {
-                    Received::Rights(v) => v.len(),
-                    _ => 0,
-                })
-                .sum();
-            assert_eq!(n, expect, "control space {space}");
-            assert_eq!(
-                r.flags & libc::MSG_CTRUNC,
-                libc::MSG_CTRUNC,
-                "control space {space}"
-            );
-        }
-    }
-
     #[test]
     fn unix_names_round_trip_through_sockaddr() {
         for name in [

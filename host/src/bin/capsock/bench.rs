@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use capsock_host::native::{self, Messenger};
-use capsock_host::{examples, CapsockCtx, Prepared, Runtime, SocketType};
+use capsock_host::{examples, CapsockCtx, Runtime, SandboxPre, SocketType};
 use clap::Args;
 use serde_json::json;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -101,7 +101,7 @@ fn median(v: &[f64]) -> f64 {
 
 /// Runs the bench guest with `args` and `grants`; returns the nanoseconds
 /// it measured around its loop.
-fn guest(pre: &Prepared, args: &[String], grants: Vec<(&str, OwnedFd)>) -> anyhow::Result<f64> {
+fn guest(pre: &SandboxPre, args: &[String], grants: Vec<(&str, OwnedFd)>) -> anyhow::Result<f64> {
     let stdout = MemoryOutputPipe::new(4096);
     let mut wasi = WasiCtxBuilder::new();
     wasi.stdout(stdout.clone())
@@ -185,7 +185,7 @@ fn nanos(d: Duration) -> f64 {
 
 /// The interleaved workloads: each returns (native, guest) for one round.
 struct Workloads<'a> {
-    pre: &'a Prepared,
+    pre: &'a SandboxPre,
     scale: f64,
 }
 
@@ -237,7 +237,9 @@ impl Workloads<'_> {
     /// fds received per second, `k` per message, from a native sender.
     fn fdrecv(&self, k: usize, base: usize) -> anyhow::Result<(f64, f64)> {
         let n = self.n(base);
-        let space = capsock_host::cmsg::space(k * capsock_host::cmsg::FD_LEN);
+        // CMSG_SPACE(k * sizeof(int)) on 64-bit Linux: a 16-byte header,
+        // the fds rounded up to 8 bytes.
+        let space = 16 + (k * 4).next_multiple_of(8);
         let (a, b) = pair(SocketType::Seqpacket)?;
         let sender = fd_sender(b, n, k);
         let mut m = Messenger::new();
@@ -392,7 +394,7 @@ fn rss_kib() -> anyhow::Result<f64> {
 
 /// Host RSS per idle sandbox (MiB): `count` guests alive at once, each
 /// blocked in a receive on its own thread.
-fn density(pre: &Prepared, count: usize) -> anyhow::Result<f64> {
+fn density(pre: &SandboxPre, count: usize) -> anyhow::Result<f64> {
     // One sandbox first, so one-time costs are not counted per sandbox.
     density_round(pre, 1)?;
     let before = rss_kib()?;
@@ -401,7 +403,7 @@ fn density(pre: &Prepared, count: usize) -> anyhow::Result<f64> {
 }
 
 /// Starts `count` idle guests, returns the RSS once all are up, then ends them.
-fn density_round(pre: &Prepared, count: usize) -> anyhow::Result<f64> {
+fn density_round(pre: &SandboxPre, count: usize) -> anyhow::Result<f64> {
     let mut ends = Vec::new();
     let mut threads = Vec::new();
     for _ in 0..count {

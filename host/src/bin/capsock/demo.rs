@@ -28,10 +28,10 @@ fn log_text(temps: &[u32]) -> String {
 }
 
 pub fn demo() -> anyhow::Result<i32> {
-    native::settle_process_fds();
-    let fds_before = native::count_open_fds()?;
+    crate::fds::settle();
+    let fds_before = crate::fds::count()?;
     let (status, report) = broker_and_plugin()?;
-    let fds_after = native::count_open_fds()?;
+    let fds_after = crate::fds::count()?;
 
     println!("plugin exited with status {status}; its report:");
     for line in report.lines() {

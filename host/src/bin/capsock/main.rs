@@ -4,6 +4,7 @@
 
 mod bench;
 mod demo;
+mod fds;
 mod pair;
 mod run;
 mod wasm_opts;

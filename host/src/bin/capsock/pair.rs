@@ -47,14 +47,14 @@ fn outcome(r: anyhow::Result<i32>) -> (i32, String) {
 }
 
 pub fn pair(args: PairArgs) -> anyhow::Result<i32> {
-    native::settle_process_fds();
-    let before = native::count_open_fds()?;
+    crate::fds::settle();
+    let before = crate::fds::count()?;
     let results = {
         let runtime = Runtime::builder().limits(args.limits.limits()).build()?;
         let a = runtime.prepare(&runtime.load_file(&args.a)?)?;
         let b = runtime.prepare(&runtime.load_file(&args.b)?)?;
         let (end_a, end_b) = native::socket_pair(args.ty).context("socketpair")?;
-        let run = |pre: &capsock_host::Prepared, path: &PathBuf, end| {
+        let run = |pre: &capsock_host::SandboxPre, path: &PathBuf, end| {
             let mut wasi = WasiCtxBuilder::new();
             wasi.inherit_stdio();
             wasi.arg(
@@ -77,11 +77,13 @@ pub fn pair(args: PairArgs) -> anyhow::Result<i32> {
             [join(ta), join(tb)]
         })
     };
-    let after = native::count_open_fds()?;
+    // Count after the results are gone: a trap's error keeps the guest's
+    // code (and wasmtime's memory image of it, an fd) alive.
+    let outcomes = results.map(outcome);
+    let after = crate::fds::count()?;
 
     let mut status = 0;
-    for (path, r) in [&args.a, &args.b].into_iter().zip(results) {
-        let (code, text) = outcome(r);
+    for (path, (code, text)) in [&args.a, &args.b].into_iter().zip(outcomes) {
         println!("{}: {text}", path.display());
         if status == 0 {
             status = code;

@@ -42,7 +42,7 @@ pub struct RunArgs {
     /// (`N` or `N-M`); IPv6 with ports as `[CIDR]:PORTS`. Repeatable;
     /// nothing is allowed by default.
     #[arg(long = "allow-ip", value_name = "CIDR[:PORTS]")]
-    allow_ip: Vec<capsock_host::netpolicy::IpRule>,
+    allow_ip: Vec<capsock_host::IpRule>,
 
     /// Preopen the host directory HOST for WASI filesystem access, as GUEST
     /// (default: the same path).

@@ -20,13 +20,14 @@
 //! passed, and a bind that fails leaves nothing behind.
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::bindings::types::{Address, ErrorCode};
+use super::{AddressUse, Allowed};
+use crate::error::ErrorCode;
 use crate::sys::sockaddr::UnixName;
 use crate::sys::{self, SockAddr};
 
@@ -54,23 +55,6 @@ struct UnixDir {
 pub(crate) struct UnixAuthority {
     dirs: Vec<Arc<UnixDir>>,
     abstract_names: bool,
-}
-
-/// An address ready for `connect(2)` or `sendmsg(2)`; `_target` keeps the
-/// `O_PATH` descriptor that `/proc/self/fd/N` names alive until then.
-pub(crate) struct Resolved {
-    pub addr: SockAddr,
-    _target: Option<OwnedFd>,
-}
-
-impl Resolved {
-    /// An address that needs nothing kept alive (an IP address).
-    pub fn plain(addr: SockAddr) -> Resolved {
-        Resolved {
-            addr,
-            _target: None,
-        }
-    }
 }
 
 /// Maps `openat2` failures to what the guest is told.
@@ -165,66 +149,54 @@ impl UnixAuthority {
         Ok((dir, parts[n..].to_vec()))
     }
 
-    /// A destination for `connect` or `send-msg`.
-    pub fn resolve_peer(&self, addr: &Address) -> Result<Resolved, ErrorCode> {
-        match addr {
-            Address::Pathname(path) => {
-                let (dir, rest) = self.locate(path)?;
-                let target = sys::openat2(
-                    dir.dir.as_fd(),
-                    &join(&rest),
-                    libc::O_PATH | libc::O_NOFOLLOW,
-                    RESOLVE,
-                )
-                .map_err(resolve_error)?;
-                let meta = std::fs::File::from(target.try_clone()?).metadata()?;
-                if meta.file_type().is_symlink() {
-                    // O_NOFOLLOW opened the link itself: never follow it.
-                    return Err(ErrorCode::AccessDenied);
-                }
-                if !std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) {
-                    // What connect(2) says for a file that is not a socket.
-                    return Err(ErrorCode::ConnectionRefused);
-                }
-                let proc = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&target));
-                let addr = SockAddr::unix(&UnixName::Pathname(proc.into_bytes()))?;
-                Ok(Resolved {
-                    addr,
-                    _target: Some(target),
-                })
-            }
-            Address::Abstract(name) if self.abstract_names => Ok(Resolved {
-                addr: SockAddr::unix(&UnixName::Abstract(name.clone()))?,
-                _target: None,
-            }),
-            Address::Abstract(_) => Err(ErrorCode::AccessDenied),
-            Address::Unnamed => Err(ErrorCode::InvalidArgument),
-            Address::Ipv4(_) | Address::Ipv6(_) => Err(ErrorCode::AddressFamilyNotSupported),
+    /// Whether the guest may use the Unix name `name` for `use_`, and the
+    /// address to give the kernel: the one Unix check, for
+    /// [`super::Policy::check_address`].
+    pub fn check(&self, name: &UnixName, use_: AddressUse) -> Result<Allowed, ErrorCode> {
+        match (name, use_) {
+            (UnixName::Abstract(_), _) if !self.abstract_names => Err(ErrorCode::AccessDenied),
+            // Autobind: the kernel picks an abstract name. It makes the
+            // socket reachable; it reaches nothing.
+            (UnixName::Unnamed | UnixName::Abstract(_), AddressUse::Bind)
+            | (UnixName::Abstract(_), _) => Ok(Allowed::plain(SockAddr::unix(name)?)),
+            (UnixName::Unnamed, _) => Err(ErrorCode::InvalidArgument),
+            (UnixName::Pathname(path), AddressUse::Bind) => self.bind_target(path),
+            (UnixName::Pathname(path), AddressUse::Connect | AddressUse::SendTo) => self.peer(path),
         }
     }
 
-    /// `bind(2)` for `fd`, with the checks in the module docs. Returns the
-    /// guest path when the socket was bound through `/proc`, since the
-    /// kernel then reports that form as its name.
-    pub fn bind(&self, fd: BorrowedFd<'_>, addr: &Address) -> Result<Option<Vec<u8>>, ErrorCode> {
-        let path = match addr {
-            Address::Pathname(p) => p,
-            // Autobind: the kernel picks an abstract name. It makes the
-            // socket reachable; it reaches nothing.
-            Address::Unnamed => {
-                return Ok(sys::bind(fd, &SockAddr::unix(&UnixName::Unnamed)?).map(|()| None)?)
-            }
-            Address::Abstract(name) if self.abstract_names => {
-                return Ok(
-                    sys::bind(fd, &SockAddr::unix(&UnixName::Abstract(name.clone()))?)
-                        .map(|()| None)?,
-                )
-            }
-            Address::Abstract(_) => return Err(ErrorCode::AccessDenied),
-            Address::Ipv4(_) | Address::Ipv6(_) => {
-                return Err(ErrorCode::AddressFamilyNotSupported)
-            }
-        };
+    /// A destination path for `connect` or `send-msg`: the socket file is
+    /// opened `O_PATH` and the kernel is given `/proc/self/fd/N`.
+    fn peer(&self, path: &[u8]) -> Result<Allowed, ErrorCode> {
+        let (dir, rest) = self.locate(path)?;
+        let target = sys::openat2(
+            dir.dir.as_fd(),
+            &join(&rest),
+            libc::O_PATH | libc::O_NOFOLLOW,
+            RESOLVE,
+        )
+        .map_err(resolve_error)?;
+        let meta = std::fs::File::from(target.try_clone()?).metadata()?;
+        if meta.file_type().is_symlink() {
+            // O_NOFOLLOW opened the link itself: never follow it.
+            return Err(ErrorCode::AccessDenied);
+        }
+        if !std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) {
+            // What connect(2) says for a file that is not a socket.
+            return Err(ErrorCode::ConnectionRefused);
+        }
+        let proc = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&target));
+        Ok(Allowed {
+            addr: SockAddr::unix(&UnixName::Pathname(proc.into_bytes()))?,
+            bound_as: None,
+            _hold: Some(target),
+        })
+    }
+
+    /// The address to `bind(2)` a path to, with the checks in the module
+    /// docs. The guest path is kept as `bound_as`, since the kernel reports
+    /// the `/proc` form as the socket's name.
+    fn bind_target(&self, path: &[u8]) -> Result<Allowed, ErrorCode> {
         let (dir, rest) = self.locate(path)?;
         let (name, parents) = rest.split_last().ok_or(ErrorCode::AccessDenied)?;
         if !parents.is_empty() {
@@ -245,8 +217,11 @@ impl UnixAuthority {
             )
             .into_bytes();
             proc.extend_from_slice(name);
-            sys::bind(fd, &SockAddr::unix(&UnixName::Pathname(proc))?)?;
-            return Ok(Some(path.clone()));
+            return Ok(Allowed {
+                addr: SockAddr::unix(&UnixName::Pathname(proc))?,
+                bound_as: Some(path.to_vec()),
+                _hold: Some(parent),
+            });
         }
         // Directly in the granted directory: through the directory fd held
         // since the grant, so that no rename of the directory or of any of
@@ -262,8 +237,11 @@ impl UnixAuthority {
         )
         .into_bytes();
         proc.extend_from_slice(name);
-        sys::bind(fd, &SockAddr::unix(&UnixName::Pathname(proc))?)?;
-        Ok(Some(path.clone()))
+        Ok(Allowed {
+            addr: SockAddr::unix(&UnixName::Pathname(proc))?,
+            bound_as: Some(path.to_vec()),
+            _hold: None,
+        })
     }
 
     /// The guest path of a name this authority's `bind` gave a socket in a
@@ -281,27 +259,24 @@ impl UnixAuthority {
         Some(guest)
     }
 
-    /// The guest's view of a Unix address: a host path below a granted
+    /// The guest's view of a Unix name: a host path below a granted
     /// directory is shown under its guest path; other names as they are.
-    pub fn to_guest(&self, name: UnixName) -> Address {
-        match name {
-            UnixName::Unnamed => Address::Unnamed,
-            UnixName::Abstract(a) => Address::Abstract(a),
-            UnixName::Pathname(p) => {
-                if let Some(guest) = self.own_proc_name(&p) {
-                    return Address::Pathname(guest);
-                }
-                for d in &self.dirs {
-                    let host = d.host.as_os_str().as_bytes();
-                    if let Some(rest) = p.strip_prefix(host).filter(|r| r.first() == Some(&b'/')) {
-                        let mut g = d.guest.clone();
-                        g.extend_from_slice(rest);
-                        return Address::Pathname(g);
-                    }
-                }
-                Address::Pathname(p)
+    pub fn to_guest(&self, name: UnixName) -> UnixName {
+        let UnixName::Pathname(p) = name else {
+            return name;
+        };
+        if let Some(guest) = self.own_proc_name(&p) {
+            return UnixName::Pathname(guest);
+        }
+        for d in &self.dirs {
+            let host = d.host.as_os_str().as_bytes();
+            if let Some(rest) = p.strip_prefix(host).filter(|r| r.first() == Some(&b'/')) {
+                let mut g = d.guest.clone();
+                g.extend_from_slice(rest);
+                return UnixName::Pathname(g);
             }
         }
+        UnixName::Pathname(p)
     }
 }
 
@@ -333,8 +308,8 @@ mod tests {
         assert_eq!(a.locate(b"/etc/x").err(), Some(ErrorCode::AccessDenied));
         let host = std::fs::canonicalize(inner.path()).unwrap().join("x.sock");
         let shown = a.to_guest(UnixName::Pathname(host.as_os_str().as_bytes().to_vec()));
-        assert!(matches!(shown, Address::Pathname(p) if p == b"/run/inner/x.sock"));
+        assert_eq!(shown, UnixName::Pathname(b"/run/inner/x.sock".to_vec()));
         let elsewhere = a.to_guest(UnixName::Pathname(b"/elsewhere.sock".to_vec()));
-        assert!(matches!(elsewhere, Address::Pathname(p) if p == b"/elsewhere.sock"));
+        assert_eq!(elsewhere, UnixName::Pathname(b"/elsewhere.sock".to_vec()));
     }
 }

@@ -6,7 +6,7 @@ use crate::bindings::preopens::Host;
 use crate::bindings::types::ErrorCode;
 use crate::ctx::CapsockCtxView;
 use crate::error::CapsockResult;
-use crate::handles::Descriptor;
+use crate::resources::Descriptor;
 
 impl Host for CapsockCtxView<'_> {
     fn names(&mut self) -> wasmtime::Result<Vec<String>> {

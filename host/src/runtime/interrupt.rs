@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::limits::{StopReason, Stopped};
+use super::limits::{StopReason, Stopped};
 use crate::sys;
 
 /// A sandbox's stop switch. Cloning shares it.

@@ -18,8 +18,11 @@ use wasmtime_wasi::p2::bindings::{Command, CommandPre};
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 
 use crate::ctx::{CapsockCtx, CapsockCtxView, CapsockView};
-use crate::interrupt::Interrupt;
-use crate::limits::{Deadline, GuestStopped, SandboxLimiter, SandboxLimits, StopReason, Stopped};
+pub(crate) mod interrupt;
+pub mod limits;
+
+use interrupt::Interrupt;
+use limits::{Deadline, GuestStopped, SandboxLimiter, SandboxLimits, StopReason, Stopped};
 
 /// The store data of one sandbox: WASI, capsock, their shared table, and
 /// the memory limiter.
@@ -270,14 +273,14 @@ impl Runtime {
 
     /// Resolves every import of a command component once; the result
     /// instantiates quickly, as often as needed.
-    pub fn prepare(&self, component: &Component) -> anyhow::Result<Prepared> {
+    pub fn prepare(&self, component: &Component) -> anyhow::Result<SandboxPre> {
         let pre = self
             .linker
             .instantiate_pre(component)
             .and_then(CommandPre::new)
             .map_err(anyhow::Error::from)
             .context("cannot instantiate the component")?;
-        Ok(Prepared {
+        Ok(SandboxPre {
             pre,
             limits: self.limits.clone(),
         })
@@ -298,12 +301,12 @@ impl Runtime {
 
 /// A command component with its imports resolved ([`Runtime::prepare`]).
 #[derive(Clone)]
-pub struct Prepared {
+pub struct SandboxPre {
     pre: CommandPre<SandboxState>,
     limits: SandboxLimits,
 }
 
-impl Prepared {
+impl SandboxPre {
     /// A new instance with its own store, not started yet, under the
     /// runtime's limits.
     pub fn instantiate(&self, wasi: WasiCtx, capsock: CapsockCtx) -> anyhow::Result<Sandbox> {
@@ -432,6 +435,6 @@ impl StopHandle {
     /// [`StopReason::Interrupted`] (unless it stopped for another reason
     /// first).
     pub fn stop(&self) {
-        crate::limits::stop_on(&self.interrupt, &self.engine, StopReason::Interrupted);
+        limits::stop_on(&self.interrupt, &self.engine, StopReason::Interrupted);
     }
 }

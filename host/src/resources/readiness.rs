@@ -15,9 +15,9 @@ use std::sync::Arc;
 
 use wasmtime_wasi::p2::Pollable;
 
-use crate::interrupt::Interrupt;
+use super::SharedFd;
+use crate::runtime::interrupt::Interrupt;
 use crate::sys::Registration;
-pub(crate) use crate::sys::SharedFd;
 
 /// What a pollable waits for: one direction of one fd. It shares the fd,
 /// so it stays valid if the guest drops the socket first.

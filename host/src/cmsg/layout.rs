@@ -1,4 +1,4 @@
-//! The ancillary-data (control message) codec: `struct cmsghdr` layout,
+//! The layout half of the control-message codec: `struct cmsghdr`,
 //! `CMSG_SPACE`/`CMSG_LEN` arithmetic, an aligned control buffer, an encoder
 //! and a bounded walker.
 //!
@@ -9,21 +9,18 @@
 //! and refuse some on send. This module is pure (no syscalls, no `unsafe`):
 //! `sys::recvmsg` calls [`walk`] and takes ownership of every fd.
 //!
-//! Every platform constant and layout fact lives here, so another Unix can
-//! be added in one place. The unit tests check each one against libc's
-//! `CMSG_*` macros.
+//! The types carry the invariants `sendmsg(2)`/`recvmsg(2)` need: control
+//! bytes are only ever handed out by a [`ControlBuf`] (8-byte aligned, as
+//! `struct cmsghdr` requires) as a zero-filled [`ControlMut`], and encoded
+//! items leave an [`Encoder`] as a [`Control`] whose `'fd` lifetime keeps
+//! every descriptor named by its `SCM_RIGHTS` items open until it is sent.
+//! The unit tests check every layout fact against libc's `CMSG_*` macros.
 
+use std::marker::PhantomData;
 use std::mem::{align_of, offset_of, size_of};
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-/// `SCM_MAX_FD`: the most file descriptors Linux accepts in one message.
-pub const SCM_MAX_FD: usize = 253;
-
-/// `SCM_PIDFD` (Linux 6.5, `SO_PASSPIDFD`): one fd, a pidfd for the sender.
-pub const SCM_PIDFD: i32 = 0x04;
-
-/// `SCM_SECURITY` (`SO_PASSSEC`): the sender's security label.
-pub const SCM_SECURITY: i32 = 0x03;
+use super::uapi::SCM_PIDFD;
 
 /// `sizeof(struct cmsghdr)`: 16 on 64-bit Linux.
 pub const HEADER_LEN: usize = size_of::<libc::cmsghdr>();
@@ -100,8 +97,8 @@ impl Ucred {
     }
 }
 
-/// A zero-filled control buffer aligned for `struct cmsghdr`, reused across
-/// calls: it only ever grows.
+/// Storage for control messages, aligned for `struct cmsghdr` and reused
+/// across calls: it only ever grows.
 #[derive(Default)]
 pub struct ControlBuf {
     words: Vec<u64>,
@@ -113,8 +110,9 @@ impl ControlBuf {
         ControlBuf::default()
     }
 
-    /// The first `len` bytes, zero-filled, growing the buffer if needed.
-    pub fn zeroed(&mut self, len: usize) -> &mut [u8] {
+    /// The first `len` bytes, zero-filled, growing the buffer if needed:
+    /// room for `recvmsg` to fill or for an [`Encoder`] to write.
+    pub fn zeroed(&mut self, len: usize) -> ControlMut<'_> {
         let words = len.div_ceil(size_of::<u64>());
         if self.words.len() < words {
             self.words.resize(words, 0);
@@ -122,24 +120,70 @@ impl ControlBuf {
         let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut self.words[..words]);
         let bytes = &mut bytes[..len];
         bytes.fill(0);
-        bytes
+        ControlMut(bytes)
     }
 }
 
-/// Writes control messages into an aligned, zero-filled buffer.
-pub struct Encoder<'a> {
-    buf: &'a mut [u8],
+/// Zero-filled control bytes aligned for `struct cmsghdr`. Only a
+/// [`ControlBuf`] makes one, so whoever takes one can rely on the layout.
+pub struct ControlMut<'b>(&'b mut [u8]);
+
+impl<'b> ControlMut<'b> {
+    /// The bytes (their address and length cannot change through this).
+    #[cfg(test)]
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        self.0
+    }
+
+    /// The bytes, for reading what the kernel wrote.
+    pub fn into_bytes(self) -> &'b mut [u8] {
+        self.0
+    }
+}
+
+/// Encoded control messages, aligned, ready for `sendmsg(2)`. The file
+/// descriptors its `SCM_RIGHTS` items name are borrowed for `'fd`: they
+/// stay open while it lives.
+#[derive(Clone, Copy)]
+pub struct Control<'b, 'fd> {
+    bytes: &'b [u8],
+    _fds: PhantomData<BorrowedFd<'fd>>,
+}
+
+impl Control<'static, 'static> {
+    /// No control messages.
+    pub const EMPTY: Self = Control {
+        bytes: &[],
+        _fds: PhantomData,
+    };
+}
+
+impl<'b> Control<'b, '_> {
+    /// The encoded bytes: `msg_control`, and their length `msg_controllen`.
+    pub fn as_bytes(&self) -> &'b [u8] {
+        self.bytes
+    }
+}
+
+/// Writes control messages into a [`ControlMut`].
+pub struct Encoder<'b, 'fd> {
+    buf: &'b mut [u8],
     pos: usize,
+    _fds: PhantomData<BorrowedFd<'fd>>,
 }
 
 /// The buffer given to [`Encoder`] is too small for the next item.
 #[derive(Debug, PartialEq, Eq)]
 pub struct BufferFull;
 
-impl<'a> Encoder<'a> {
-    /// Encodes into `buf`, which must come from [`ControlBuf::zeroed`].
-    pub fn new(buf: &'a mut [u8]) -> Encoder<'a> {
-        Encoder { buf, pos: 0 }
+impl<'b, 'fd> Encoder<'b, 'fd> {
+    /// Encodes into `buf`.
+    pub fn new(buf: ControlMut<'b>) -> Encoder<'b, 'fd> {
+        Encoder {
+            buf: buf.0,
+            pos: 0,
+            _fds: PhantomData,
+        }
     }
 
     /// Appends one item; its payload is written by `fill` into a slice of
@@ -169,7 +213,7 @@ impl<'a> Encoder<'a> {
 
     /// Appends an `SCM_RIGHTS` item carrying `fds` (borrowed: the kernel
     /// copies them into the receiver).
-    pub fn push_rights(&mut self, fds: &[BorrowedFd<'_>]) -> Result<(), BufferFull> {
+    pub fn push_rights(&mut self, fds: &[BorrowedFd<'fd>]) -> Result<(), BufferFull> {
         self.push_with(
             libc::SOL_SOCKET,
             libc::SCM_RIGHTS,
@@ -192,9 +236,12 @@ impl<'a> Encoder<'a> {
         self.pos
     }
 
-    /// Whether nothing was written.
-    pub fn is_empty(&self) -> bool {
-        self.pos == 0
+    /// The items written, for `sendmsg(2)`.
+    pub fn finish(self) -> Control<'b, 'fd> {
+        Control {
+            bytes: &self.buf[..self.pos],
+            _fds: PhantomData,
+        }
     }
 }
 
@@ -348,13 +395,13 @@ mod tests {
             ),
         ];
         let total: usize = items.iter().map(|i| space(i.2.len())).sum();
-        let buf = storage.zeroed(total);
-        let mut enc = Encoder::new(buf);
+        let mut enc = Encoder::new(storage.zeroed(total));
         for (level, ty, data) in items {
             enc.push(level, ty, data).unwrap();
         }
         assert_eq!(enc.len(), total);
         assert_eq!(enc.push(1, 1, &[0]), Err(BufferFull));
+        let buf = enc.finish().as_bytes();
 
         let ours: Vec<_> = walk(buf).collect();
         let theirs = libc_walk(buf);
@@ -382,10 +429,10 @@ mod tests {
     #[test]
     fn walk_stops_at_short_or_overlong_headers() {
         let mut storage = ControlBuf::new();
-        let buf = storage.zeroed(space(4) * 2);
-        let mut enc = Encoder::new(buf);
+        let mut enc = Encoder::new(storage.zeroed(space(4) * 2));
         enc.push(1, 1, &[1, 2, 3, 4]).unwrap();
         enc.push(2, 2, &[5, 6, 7, 8]).unwrap();
+        let buf = enc.finish().as_bytes();
         // A buffer cut inside the second header yields only the first item.
         assert_eq!(walk(&buf[..space(4) + 8]).count(), 1);
         // A cmsg_len below the header size ends the walk.
@@ -406,11 +453,11 @@ mod tests {
     #[test]
     fn rights_payload_round_trips() {
         let mut storage = ControlBuf::new();
-        let buf = storage.zeroed(space(3 * FD_LEN));
         let (i, o, e) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
         let fds = [i.as_fd(), o.as_fd(), e.as_fd()];
-        Encoder::new(buf).push_rights(&fds).unwrap();
-        let item = walk(buf).next().unwrap();
+        let mut enc = Encoder::new(storage.zeroed(space(3 * FD_LEN)));
+        enc.push_rights(&fds).unwrap();
+        let item = walk(enc.finish().as_bytes()).next().unwrap();
         assert!(item.is_rights());
         assert_eq!(item.fds().collect::<Vec<_>>(), [0, 1, 2]);
     }
@@ -429,9 +476,9 @@ mod tests {
     #[test]
     fn control_buf_is_rezeroed_on_reuse() {
         let mut storage = ControlBuf::new();
-        storage.zeroed(32).fill(0xFF);
-        assert!(storage.zeroed(24).iter().all(|&b| b == 0));
-        assert_eq!(storage.zeroed(0).len(), 0);
+        storage.zeroed(32).bytes_mut().fill(0xFF);
+        assert!(storage.zeroed(24).bytes_mut().iter().all(|&b| b == 0));
+        assert_eq!(storage.zeroed(0).bytes_mut().len(), 0);
     }
 
     mod properties {
@@ -449,11 +496,11 @@ mod tests {
             ) {
                 let total: usize = items.iter().map(|i| space(i.2.len())).sum();
                 let mut storage = ControlBuf::new();
-                let buf = storage.zeroed(total);
-                let mut enc = Encoder::new(buf);
+                let mut enc = Encoder::new(storage.zeroed(total));
                 for (level, ty, data) in &items {
                     enc.push(*level, *ty, data).unwrap();
                 }
+                let buf = enc.finish().as_bytes();
                 let back: Vec<_> = walk(buf).map(|i| (i.level, i.ty, i.data.to_vec())).collect();
                 prop_assert_eq!(back, items);
             }

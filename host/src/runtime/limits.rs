@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{Config, Engine, ResourceLimiter, Store, UpdateDeadline};
 
-use crate::interrupt::Interrupt;
+use super::interrupt::Interrupt;
 
 /// Bytes a table element is counted as in the memory budget: a `funcref`
 /// element is one pointer in wasmtime's tables.

@@ -11,11 +11,12 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::str::FromStr;
 
+use ipnet::IpNet;
+
 /// One rule: a network and a port range.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IpRule {
-    network: IpAddr,
-    prefix: u8,
+    net: IpNet,
     ports: RangeInclusive<u16>,
 }
 
@@ -23,25 +24,26 @@ impl IpRule {
     /// A rule for `network/prefix` and `ports`; the address bits beyond the
     /// prefix are ignored. `None` if the prefix is longer than the address.
     pub fn new(network: IpAddr, prefix: u8, ports: RangeInclusive<u16>) -> Option<IpRule> {
-        let max = if network.is_ipv4() { 32 } else { 128 };
-        if prefix > max {
-            return None;
-        }
+        let net = IpNet::new(network, prefix).ok()?;
         // A rule written as ::ffff:a.b.c.d/N covers IPv4 addresses.
-        let (network, prefix) = match (network, canonical(network)) {
-            (IpAddr::V6(_), v4 @ IpAddr::V4(_)) if prefix >= 96 => (v4, prefix - 96),
-            _ => (network, prefix),
+        let net = match (network, canonical(network)) {
+            (IpAddr::V6(_), v4 @ IpAddr::V4(_)) if prefix >= 96 => {
+                IpNet::new(v4, prefix - 96).ok()?
+            }
+            _ => net,
         };
         Some(IpRule {
-            network,
-            prefix,
+            net: net.trunc(),
             ports,
         })
     }
 
+    fn covers(&self, ip: IpAddr) -> bool {
+        self.net.contains(&canonical(ip))
+    }
+
     fn matches(&self, addr: SocketAddr) -> bool {
-        self.ports.contains(&addr.port())
-            && in_network(canonical(addr.ip()), self.network, self.prefix)
+        self.ports.contains(&addr.port()) && self.covers(addr.ip())
     }
 }
 
@@ -53,27 +55,6 @@ fn canonical(ip: IpAddr) -> IpAddr {
             None => ip,
         },
         v4 => v4,
-    }
-}
-
-fn in_network(ip: IpAddr, network: IpAddr, prefix: u8) -> bool {
-    let mask = |bits: u32, len: u32| -> u128 {
-        if bits == 0 {
-            0
-        } else {
-            (!0u128 << (len - bits)) & (!0u128 >> (128 - len))
-        }
-    };
-    match (ip, network) {
-        (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let m = mask(u32::from(prefix), 32);
-            u128::from(u32::from(a)) & m == u128::from(u32::from(n)) & m
-        }
-        (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let m = mask(u32::from(prefix), 128);
-            u128::from(a) & m == u128::from(n) & m
-        }
-        _ => false,
     }
 }
 
@@ -168,7 +149,9 @@ impl NetPolicy {
     /// Whether any rule is for this family: `create-ip` is refused for a
     /// family the guest can reach nothing of.
     pub fn allows_family(&self, ipv6: bool) -> bool {
-        self.rules.iter().any(|r| r.network.is_ipv6() == ipv6)
+        self.rules
+            .iter()
+            .any(|r| matches!(r.net, IpNet::V6(_)) == ipv6)
     }
 
     /// A local address to `bind` or to send from (`IP_PKTINFO`): checked as
@@ -181,11 +164,7 @@ impl NetPolicy {
     /// unspecified address leaves the choice to the kernel; any other must
     /// be allowed (on any port).
     pub fn allows_source(&self, ip: IpAddr) -> bool {
-        ip.is_unspecified()
-            || self
-                .rules
-                .iter()
-                .any(|r| in_network(canonical(ip), r.network, r.prefix))
+        ip.is_unspecified() || self.rules.iter().any(|r| r.covers(ip))
     }
 
     /// A destination to `connect` or send to.
@@ -225,11 +204,11 @@ mod tests {
         let r: IpRule = "[::1/128]:53".parse().unwrap();
         assert_eq!(r.ports, 53..=53);
         let r: IpRule = "fe80::/10".parse().unwrap();
-        assert_eq!((r.prefix, r.ports), (10, 0..=u16::MAX));
+        assert_eq!((r.net.prefix_len(), r.ports), (10, 0..=u16::MAX));
         let r: IpRule = "127.0.0.1".parse().unwrap();
-        assert_eq!((r.prefix, r.ports), (32, 0..=u16::MAX));
+        assert_eq!((r.net.prefix_len(), r.ports), (32, 0..=u16::MAX));
         let r: IpRule = "[::1]".parse().unwrap();
-        assert_eq!(r.prefix, 128);
+        assert_eq!(r.net.prefix_len(), 128);
         for bad in [
             "",
             "10.0.0.0/33",

@@ -1,0 +1,204 @@
+//! What a guest may do, decided in one place: which addresses it may bind,
+//! connect and send to ([`Policy::check_address`], shaped like
+//! wasmtime-wasi's `SocketAddrCheck` with an [`AddressUse`]), which
+//! ancillary items it may send ([`Policy::check_items`]), which IP family it
+//! may create sockets of ([`Policy::check_family`]), and how much it may
+//! hold or move ([`Limits`]).
+//!
+//! - [`unix`]: path names below granted directories, resolved race-free;
+//!   abstract names only if allowed;
+//! - [`ip`]: `--allow-ip` rules (networks and ports);
+//! - [`items`]: the ancillary items, with the raw allowlist;
+//! - [`limits`]: handle, fd, message and control-buffer limits.
+//!
+//! The policy takes plain names ([`SockName`]) and codec items, never WIT
+//! types; the codec never sees the policy.
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+pub(crate) mod ip;
+mod items;
+mod limits;
+mod unix;
+
+pub use ip::{BadRule, IpRule};
+pub use items::Refusal;
+pub use limits::Limits;
+
+use crate::bindings::types::AddressFamily;
+use crate::error::ErrorCode;
+use crate::resources::SocketKind;
+use crate::sys::sockaddr::SockName;
+use crate::sys::SockAddr;
+use ip::NetPolicy;
+use unix::UnixAuthority;
+
+/// What the guest wants to do with an address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AddressUse {
+    /// `bind`: a local address.
+    Bind,
+    /// `connect`.
+    Connect,
+    /// The destination of one `send-msg`.
+    SendTo,
+}
+
+/// An address allowed for one use, ready for the kernel.
+pub(crate) struct Allowed {
+    /// What to give `bind(2)`, `connect(2)` or `sendmsg(2)`.
+    pub addr: SockAddr,
+    /// The guest path a Unix bind gives the socket, when the kernel will
+    /// report another form of it (a `/proc` path).
+    pub bound_as: Option<Vec<u8>>,
+    /// Keeps open the fd that a `/proc/self/fd/N` in `addr` names.
+    _hold: Option<OwnedFd>,
+}
+
+impl Allowed {
+    /// An address that needs nothing kept open.
+    pub(crate) fn plain(addr: SockAddr) -> Allowed {
+        Allowed {
+            addr,
+            bound_as: None,
+            _hold: None,
+        }
+    }
+}
+
+/// The embedder's rules for one guest. The default is the safe one: only
+/// the host's own credentials, a small raw allowlist.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub(crate) raw_allowed: Vec<(i32, i32)>,
+    pub(crate) foreign_credentials: bool,
+    pub(crate) unix: UnixAuthority,
+    pub(crate) net: NetPolicy,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            raw_allowed: items::default_raw(),
+            foreign_credentials: false,
+            unix: UnixAuthority::default(),
+            net: NetPolicy::default(),
+        }
+    }
+}
+
+impl Policy {
+    /// The default policy.
+    pub fn new() -> Policy {
+        Policy::default()
+    }
+
+    /// Allows guests to send `raw(level, type, ...)` items of this pair.
+    /// Returns `Err(Refusal::Forbidden)` for pairs that carry descriptors or
+    /// identities (`SCM_RIGHTS`, `SCM_CREDENTIALS`, `SCM_PIDFD`,
+    /// `SCM_SECURITY`): those can never be allowed as raw.
+    pub fn allow_raw(&mut self, level: i32, ty: i32) -> Result<&mut Policy, Refusal> {
+        if items::is_never_raw(level, ty) {
+            return Err(Refusal::Forbidden);
+        }
+        if !self.raw_allowed.contains(&(level, ty)) {
+            self.raw_allowed.push((level, ty));
+        }
+        Ok(self)
+    }
+
+    /// Lets the guest `bind`, `connect` and send to Unix sockets at paths
+    /// below the host directory `host`, which the guest names `guest` (an
+    /// absolute path). The directory is opened now; paths are resolved
+    /// beneath it without following symbolic links.
+    pub fn allow_unix_dir(
+        &mut self,
+        host: impl AsRef<Path>,
+        guest: &str,
+    ) -> io::Result<&mut Policy> {
+        self.unix.allow_dir(host.as_ref(), guest)?;
+        Ok(self)
+    }
+
+    /// Lets the guest use Linux abstract-namespace socket names, which reach
+    /// any abstract socket in the host's network namespace (D-Bus, X11, ...).
+    /// Off by default.
+    pub fn allow_abstract_names(&mut self, allow: bool) -> &mut Policy {
+        self.unix.allow_abstract(allow);
+        self
+    }
+
+    /// Lets the guest create UDP and TCP sockets and bind, connect and
+    /// send to (and choose source addresses in) `rule`'s network and ports.
+    /// Without any rule, IP sockets cannot be created at all.
+    pub fn allow_ip(&mut self, rule: IpRule) -> &mut Policy {
+        self.net.allow(rule);
+        self
+    }
+
+    /// Removes every raw pair from the allowlist.
+    pub fn deny_all_raw(&mut self) -> &mut Policy {
+        self.raw_allowed.clear();
+        self
+    }
+
+    /// Lets guests send `SCM_CREDENTIALS` with any pid/uid/gid. The kernel
+    /// still checks them against the host process's privileges, so on a
+    /// root or `CAP_SYS_ADMIN` host this lets a guest impersonate any
+    /// process. Off by default.
+    pub fn allow_foreign_credentials(&mut self, allow: bool) -> &mut Policy {
+        self.foreign_credentials = allow;
+        self
+    }
+
+    /// Whether a socket of `kind` may use `name` for `use_`, and the
+    /// address to give the kernel if so: the one address check, for every
+    /// `bind`, `connect` and `send-msg`. An address of another family than
+    /// the socket's is `address-family-not-supported`; one the policy does
+    /// not grant, `access-denied`.
+    pub(crate) fn check_address(
+        &self,
+        kind: SocketKind,
+        name: &SockName,
+        use_: AddressUse,
+    ) -> Result<Allowed, ErrorCode> {
+        match (kind.family, name) {
+            (AddressFamily::Unix, SockName::Unix(unix)) => self.unix.check(unix, use_),
+            (AddressFamily::Ipv4, SockName::Ip(ip @ SocketAddr::V4(_)))
+            | (AddressFamily::Ipv6, SockName::Ip(ip @ SocketAddr::V6(_))) => {
+                let allowed = match use_ {
+                    AddressUse::Bind => self.net.allows_local(*ip),
+                    AddressUse::Connect | AddressUse::SendTo => self.net.allows_destination(*ip),
+                };
+                if !allowed {
+                    return Err(ErrorCode::AccessDenied);
+                }
+                Ok(Allowed::plain(SockAddr::new(name)?))
+            }
+            _ => Err(ErrorCode::AddressFamilyNotSupported),
+        }
+    }
+
+    /// Whether the guest may create IP sockets of this family: not when no
+    /// rule lets it reach anything of it.
+    pub(crate) fn check_family(&self, family: AddressFamily) -> Result<(), ErrorCode> {
+        let allowed = match family {
+            AddressFamily::Ipv4 => self.net.allows_family(false),
+            AddressFamily::Ipv6 => self.net.allows_family(true),
+            AddressFamily::Unix => true,
+        };
+        allowed.then_some(()).ok_or(ErrorCode::AccessDenied)
+    }
+
+    /// The guest's view of an address the kernel reported: a host path
+    /// below a granted directory is shown under its guest path.
+    pub(crate) fn to_guest(&self, name: SockName) -> SockName {
+        match name {
+            SockName::Unix(unix) => SockName::Unix(self.unix.to_guest(unix)),
+            ip => ip,
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! `capsock:sockets/descriptors`: file I/O on descriptors a guest holds.
+
+use std::io::{self, Seek};
+use std::os::unix::fs::MetadataExt;
+use std::time::Duration;
+
+use wasmtime::component::Resource;
+use wasmtime_wasi::p2::DynPollable;
+
+use crate::bindings::descriptors::{DescriptorStat, Host, HostDescriptor, SeekFrom};
+use crate::bindings::types::{DescriptorKind, ErrorCode, SocketType};
+use crate::ctx::CapsockCtxView;
+use crate::error::CapsockResult;
+use crate::resources::{kind_of, Descriptor};
+use crate::sys;
+
+impl CapsockCtxView<'_> {
+    fn descriptor(&self, d: &Resource<Descriptor>) -> CapsockResult<&Descriptor> {
+        Ok(self.table.get(d)?)
+    }
+
+    /// A read of up to `len` bytes (at most the message limit: a short read).
+    fn read_new(
+        &self,
+        d: &Resource<Descriptor>,
+        len: u64,
+        offset: Option<u64>,
+    ) -> CapsockResult<Vec<u8>> {
+        let len = self.ctx.limits.receive_size(len);
+        self.descriptor(d)?.read(&self.ctx.interrupt, len, offset)
+    }
+
+    /// A write of at most the message limit (a short write above it).
+    fn write_from(
+        &mut self,
+        d: &Resource<Descriptor>,
+        data: &[u8],
+        offset: Option<u64>,
+    ) -> CapsockResult<u64> {
+        let writer = self.table.get_mut(d)?.writer()?;
+        let max = self.ctx.limits.max_message_bytes;
+        writer.write(&self.ctx.interrupt, data, offset, max)
+    }
+
+    fn set_descriptor_timeout(
+        &mut self,
+        d: Resource<Descriptor>,
+        write: bool,
+        ns: Option<u64>,
+    ) -> CapsockResult<()> {
+        if ns == Some(0) {
+            return Err(ErrorCode::InvalidArgument.into());
+        }
+        let desc = self.table.get_mut(&d)?;
+        desc.fd()?;
+        let t = ns.map(Duration::from_nanos);
+        if write {
+            desc.modes.write_timeout = t;
+        } else {
+            desc.modes.read_timeout = t;
+        }
+        Ok(())
+    }
+
+    fn subscribe_descriptor(
+        &mut self,
+        d: Resource<Descriptor>,
+        writable: bool,
+    ) -> CapsockResult<Resource<DynPollable>> {
+        let fd = self.table.get_mut(&d)?.shared_fd()?;
+        self.subscribe_to(fd, writable)
+    }
+}
+
+impl HostDescriptor for CapsockCtxView<'_> {
+    fn get_kind(&mut self, d: Resource<Descriptor>) -> wasmtime::Result<DescriptorKind> {
+        Ok(self.table.get(&d)?.kind())
+    }
+
+    fn get_socket_type(&mut self, d: Resource<Descriptor>) -> wasmtime::Result<Option<SocketType>> {
+        Ok(self.table.get(&d)?.socket_type())
+    }
+
+    fn read(&mut self, d: Resource<Descriptor>, len: u64) -> CapsockResult<Vec<u8>> {
+        self.read_new(&d, len, None)
+    }
+
+    // `write` and `write-at` are replaced by `wit::fast`, which reads the
+    // data in guest memory; these are the same body, for a linker without it.
+    fn write(&mut self, d: Resource<Descriptor>, data: Vec<u8>) -> CapsockResult<u64> {
+        self.write_from(&d, &data, None)
+    }
+
+    fn read_at(
+        &mut self,
+        d: Resource<Descriptor>,
+        len: u64,
+        offset: u64,
+    ) -> CapsockResult<Vec<u8>> {
+        self.read_new(&d, len, Some(offset))
+    }
+
+    fn write_at(
+        &mut self,
+        d: Resource<Descriptor>,
+        data: Vec<u8>,
+        offset: u64,
+    ) -> CapsockResult<u64> {
+        self.write_from(&d, &data, Some(offset))
+    }
+
+    fn seek(&mut self, d: Resource<Descriptor>, from: SeekFrom) -> CapsockResult<u64> {
+        let pos = match from {
+            SeekFrom::Start(n) => io::SeekFrom::Start(n),
+            SeekFrom::Current(n) => io::SeekFrom::Current(n),
+            SeekFrom::End(n) => io::SeekFrom::End(n),
+        };
+        Ok(self.descriptor(&d)?.with_file(|mut f| f.seek(pos))??)
+    }
+
+    fn stat(&mut self, d: Resource<Descriptor>) -> CapsockResult<DescriptorStat> {
+        let m = self.descriptor(&d)?.with_file(|f| f.metadata())??;
+        Ok(DescriptorStat {
+            kind: kind_of(m.file_type()),
+            size: m.size(),
+            mode: m.mode() & 0o7777,
+            link_count: m.nlink(),
+            inode: m.ino(),
+            device: m.dev(),
+        })
+    }
+
+    fn duplicate(&mut self, d: Resource<Descriptor>) -> CapsockResult<Resource<Descriptor>> {
+        self.check_room(1)?;
+        let copy = self.descriptor(&d)?.with_file(|f| f.try_clone())??;
+        self.push_descriptor(Descriptor::new(copy.into()))
+    }
+
+    fn set_nonblocking(&mut self, d: Resource<Descriptor>, enable: bool) -> CapsockResult<()> {
+        let desc = self.table.get_mut(&d)?;
+        sys::set_nonblocking(desc.fd()?, enable)?;
+        desc.modes.nonblocking = enable;
+        Ok(())
+    }
+
+    fn set_read_timeout(&mut self, d: Resource<Descriptor>, ns: Option<u64>) -> CapsockResult<()> {
+        self.set_descriptor_timeout(d, false, ns)
+    }
+
+    fn set_write_timeout(&mut self, d: Resource<Descriptor>, ns: Option<u64>) -> CapsockResult<()> {
+        self.set_descriptor_timeout(d, true, ns)
+    }
+
+    fn subscribe(&mut self, d: Resource<Descriptor>) -> CapsockResult<Resource<DynPollable>> {
+        self.subscribe_descriptor(d, false)
+    }
+
+    fn subscribe_writable(
+        &mut self,
+        d: Resource<Descriptor>,
+    ) -> CapsockResult<Resource<DynPollable>> {
+        self.subscribe_descriptor(d, true)
+    }
+
+    fn drop(&mut self, d: Resource<Descriptor>) -> wasmtime::Result<()> {
+        self.delete(d)
+    }
+}
+
+impl Host for CapsockCtxView<'_> {}

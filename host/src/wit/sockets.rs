@@ -1,0 +1,487 @@
+//! `capsock:sockets/sockets`: `sendmsg` / `recvmsg` and friends.
+
+use std::io::IoSlice;
+use std::os::fd::AsFd;
+use std::time::Duration;
+
+use wasmtime::component::{Resource, ResourceTable};
+use wasmtime_wasi::p2::DynPollable;
+
+use crate::bindings::sockets::{
+    AncillaryIn, AncillaryOut, HandleRef, Host, HostSocket, Message, ReceiveOption,
+    TimestampingFlags,
+};
+use crate::bindings::types::{
+    Address, AddressFamily, Credentials, ErrorCode, MessageFlags, RecvFlags, SendFlags,
+    ShutdownHow, SocketType,
+};
+use crate::cmsg::{self, uapi, SendItem};
+use crate::convert;
+use crate::ctx::{CapsockCtx, CapsockCtxView};
+use crate::error::CapsockResult;
+use crate::policy::AddressUse;
+use crate::resources::{socket_kind, Descriptor, Socket, SocketKind, Wait};
+use crate::sys::{self, MsgFlags, Received, SockAddr};
+
+/// The ancillary items of one send, as the codec takes them: `rights`
+/// handles resolved to the fds they hold, borrowed from the table.
+fn send_items<'a, 't>(
+    table: &'t ResourceTable,
+    items: &'a [AncillaryOut],
+) -> CapsockResult<Vec<SendItem<'a, 't>>> {
+    let fd = |h: &HandleRef| -> CapsockResult<_> {
+        Ok(match h {
+            HandleRef::Socket(s) => table.get(s)?.as_fd(),
+            HandleRef::Descriptor(d) => table.get(d)?.fd()?,
+        })
+    };
+    items
+        .iter()
+        .map(|item| match item {
+            AncillaryOut::Rights(handles) => Ok(SendItem::Rights(
+                handles.iter().map(fd).collect::<CapsockResult<_>>()?,
+            )),
+            other => Ok(convert::send_item(other)?),
+        })
+        .collect()
+}
+
+/// The first `len` bytes of the buffers, as iovecs.
+fn gather(data: &[Vec<u8>], mut len: usize) -> Vec<IoSlice<'_>> {
+    let mut iov = Vec::with_capacity(data.len());
+    for d in data {
+        if len == 0 {
+            break;
+        }
+        let n = d.len().min(len);
+        iov.push(IoSlice::new(&d[..n]));
+        len -= n;
+    }
+    iov
+}
+
+impl CapsockCtxView<'_> {
+    fn socket(&self, s: &Resource<Socket>) -> CapsockResult<&Socket> {
+        Ok(self.table.get(s)?)
+    }
+
+    /// An `int` socket option.
+    fn set_option(&self, s: &Resource<Socket>, level: i32, name: i32, v: i32) -> CapsockResult<()> {
+        Ok(sys::set_int_option(
+            self.socket(s)?.as_fd(),
+            level,
+            name,
+            v,
+        )?)
+    }
+
+    /// `SO_RCVBUF` / `SO_SNDBUF` as the kernel reports it.
+    fn buffer_size(&self, s: &Resource<Socket>, name: i32) -> CapsockResult<u64> {
+        let n = sys::int_option(self.socket(s)?.as_fd(), libc::SOL_SOCKET, name)?;
+        Ok(n.max(0) as u64)
+    }
+
+    fn set_buffer_size(&self, s: &Resource<Socket>, name: i32, bytes: u64) -> CapsockResult<()> {
+        let bytes = i32::try_from(bytes).map_err(|_| ErrorCode::InvalidArgument)?;
+        self.set_option(s, libc::SOL_SOCKET, name, bytes)
+    }
+
+    fn set_timeout(
+        &mut self,
+        s: &Resource<Socket>,
+        wait: Wait,
+        ns: Option<u64>,
+    ) -> CapsockResult<()> {
+        if ns == Some(0) {
+            return Err(ErrorCode::InvalidArgument.into());
+        }
+        let sock = self.table.get_mut(s)?;
+        let send = wait == Wait::Send;
+        sys::set_timeout(sock.as_fd(), send, ns.map(Duration::from_nanos))?;
+        sock.modes.set_timeout(wait, ns.is_some());
+        Ok(())
+    }
+
+    /// The guest's view of an address the kernel reported.
+    fn guest_address(&self, addr: &SockAddr) -> Address {
+        // AF_UNSPEC (e.g. a UDP socket never connected) reads as no name.
+        addr.name().map_or(Address::Unnamed, |n| {
+            convert::address(self.ctx.policy.to_guest(n))
+        })
+    }
+
+    /// Received control messages as the guest sees them: fds become
+    /// descriptor handles while the handle limit allows; past it they are
+    /// closed and the message reports `control-truncated`, as Linux does at
+    /// `RLIMIT_NOFILE`.
+    fn adopt(
+        &mut self,
+        items: Vec<Received>,
+        flags: &mut MessageFlags,
+    ) -> CapsockResult<Vec<AncillaryIn>> {
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            match item {
+                Received::Rights(fds) => {
+                    let mut handles = Vec::with_capacity(fds.len());
+                    for fd in fds {
+                        match self.handles_left() {
+                            0 => *flags |= MessageFlags::CONTROL_TRUNCATED,
+                            _ => handles.push(self.push_descriptor(Descriptor::new(fd))?),
+                        }
+                    }
+                    if !handles.is_empty() {
+                        out.push(AncillaryIn::Rights(handles));
+                    }
+                }
+                Received::Pidfd(fd) => match self.handles_left() {
+                    0 => *flags |= MessageFlags::CONTROL_TRUNCATED,
+                    _ => out.push(AncillaryIn::Pidfd(
+                        self.push_descriptor(Descriptor::new(fd))?,
+                    )),
+                },
+                Received::Other { level, ty, data } => {
+                    out.push(convert::recv_item(cmsg::decode(level, ty, data)))
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl HostSocket for CapsockCtxView<'_> {
+    fn pair(&mut self, ty: SocketType) -> CapsockResult<(Resource<Socket>, Resource<Socket>)> {
+        self.check_room(2)?;
+        let (a, b) = Socket::pair(ty)?;
+        Ok((self.push_socket(a)?, self.push_socket(b)?))
+    }
+
+    fn create(&mut self, ty: SocketType) -> CapsockResult<Resource<Socket>> {
+        self.check_room(1)?;
+        let fd = sys::unix_socket(convert::sock_type_to_libc(ty))?;
+        let kind = SocketKind {
+            family: AddressFamily::Unix,
+            ty,
+        };
+        self.push_socket(Socket::from_parts(fd, kind))
+    }
+
+    fn create_ip(
+        &mut self,
+        family: AddressFamily,
+        ty: SocketType,
+    ) -> CapsockResult<Resource<Socket>> {
+        let kind = SocketKind { family, ty };
+        if family == AddressFamily::Unix {
+            return Err(ErrorCode::InvalidArgument.into());
+        }
+        if ty == SocketType::Seqpacket {
+            return Err(ErrorCode::NotSupported.into());
+        }
+        self.ctx.policy.check_family(family)?;
+        self.check_room(1)?;
+        self.push_socket(Socket::create_ip(kind)?)
+    }
+
+    fn bind(&mut self, s: Resource<Socket>, address: Address) -> CapsockResult<()> {
+        let CapsockCtxView { ctx, table } = self;
+        let sock = table.get_mut(&s)?;
+        let name = convert::sock_name(&address);
+        let allowed = ctx
+            .policy
+            .check_address(sock.kind(), &name, AddressUse::Bind)?;
+        sys::bind(sock.as_fd(), &allowed.addr)?;
+        sock.bound_as = allowed.bound_as;
+        Ok(())
+    }
+
+    fn connect(&mut self, s: Resource<Socket>, address: Address) -> CapsockResult<()> {
+        let sock = self.socket(&s)?;
+        let name = convert::sock_name(&address);
+        let allowed = self
+            .ctx
+            .policy
+            .check_address(sock.kind(), &name, AddressUse::Connect)?;
+        let connected = self
+            .ctx
+            .interrupt
+            .blocking(|| sys::connect(sock.as_fd(), &allowed.addr))?;
+        Ok(connected?)
+    }
+
+    fn from_descriptor(&mut self, d: Resource<Descriptor>) -> CapsockResult<Resource<Socket>> {
+        self.check_room(1)?;
+        let desc = self.table.get_mut(&d)?;
+        // Check before moving, so a refusal leaves the descriptor as it was.
+        let kind = socket_kind(desc.fd()?)?;
+        let fd = desc.take().ok_or(ErrorCode::BadDescriptor)?;
+        self.push_socket(Socket::from_shared(fd, kind))
+    }
+
+    fn into_descriptor(&mut self, s: Resource<Socket>) -> wasmtime::Result<Resource<Descriptor>> {
+        // The socket's handle goes and a descriptor's comes: the count stays.
+        let sock = self.table.delete(s)?;
+        Ok(self
+            .table
+            .push(Descriptor::from_shared(sock.into_shared_fd()))?)
+    }
+
+    fn duplicate(&mut self, s: Resource<Socket>) -> CapsockResult<Resource<Socket>> {
+        self.check_room(1)?;
+        let sock = self.socket(&s)?;
+        let copy = Socket::from_parts(sock.as_fd().try_clone_to_owned()?, sock.kind());
+        self.push_socket(copy)
+    }
+
+    fn take_error(&mut self, s: Resource<Socket>) -> CapsockResult<Option<ErrorCode>> {
+        let fd = self.socket(&s)?.as_fd();
+        let errno = sys::int_option(fd, libc::SOL_SOCKET, libc::SO_ERROR)?;
+        Ok((errno != 0).then(|| crate::error::from_errno(errno)))
+    }
+
+    fn get_type(&mut self, s: Resource<Socket>) -> wasmtime::Result<SocketType> {
+        Ok(self.table.get(&s)?.socket_type())
+    }
+
+    fn family(&mut self, s: Resource<Socket>) -> wasmtime::Result<AddressFamily> {
+        Ok(self.table.get(&s)?.family())
+    }
+
+    fn send_msg(
+        &mut self,
+        s: Resource<Socket>,
+        data: Vec<Vec<u8>>,
+        ancillary: Vec<AncillaryOut>,
+        flags: SendFlags,
+        to: Option<Address>,
+    ) -> CapsockResult<u64> {
+        let CapsockCtxView { ctx, table } = self;
+        let sock = table.get(&s)?;
+        let total = data
+            .iter()
+            .map(Vec::len)
+            .fold(0usize, usize::saturating_add);
+        let len = ctx.limits.send_size(sock.kind().ty, total)?;
+        let items = send_items(table, &ancillary)?;
+        ctx.policy.check_items(sock.kind(), &items, &ctx.limits)?;
+        let to = (to.as_ref().map(convert::sock_name))
+            .map(|name| {
+                ctx.policy
+                    .check_address(sock.kind(), &name, AddressUse::SendTo)
+            })
+            .transpose()?;
+        let control =
+            cmsg::encode(&mut ctx.control, &items).map_err(|_| ErrorCode::LimitReached)?;
+        let (iov, to, flags) = (
+            gather(&data, len),
+            to.as_ref().map(|t| &t.addr),
+            convert::send_flags(flags),
+        );
+        let wait = Wait::unless(flags.contains(MsgFlags::DONTWAIT), Wait::Send);
+        let sent = ctx
+            .interrupt
+            .blocking(|| sys::sendmsg(sock.as_fd(), &iov, control, to, flags))?
+            .map_err(|e| sock.modes.error(e, wait))?;
+        Ok(sent as u64)
+    }
+
+    fn recv_msg(
+        &mut self,
+        s: Resource<Socket>,
+        max_data: u64,
+        control_space: u64,
+        flags: RecvFlags,
+    ) -> CapsockResult<Message> {
+        let CapsockCtx {
+            limits,
+            control,
+            interrupt,
+            ..
+        } = &mut *self.ctx;
+        let (max_data, space) = (
+            limits.receive_size(max_data),
+            limits.control_space(control_space)?,
+        );
+        let sock = self.table.get(&s)?;
+        let flags = convert::recv_flags(flags);
+        let wait = Wait::unless(flags.contains(MsgFlags::DONTWAIT), Wait::Receive);
+        let mut data = Vec::new();
+        let r = interrupt
+            .blocking(|| {
+                let control = control.zeroed(space);
+                sys::recvmsg_into(sock.as_fd(), &mut data, max_data, control, flags)
+            })?
+            .map_err(|e| sock.modes.error(e, wait))?;
+        // From here on every received fd is owned by `r`: an early return
+        // closes the ones not yet in the table.
+        let mut msg_flags = convert::message_flags(r.flags);
+        let ancillary = self.adopt(r.control, &mut msg_flags)?;
+        Ok(Message {
+            data,
+            ancillary,
+            flags: msg_flags,
+            address: r.addr.map(|a| self.guest_address(&a)),
+        })
+    }
+
+    // `send` is replaced by `wit::fast`, which reads the data in guest
+    // memory; this is the same body, for a linker without it.
+    fn send(&mut self, s: Resource<Socket>, data: Vec<u8>, flags: SendFlags) -> CapsockResult<u64> {
+        let sender = self.socket(&s)?.sender();
+        let ctx = &self.ctx;
+        sender.send(
+            &ctx.interrupt,
+            &data,
+            convert::send_flags(flags),
+            &ctx.limits,
+        )
+    }
+
+    fn recv(
+        &mut self,
+        s: Resource<Socket>,
+        max_data: u64,
+        flags: RecvFlags,
+    ) -> CapsockResult<Vec<u8>> {
+        let max_data = self.ctx.limits.receive_size(max_data);
+        let sock = self.socket(&s)?;
+        let flags = convert::recv_flags(flags);
+        let wait = Wait::unless(flags.contains(MsgFlags::DONTWAIT), Wait::Receive);
+        let mut data = Vec::new();
+        self.ctx
+            .interrupt
+            .blocking(|| sys::recv_into(sock.as_fd(), &mut data, max_data, flags))?
+            .map_err(|e| sock.modes.error(e, wait))?;
+        Ok(data)
+    }
+
+    fn listen(&mut self, s: Resource<Socket>, backlog: u32) -> CapsockResult<()> {
+        Ok(sys::listen(self.socket(&s)?.as_fd(), backlog)?)
+    }
+
+    fn accept(&mut self, s: Resource<Socket>) -> CapsockResult<Resource<Socket>> {
+        // Refuse before accepting, so the connection stays queued.
+        self.check_room(1)?;
+        let listener = self.socket(&s)?;
+        let conn = self
+            .ctx
+            .interrupt
+            .blocking(|| listener.accept())?
+            .map_err(|e| listener.modes.error(e, Wait::Receive))?;
+        self.push_socket(conn)
+    }
+
+    fn subscribe(&mut self, s: Resource<Socket>) -> CapsockResult<Resource<DynPollable>> {
+        let fd = self.socket(&s)?.shared_fd();
+        self.subscribe_to(fd, false)
+    }
+
+    fn subscribe_writable(&mut self, s: Resource<Socket>) -> CapsockResult<Resource<DynPollable>> {
+        let fd = self.socket(&s)?.shared_fd();
+        self.subscribe_to(fd, true)
+    }
+
+    fn set_nonblocking(&mut self, s: Resource<Socket>, enable: bool) -> CapsockResult<()> {
+        let sock = self.table.get_mut(&s)?;
+        sys::set_nonblocking(sock.as_fd(), enable)?;
+        sock.modes.nonblocking = enable;
+        Ok(())
+    }
+
+    fn set_receive_timeout(&mut self, s: Resource<Socket>, ns: Option<u64>) -> CapsockResult<()> {
+        self.set_timeout(&s, Wait::Receive, ns)
+    }
+
+    fn set_send_timeout(&mut self, s: Resource<Socket>, ns: Option<u64>) -> CapsockResult<()> {
+        self.set_timeout(&s, Wait::Send, ns)
+    }
+
+    fn shutdown(&mut self, s: Resource<Socket>, how: ShutdownHow) -> CapsockResult<()> {
+        let how = match how {
+            ShutdownHow::Receive => libc::SHUT_RD,
+            ShutdownHow::Send => libc::SHUT_WR,
+            ShutdownHow::Both => libc::SHUT_RDWR,
+        };
+        Ok(sys::shutdown(self.socket(&s)?.as_fd(), how)?)
+    }
+
+    fn local_address(&mut self, s: Resource<Socket>) -> CapsockResult<Address> {
+        let sock = self.socket(&s)?;
+        if let Some(path) = &sock.bound_as {
+            return Ok(Address::Pathname(path.clone()));
+        }
+        let addr = sys::local_address(sock.as_fd())?;
+        Ok(self.guest_address(&addr))
+    }
+
+    fn remote_address(&mut self, s: Resource<Socket>) -> CapsockResult<Address> {
+        let addr = sys::peer_address(self.socket(&s)?.as_fd())?;
+        Ok(self.guest_address(&addr))
+    }
+
+    fn peer_credentials(&mut self, s: Resource<Socket>) -> CapsockResult<Credentials> {
+        Ok(sys::peer_credentials(self.socket(&s)?.as_fd())?.into())
+    }
+
+    fn set_pass_credentials(&mut self, s: Resource<Socket>, enable: bool) -> CapsockResult<()> {
+        Ok(sys::set_pass_credentials(self.socket(&s)?.as_fd(), enable)?)
+    }
+
+    fn set_receive_option(
+        &mut self,
+        s: Resource<Socket>,
+        option: ReceiveOption,
+        enable: bool,
+    ) -> CapsockResult<()> {
+        let (level, name) = convert::receive_option(option, self.socket(&s)?.kind())?;
+        self.set_option(&s, level, name, i32::from(enable))
+    }
+
+    fn set_timestamping(
+        &mut self,
+        s: Resource<Socket>,
+        flags: TimestampingFlags,
+    ) -> CapsockResult<()> {
+        let bits = convert::timestamping_bits(flags) as i32;
+        self.set_option(&s, libc::SOL_SOCKET, uapi::SO_TIMESTAMPING_OLD, bits)
+    }
+
+    fn set_receive_buffer_size(&mut self, s: Resource<Socket>, bytes: u64) -> CapsockResult<()> {
+        self.set_buffer_size(&s, libc::SO_RCVBUF, bytes)
+    }
+
+    fn receive_buffer_size(&mut self, s: Resource<Socket>) -> CapsockResult<u64> {
+        self.buffer_size(&s, libc::SO_RCVBUF)
+    }
+
+    fn set_send_buffer_size(&mut self, s: Resource<Socket>, bytes: u64) -> CapsockResult<()> {
+        self.set_buffer_size(&s, libc::SO_SNDBUF, bytes)
+    }
+
+    fn send_buffer_size(&mut self, s: Resource<Socket>) -> CapsockResult<u64> {
+        self.buffer_size(&s, libc::SO_SNDBUF)
+    }
+
+    fn set_reuse_address(&mut self, s: Resource<Socket>, enable: bool) -> CapsockResult<()> {
+        if self.socket(&s)?.family() == AddressFamily::Unix {
+            return Err(ErrorCode::NotSupported.into());
+        }
+        self.set_option(&s, libc::SOL_SOCKET, libc::SO_REUSEADDR, i32::from(enable))
+    }
+
+    fn drop(&mut self, s: Resource<Socket>) -> wasmtime::Result<()> {
+        self.delete(s)
+    }
+}
+
+impl Host for CapsockCtxView<'_> {
+    fn cmsg_space(&mut self, data_len: u32) -> wasmtime::Result<u32> {
+        Ok(cmsg::layout::checked_space(data_len as usize)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(u32::MAX))
+    }
+
+    fn cmsg_len(&mut self, data_len: u32) -> wasmtime::Result<u32> {
+        Ok(u32::try_from(cmsg::layout::len(data_len as usize)).unwrap_or(u32::MAX))
+    }
+}
