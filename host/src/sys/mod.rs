@@ -1,9 +1,49 @@
-//! The only module with `unsafe`: thin, safe wrappers over the socket
-//! syscalls capsock needs, on `libc`.
+//! The only module with `unsafe`: thin, safe wrappers over the system
+//! calls capsock needs.
 //!
 //! Ownership rule: every file descriptor the kernel hands us becomes an
 //! [`OwnedFd`] inside the function that received it, before anything else can
 //! fail, so it is closed exactly once on every path.
+//!
+//! # rustix or libc
+//!
+//! The plain calls go through [`rustix`], whose `Errno` becomes an
+//! [`io::Error`] (`From`): socket, socketpair, bind, connect, listen,
+//! accept4, shutdown, the socket options it has a typed function for
+//! (`SO_TYPE`, `SO_DOMAIN`, `SO_PASSCRED`, `SO_RCVTIMEO`/`SO_SNDTIMEO`),
+//! openat2, poll, `FIONBIO`, pwritev2, setrlimit and the process ids.
+//! rustix never retries `EINTR`: the calls that block still go through
+//! [`retry`], so that capsock's wake-up signal ends them. bind and connect
+//! take capsock's own [`SockAddr`] (which implements rustix's
+//! `SocketAddrArg`), so every name the [`sockaddr`] codec produces reaches
+//! the kernel as encoded.
+//!
+//! Hand-written on `libc`, and why:
+//! - `sendmsg`/`recvmsg`: the receive side walks the control buffer and
+//!   makes every fd the kernel installed (`SCM_RIGHTS`, `SCM_PIDFD`) an
+//!   [`OwnedFd`] before it returns, and hands every other item, raw, to
+//!   capsock's own decoder. rustix's receive buffer yields only
+//!   `SCM_RIGHTS` and `SCM_CREDENTIALS` and skips the rest (a pidfd it
+//!   skipped would stay open), and its `UCred` cannot hold the pid 0 the
+//!   kernel reports for a sender in another pid namespace. The receives
+//!   also fill uninitialised spare capacity and clamp the kernel's byte
+//!   count (see [`clamp_count`]), as does [`read_into`]'s `preadv2`
+//!   (rustix's takes initialised buffers).
+//! - [`adopt_inherited`]: taking ownership of an fd number the parent
+//!   passed is the one place a raw number becomes an [`OwnedFd`] on the
+//!   caller's word; [`is_open`] asks about a number that may not be open,
+//!   which no [`BorrowedFd`] may name.
+//! - The wake-up signal ([`install_wake_handler`], [`wake_thread`]): a
+//!   `sigaction` handler chained to any previous one, and `pthread_kill`;
+//!   likewise the `SIGPIPE` mask around [`write_nosignal`].
+//! - [`SharedFd`]'s tokio registration, the generic `int` socket option
+//!   ([`int_option`], [`set_int_option`]: rustix has one function per
+//!   option, no generic one), `SO_PEERCRED` (rustix's `UCred` again),
+//!   getsockname/getpeername (rustix's address type gives its bytes only
+//!   through a raw pointer, panics on a name shorter than a family, and
+//!   turns an empty peer name into `None`), and getrlimit (rustix's
+//!   cannot report an error: a seccomp filter that refuses `prlimit64`
+//!   would leave it reading an uninitialised value).
 
 #![allow(unsafe_code)]
 
@@ -126,130 +166,118 @@ fn check_size(ret: libc::ssize_t) -> io::Result<usize> {
     }
 }
 
+/// An address family for rustix from a `domain` argument. rustix carries it
+/// as the `sa_family_t` it is; a number that does not fit is one the kernel
+/// refuses with `EAFNOSUPPORT` (it knows fewer than `AF_MAX` families).
+fn family(domain: libc::c_int) -> io::Result<rustix::net::AddressFamily> {
+    u16::try_from(domain)
+        .map(rustix::net::AddressFamily::from_raw)
+        .map_err(|_| io::Error::from_raw_os_error(libc::EAFNOSUPPORT))
+}
+
 /// `socketpair(AF_UNIX, ty | SOCK_CLOEXEC)`.
 pub fn socketpair(ty: libc::c_int) -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [-1 as RawFd; 2];
-    // SAFETY: `fds` is a valid out-array of two ints.
-    check(unsafe {
-        libc::socketpair(libc::AF_UNIX, ty | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr())
-    })?;
-    // SAFETY: on success the kernel installed two new fds that nothing else owns.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    Ok(rustix::net::socketpair(
+        rustix::net::AddressFamily::UNIX,
+        rustix::net::SocketType::from_raw(ty as u32),
+        rustix::net::SocketFlags::CLOEXEC,
+        None,
+    )?)
 }
 
 /// `socket(AF_UNIX, ty | SOCK_CLOEXEC, 0)`.
 pub fn unix_socket(ty: libc::c_int) -> io::Result<OwnedFd> {
-    // SAFETY: plain syscall with integer arguments.
-    let fd = check(unsafe { libc::socket(libc::AF_UNIX, ty | libc::SOCK_CLOEXEC, 0) })?;
-    // SAFETY: a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    socket(libc::AF_UNIX, ty, 0)
 }
 
 /// `socket(domain, ty | SOCK_CLOEXEC, protocol)`.
 pub fn socket(domain: libc::c_int, ty: libc::c_int, protocol: libc::c_int) -> io::Result<OwnedFd> {
-    // SAFETY: plain syscall with integer arguments.
-    let fd = check(unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, protocol) })?;
-    // SAFETY: a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    Ok(rustix::net::socket_with(
+        family(domain)?,
+        rustix::net::SocketType::from_raw(ty as u32),
+        rustix::net::SocketFlags::CLOEXEC,
+        // The kernel reads the register as an int: the same bits.
+        rustix::net::RawProtocol::new(protocol as u32).map(rustix::net::Protocol::from_raw),
+    )?)
 }
 
 /// `connect(2)`.
 pub fn connect(fd: BorrowedFd<'_>, addr: &SockAddr) -> io::Result<()> {
-    // SAFETY: `addr` holds a valid socket address of `addr.len` bytes.
-    retry(|| check(unsafe { libc::connect(fd.as_raw_fd(), addr.as_ptr(), addr.len) }).map(drop))
+    retry(|| Ok(rustix::net::connect(fd, addr)?))
 }
 
 /// `bind(2)`.
 pub fn bind(fd: BorrowedFd<'_>, addr: &SockAddr) -> io::Result<()> {
-    // SAFETY: `addr` holds a valid socket address of `addr.len` bytes.
-    check(unsafe { libc::bind(fd.as_raw_fd(), addr.as_ptr(), addr.len) }).map(drop)
+    Ok(rustix::net::bind(fd, addr)?)
 }
 
-/// `openat2(2)`: opens `path` (no NUL bytes) relative to `dir` with
-/// `flags | O_CLOEXEC` and the `RESOLVE_*` bits in `resolve`.
+/// `openat2(2)`: opens `path` (no NUL bytes, else `EINVAL`) relative to
+/// `dir` with `flags | O_CLOEXEC` and the `RESOLVE_*` bits in `resolve`.
+/// (rustix also sets `O_LARGEFILE` unless `O_PATH`, as the kernel's
+/// `openat2` does itself on 64-bit.)
 pub fn openat2(
     dir: BorrowedFd<'_>,
     path: &[u8],
     flags: libc::c_int,
     resolve: u64,
 ) -> io::Result<OwnedFd> {
-    let path =
-        std::ffi::CString::new(path).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: an all-zero open_how is valid; fields are set below.
-    let mut how: libc::open_how = unsafe { zeroed() };
-    how.flags = (flags | libc::O_CLOEXEC) as u64;
-    how.resolve = resolve;
-    let fd = retry(|| {
-        // SAFETY: `path` is NUL-terminated, `how` is a valid open_how of the
-        // size passed; the kernel only reads both.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                dir.as_raw_fd(),
-                path.as_ptr(),
-                &how as *const libc::open_how,
-                size_of::<libc::open_how>(),
-            )
-        };
-        check(r as libc::c_int)
-    })?;
-    // SAFETY: a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let flags = OFlags::from_bits_retain(flags as u32) | OFlags::CLOEXEC;
+    let resolve = ResolveFlags::from_bits_retain(resolve);
+    retry(|| {
+        Ok(rustix::fs::openat2(
+            dir,
+            path,
+            flags,
+            Mode::empty(),
+            resolve,
+        )?)
+    })
 }
 
 /// `listen(2)`.
 pub fn listen(fd: BorrowedFd<'_>, backlog: u32) -> io::Result<()> {
     let backlog = backlog.min(libc::c_int::MAX as u32) as libc::c_int;
-    // SAFETY: plain syscall with integer arguments.
-    check(unsafe { libc::listen(fd.as_raw_fd(), backlog) }).map(drop)
+    Ok(rustix::net::listen(fd, backlog)?)
 }
 
 /// `accept4(2)` with `SOCK_CLOEXEC`: the new connection, blocking.
 pub fn accept(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
-    // SAFETY: null address pointers are allowed: the peer address is not wanted.
-    let new = retry(|| {
-        check(unsafe {
-            libc::accept4(
-                fd.as_raw_fd(),
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                libc::SOCK_CLOEXEC,
-            )
-        })
-    })?;
-    // SAFETY: a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+    retry(|| {
+        Ok(rustix::net::accept_with(
+            fd,
+            rustix::net::SocketFlags::CLOEXEC,
+        )?)
+    })
 }
 
 /// `ioctl(FIONBIO)`: sets or clears `O_NONBLOCK`.
 pub fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
-    let mut value = libc::c_int::from(on);
-    // SAFETY: FIONBIO reads one int.
-    check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONBIO, &mut value) }).map(drop)
+    Ok(rustix::io::ioctl_fionbio(fd, on)?)
 }
 
 /// `SO_RCVTIMEO` (`send == false`) or `SO_SNDTIMEO`; `None` or zero clears
-/// it. The kernel counts microseconds: a non-zero timeout below one is
-/// rounded up to one, not down to zero, which would mean "wait for ever".
+/// it. The kernel counts microseconds: a timeout is cut down to whole ones,
+/// except that a non-zero one below one is rounded up to one, not down to
+/// zero, which would mean "wait for ever".
 pub fn set_timeout(
     fd: BorrowedFd<'_>,
     send: bool,
     timeout: Option<std::time::Duration>,
 ) -> io::Result<()> {
-    let t = timeout.unwrap_or_default();
-    let mut tv = libc::timeval {
-        tv_sec: t.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
-        tv_usec: t.subsec_micros() as libc::suseconds_t,
-    };
-    if !t.is_zero() && tv.tv_sec == 0 && tv.tv_usec == 0 {
-        tv.tv_usec = 1;
-    }
-    let name = if send {
-        libc::SO_SNDTIMEO
+    use std::time::Duration;
+    // rustix refuses `Some(ZERO)` (`EINVAL`) and rounds fractions of a
+    // microsecond up; hand it whole microseconds, never zero, or `None`.
+    let timeout = timeout.filter(|t| !t.is_zero()).map(|t| {
+        let whole = Duration::new(t.as_secs(), t.subsec_micros() * 1000);
+        whole.max(Duration::from_micros(1))
+    });
+    let id = if send {
+        rustix::net::sockopt::Timeout::Send
     } else {
-        libc::SO_RCVTIMEO
+        rustix::net::sockopt::Timeout::Recv
     };
-    setsockopt(fd, libc::SOL_SOCKET, name, tv)
+    Ok(rustix::net::sockopt::set_socket_timeout(fd, id, timeout)?)
 }
 
 /// `poll(2)` with a zero timeout: whether `fd` is ready now to read (or end
@@ -261,40 +289,41 @@ pub fn ready_now(fd: BorrowedFd<'_>, writable: bool) -> bool {
     )
 }
 
-/// `poll(2)`: waits up to `timeout` (for ever if `None`) for `fd` to be
-/// ready to read (or end of file, or an error) or, with `writable`, to
-/// write. `Ok(false)` when the time ran out. `EINTR` is retried (with the
-/// time left) unless it is capsock's wake-up signal.
+/// `poll(2)` (rustix's `ppoll` without a signal mask, the same call):
+/// waits up to `timeout` (for ever if `None`) for `fd` to be ready to read
+/// (or end of file, or an error) or, with `writable`, to write.
+/// `Ok(false)` when the time ran out. The time is counted in whole
+/// milliseconds, rounded up, and at most `c_int::MAX` of them per call, as
+/// `poll` takes it. `EINTR` is retried (with the time left) unless it is
+/// capsock's wake-up signal.
 pub fn wait_ready(
     fd: BorrowedFd<'_>,
     writable: bool,
     timeout: Option<std::time::Duration>,
 ) -> io::Result<bool> {
+    use rustix::event::{PollFd, PollFlags, Timespec};
     let events = if writable {
-        libc::POLLOUT
+        PollFlags::OUT
     } else {
-        libc::POLLIN | libc::POLLRDHUP
+        PollFlags::IN | PollFlags::RDHUP
     };
     let deadline = timeout.map(|t| std::time::Instant::now() + t);
     retry(|| {
-        let ms = match deadline {
-            None => -1,
-            Some(d) => {
-                // Round up, so a wait never ends before its time.
-                let left = d.saturating_duration_since(std::time::Instant::now());
-                left.as_nanos()
-                    .div_ceil(1_000_000)
-                    .min(libc::c_int::MAX as u128) as libc::c_int
+        let timeout = deadline.map(|d| {
+            // Round up, so a wait never ends before its time.
+            let left = d.saturating_duration_since(std::time::Instant::now());
+            let ms = left
+                .as_nanos()
+                .div_ceil(1_000_000)
+                .min(libc::c_int::MAX as u128) as i64;
+            Timespec {
+                tv_sec: ms / 1000,
+                tv_nsec: (ms % 1000 * 1_000_000) as _,
             }
-        };
-        let mut p = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        let n = check(unsafe { libc::poll(&mut p, 1, ms) })?;
-        Ok(n > 0 && p.revents != 0)
+        });
+        let mut p = [PollFd::from_borrowed_fd(fd, events)];
+        let n = rustix::event::poll(&mut p, timeout.as_ref())?;
+        Ok(n > 0 && !p[0].revents().is_empty())
     })
 }
 
@@ -359,6 +388,13 @@ impl std::os::fd::AsFd for SharedFd {
         std::os::fd::AsFd::as_fd(&self.fd)
     }
 }
+
+// The generic `int` option and `SO_PEERCRED` stay on libc: rustix has one
+// typed function per option and no generic getsockopt/setsockopt, while
+// capsock's callers name options by (level, name) (some rustix has no
+// function for, such as `SO_TIMESTAMPING_OLD`); and rustix's `UCred` keeps
+// the pid as a `NonZero`, which the kernel's pid 0 (a peer in another pid
+// namespace, or none) would break.
 
 fn getsockopt<T: Copy>(
     fd: BorrowedFd<'_>,
@@ -425,12 +461,12 @@ pub fn int_option(
 /// `SO_TYPE`: `SOCK_STREAM`, `SOCK_DGRAM`, `SOCK_SEQPACKET`, ...
 /// Fails with `ENOTSOCK` for anything that is not a socket.
 pub fn socket_type(fd: BorrowedFd<'_>) -> io::Result<libc::c_int> {
-    getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE, 0 as libc::c_int)
+    Ok(rustix::net::sockopt::socket_type(fd)?.as_raw() as libc::c_int)
 }
 
 /// `SO_DOMAIN`: `AF_UNIX`, `AF_INET`, ...
 pub fn socket_domain(fd: BorrowedFd<'_>) -> io::Result<libc::c_int> {
-    getsockopt(fd, libc::SOL_SOCKET, libc::SO_DOMAIN, 0 as libc::c_int)
+    Ok(rustix::net::sockopt::socket_domain(fd)?.as_raw().into())
 }
 
 /// `SO_PEERCRED`.
@@ -450,18 +486,21 @@ pub fn peer_credentials(fd: BorrowedFd<'_>) -> io::Result<Ucred> {
 
 /// `SO_PASSCRED`.
 pub fn set_pass_credentials(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
-    setsockopt(
-        fd,
-        libc::SOL_SOCKET,
-        libc::SO_PASSCRED,
-        libc::c_int::from(on),
-    )
+    Ok(rustix::net::sockopt::set_socket_passcred(fd, on)?)
 }
 
-/// `shutdown(2)`.
+/// `shutdown(2)`: `how` is `SHUT_RD`, `SHUT_WR` or `SHUT_RDWR`; anything
+/// else is refused with `EINVAL` before the call (rustix's `Shutdown` has
+/// only these three).
 pub fn shutdown(fd: BorrowedFd<'_>, how: libc::c_int) -> io::Result<()> {
-    // SAFETY: plain syscall with integer arguments.
-    check(unsafe { libc::shutdown(fd.as_raw_fd(), how) }).map(drop)
+    use rustix::net::Shutdown;
+    let how = match how {
+        libc::SHUT_RD => Shutdown::Read,
+        libc::SHUT_WR => Shutdown::Write,
+        libc::SHUT_RDWR => Shutdown::Both,
+        _ => return Err(io::Error::from_raw_os_error(libc::EINVAL)),
+    };
+    Ok(rustix::net::shutdown(fd, how)?)
 }
 
 /// A socket address with its length, as the kernel reads and writes it:
@@ -509,6 +548,26 @@ impl SockAddr {
 
     fn as_mut_ptr(&mut self) -> *mut libc::sockaddr {
         self.storage.as_mut_ptr().cast()
+    }
+}
+
+// SAFETY: `f` gets a pointer to `self.storage`, which lives for the call,
+// and a length never past its end: every `SockAddr` has its length from
+// the encoder or from the kernel, which never reports a name longer than
+// `sockaddr_storage`; the `min` holds the bound whatever happens. The bytes
+// are a socket address as `sockaddr::encode` or the kernel wrote it.
+unsafe impl rustix::net::addr::SocketAddrArg for SockAddr {
+    unsafe fn with_sockaddr<R>(
+        &self,
+        f: impl FnOnce(
+            *const rustix::net::addr::SocketAddrOpaque,
+            rustix::net::addr::SocketAddrLen,
+        ) -> R,
+    ) -> R {
+        f(
+            self.storage.as_ptr().cast(),
+            self.len.min(sockaddr::STORAGE_LEN as libc::socklen_t),
+        )
     }
 }
 
@@ -714,14 +773,14 @@ pub fn write_nosignal(
     offset: Option<u64>,
     nowait: bool,
 ) -> io::Result<usize> {
-    let iov = libc::iovec {
-        iov_base: data.as_ptr() as *mut libc::c_void,
-        iov_len: data.len(),
+    // rustix's "current position" is `u64::MAX`: the -1 the kernel takes.
+    let offset = offset.map_or(u64::MAX, |o| o.min(i64::MAX as u64));
+    let flags = if nowait {
+        rustix::io::ReadWriteFlags::NOWAIT
+    } else {
+        rustix::io::ReadWriteFlags::empty()
     };
-    let offset = offset.map_or(-1, |o| o.min(i64::MAX as u64) as libc::off_t);
-    let flags = if nowait { libc::RWF_NOWAIT } else { 0 };
-    // SAFETY: plain signal-mask calls on valid sigsets; the iovec covers
-    // `data`, which the kernel only reads.
+    // SAFETY: plain signal-mask calls on valid sigsets.
     unsafe {
         let mut pipe: libc::sigset_t = zeroed();
         libc::sigemptyset(&mut pipe);
@@ -731,7 +790,14 @@ pub fn write_nosignal(
         let mut pending: libc::sigset_t = zeroed();
         libc::sigpending(&mut pending);
         let was_pending = libc::sigismember(&pending, libc::SIGPIPE) == 1;
-        let r = retry(|| check_size(libc::pwritev2(fd.as_raw_fd(), &iov, 1, offset, flags)));
+        let r = retry(|| {
+            Ok(rustix::io::pwritev2(
+                fd,
+                &[IoSlice::new(data)],
+                offset,
+                flags,
+            )?)
+        });
         if matches!(&r, Err(e) if e.raw_os_error() == Some(libc::EPIPE)) && !was_pending {
             let zero = libc::timespec {
                 tv_sec: 0,
@@ -855,6 +921,9 @@ pub unsafe fn adopt_inherited(fd: RawFd) -> io::Result<OwnedFd> {
     Ok(owned)
 }
 
+/// `getrlimit(RLIMIT_NOFILE)`, on libc: rustix's `getrlimit` treats the
+/// call as infallible, so an error (a seccomp filter refusing `prlimit64`)
+/// would leave it reading a limit the kernel never wrote.
 fn nofile() -> io::Result<libc::rlimit> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
@@ -875,22 +944,28 @@ pub fn raise_fd_limit() -> io::Result<u64> {
     let mut lim = nofile()?;
     if lim.rlim_cur < lim.rlim_max {
         lim.rlim_cur = lim.rlim_max;
-        // SAFETY: `lim` is a valid rlimit.
-        check(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) })?;
+        // rustix's `None` is `RLIM_INFINITY`, which `Some(u64::MAX)` is
+        // too: the same bits either way.
+        let both = Some(lim.rlim_max);
+        rustix::process::setrlimit(
+            rustix::process::Resource::Nofile,
+            rustix::process::Rlimit {
+                current: both,
+                maximum: both,
+            },
+        )?;
     }
     Ok(lim.rlim_cur)
 }
 
 /// The host process's own pid, real and effective uids and gids.
 pub fn process_ids() -> (i32, [u32; 2], [u32; 2]) {
-    // SAFETY: these calls cannot fail and have no preconditions.
-    unsafe {
-        (
-            libc::getpid(),
-            [libc::getuid(), libc::geteuid()],
-            [libc::getgid(), libc::getegid()],
-        )
-    }
+    use rustix::process::{getegid, geteuid, getgid, getpid, getuid};
+    (
+        getpid().as_raw_pid(),
+        [getuid().as_raw(), geteuid().as_raw()],
+        [getgid().as_raw(), getegid().as_raw()],
+    )
 }
 
 #[cfg(test)]
