@@ -265,19 +265,26 @@ pub fn set_timeout(
     send: bool,
     timeout: Option<std::time::Duration>,
 ) -> io::Result<()> {
-    use std::time::Duration;
-    // rustix refuses `Some(ZERO)` (`EINVAL`) and rounds fractions of a
-    // microsecond up; hand it whole microseconds, never zero, or `None`.
-    let timeout = timeout.filter(|t| !t.is_zero()).map(|t| {
-        let whole = Duration::new(t.as_secs(), t.subsec_micros() * 1000);
-        whole.max(Duration::from_micros(1))
-    });
     let id = if send {
         rustix::net::sockopt::Timeout::Send
     } else {
         rustix::net::sockopt::Timeout::Recv
     };
-    Ok(rustix::net::sockopt::set_socket_timeout(fd, id, timeout)?)
+    Ok(rustix::net::sockopt::set_socket_timeout(
+        fd,
+        id,
+        whole_micros(timeout),
+    )?)
+}
+
+/// [`set_timeout`]'s argument for rustix, which refuses `Some(ZERO)`
+/// (`EINVAL`) and rounds fractions of a microsecond up: whole microseconds
+/// (cut down), at least one, or `None` for none or zero.
+fn whole_micros(timeout: Option<std::time::Duration>) -> Option<std::time::Duration> {
+    use std::time::Duration;
+    timeout
+        .filter(|t| !t.is_zero())
+        .map(|t| Duration::new(t.as_secs(), t.subsec_micros() * 1000).max(Duration::from_micros(1)))
 }
 
 /// `poll(2)` with a zero timeout: whether `fd` is ready now to read (or end
@@ -1119,6 +1126,225 @@ mod tests {
                 "control space {space}"
             );
         }
+    }
+
+    fn cloexec(fd: BorrowedFd<'_>) -> bool {
+        rustix::io::fcntl_getfd(fd)
+            .unwrap()
+            .contains(rustix::io::FdFlags::CLOEXEC)
+    }
+
+    #[test]
+    fn every_new_fd_is_close_on_exec() {
+        let (a, b) = socketpair(libc::SOCK_STREAM).unwrap();
+        assert!(cloexec(a.as_fd()) && cloexec(b.as_fd()));
+        let s = socket(libc::AF_INET, libc::SOCK_STREAM, libc::IPPROTO_TCP).unwrap();
+        assert!(cloexec(s.as_fd()));
+        let listener = unix_socket(libc::SOCK_STREAM).unwrap();
+        assert!(cloexec(listener.as_fd()));
+        bind(
+            listener.as_fd(),
+            &SockAddr::unix(&UnixName::Unnamed).unwrap(),
+        )
+        .unwrap();
+        listen(listener.as_fd(), u32::MAX).unwrap();
+        let client = unix_socket(libc::SOCK_STREAM).unwrap();
+        connect(client.as_fd(), &local_address(listener.as_fd()).unwrap()).unwrap();
+        assert!(cloexec(accept(listener.as_fd()).unwrap().as_fd()));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f"), b"x").unwrap();
+        let d = std::fs::File::open(dir.path()).unwrap();
+        let f = openat2(d.as_fd(), b"f", libc::O_RDONLY, 0).unwrap();
+        assert!(cloexec(f.as_fd()));
+    }
+
+    /// Names rustix's own Unix address type cannot express reach the
+    /// kernel as capsock encodes them: an unnamed one (autobind) and an
+    /// abstract one of the longest length, with NUL bytes in it.
+    #[test]
+    fn bind_takes_every_name_the_codec_makes() {
+        let s = unix_socket(libc::SOCK_DGRAM).unwrap();
+        bind(s.as_fd(), &SockAddr::unix(&UnixName::Unnamed).unwrap()).unwrap();
+        let Some(SockName::Unix(UnixName::Abstract(name))) =
+            local_address(s.as_fd()).unwrap().name()
+        else {
+            panic!("autobind gives an abstract name")
+        };
+        assert_eq!(name.len(), 5);
+
+        let mut long = format!("capsock-sys-{}", std::process::id()).into_bytes();
+        long.resize(106, 0);
+        long.push(b'z');
+        let name = UnixName::Abstract(long);
+        let s = unix_socket(libc::SOCK_DGRAM).unwrap();
+        bind(s.as_fd(), &SockAddr::unix(&name).unwrap()).unwrap();
+        assert_eq!(
+            local_address(s.as_fd()).unwrap().name(),
+            Some(SockName::Unix(name.clone()))
+        );
+        let c = unix_socket(libc::SOCK_DGRAM).unwrap();
+        connect(c.as_fd(), &SockAddr::unix(&name).unwrap()).unwrap();
+        assert_eq!(
+            peer_address(c.as_fd()).unwrap().name(),
+            Some(SockName::Unix(name))
+        );
+    }
+
+    /// What rustix is given: whole microseconds (cut down), a non-zero
+    /// timeout below one microsecond as one, zero and `None` as none; and
+    /// the kernel keeps what it kept for the `timeval` capsock used to pass.
+    #[test]
+    fn timeouts_are_whole_microseconds_and_never_zero_by_accident() {
+        use std::time::Duration;
+        let us = Duration::from_micros;
+        let cases = [
+            (Some(Duration::from_nanos(1)), Some(us(1))),
+            (Some(Duration::from_nanos(999)), Some(us(1))),
+            (Some(Duration::from_nanos(1_999)), Some(us(1))),
+            (Some(Duration::new(2, 999_999_999)), Some(us(2_999_999))),
+            (
+                Some(Duration::new(u64::MAX, 1_500)),
+                Some(Duration::new(u64::MAX, 1_000)),
+            ),
+            (Some(Duration::from_secs(7)), Some(us(7_000_000))),
+            (None, None),
+            (Some(Duration::ZERO), None),
+        ];
+        let (a, b) = socketpair(libc::SOCK_STREAM).unwrap();
+        for (timeout, want) in cases {
+            assert_eq!(whole_micros(timeout), want, "{timeout:?}");
+            for (send, name) in [(false, libc::SO_RCVTIMEO), (true, libc::SO_SNDTIMEO)] {
+                set_timeout(a.as_fd(), send, timeout).unwrap();
+                // The `timeval` the libc version passed, set on `b`.
+                let t = timeout.unwrap_or_default();
+                let mut tv = libc::timeval {
+                    tv_sec: t.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
+                    tv_usec: t.subsec_micros() as libc::suseconds_t,
+                };
+                if !t.is_zero() && tv.tv_sec == 0 && tv.tv_usec == 0 {
+                    tv.tv_usec = 1;
+                }
+                setsockopt(b.as_fd(), libc::SOL_SOCKET, name, tv).unwrap();
+                let init = libc::timeval {
+                    tv_sec: -1,
+                    tv_usec: -1,
+                };
+                let got = |fd| {
+                    let tv: libc::timeval = getsockopt(fd, libc::SOL_SOCKET, name, init).unwrap();
+                    (tv.tv_sec, tv.tv_usec)
+                };
+                assert_eq!(got(a.as_fd()), got(b.as_fd()), "{timeout:?}");
+                // (The kernel reads one too long to count as "for ever",
+                // (0, 0) too.)
+                if timeout.is_none_or(|t| t.as_secs() < 1 << 32) {
+                    assert_eq!(got(a.as_fd()) == (0, 0), want.is_none(), "{timeout:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn wait_ready_waits_its_time_then_sees_data() {
+        use std::time::{Duration, Instant};
+        let (a, b) = socketpair(libc::SOCK_STREAM).unwrap();
+        assert!(!ready_now(b.as_fd(), false));
+        assert!(ready_now(b.as_fd(), true));
+        let start = Instant::now();
+        assert!(!wait_ready(b.as_fd(), false, Some(Duration::from_micros(1500))).unwrap());
+        assert!(start.elapsed() >= Duration::from_micros(1500));
+        sendmsg(a.as_fd(), &[IoSlice::new(b"x")], &[], None, 0).unwrap();
+        assert!(wait_ready(b.as_fd(), false, None).unwrap());
+        drop(a);
+        // End of file, and the peer gone, count as ready to read.
+        let mut buf = Vec::new();
+        recv_into(b.as_fd(), &mut buf, 1, 0).unwrap();
+        assert!(ready_now(b.as_fd(), false));
+    }
+
+    #[test]
+    fn socket_options_and_errors_are_the_kernels() {
+        let (a, b) = socketpair(libc::SOCK_SEQPACKET).unwrap();
+        assert_eq!(socket_type(a.as_fd()).unwrap(), libc::SOCK_SEQPACKET);
+        assert_eq!(socket_domain(a.as_fd()).unwrap(), libc::AF_UNIX);
+        let (pid, uids, gids) = process_ids();
+        assert_eq!(pid, std::process::id() as i32);
+        let c = peer_credentials(a.as_fd()).unwrap();
+        assert_eq!((c.pid, c.uid, c.gid), (pid, uids[1], gids[1]));
+        // No peer: pid 0, which a `NonZero` pid could not hold.
+        let lone = unix_socket(libc::SOCK_STREAM).unwrap();
+        assert_eq!(peer_credentials(lone.as_fd()).unwrap().pid, 0);
+        set_pass_credentials(b.as_fd(), true).unwrap();
+        assert_eq!(
+            int_option(b.as_fd(), libc::SOL_SOCKET, libc::SO_PASSCRED).unwrap(),
+            1
+        );
+        set_nonblocking(a.as_fd(), true).unwrap();
+        let fl = rustix::fs::fcntl_getfl(a.as_fd()).unwrap();
+        assert!(fl.contains(rustix::fs::OFlags::NONBLOCK));
+        set_nonblocking(a.as_fd(), false).unwrap();
+        let fl = rustix::fs::fcntl_getfl(a.as_fd()).unwrap();
+        assert!(!fl.contains(rustix::fs::OFlags::NONBLOCK));
+
+        let file = tempfile::tempfile().unwrap();
+        let errno = |r: io::Result<libc::c_int>| r.unwrap_err().raw_os_error();
+        assert_eq!(errno(socket_type(file.as_fd())), Some(libc::ENOTSOCK));
+        assert_eq!(errno(socket_domain(file.as_fd())), Some(libc::ENOTSOCK));
+        let errno = |r: io::Result<()>| r.unwrap_err().raw_os_error();
+        assert_eq!(errno(shutdown(a.as_fd(), 3)), Some(libc::EINVAL));
+        assert_eq!(
+            errno(shutdown(file.as_fd(), libc::SHUT_RD)),
+            Some(libc::ENOTSOCK)
+        );
+        shutdown(a.as_fd(), libc::SHUT_WR).unwrap();
+        let r = recvmsg(b.as_fd(), &mut [IoSliceMut::new(&mut [0u8; 1])], &mut [], 0).unwrap();
+        assert_eq!(r.bytes, 0, "end of file after SHUT_WR");
+
+        let errno = |r: io::Result<OwnedFd>| r.unwrap_err().raw_os_error();
+        for domain in [-1, 65536 + libc::AF_UNIX, 255] {
+            assert_eq!(
+                errno(socket(domain, libc::SOCK_STREAM, 0)),
+                Some(libc::EAFNOSUPPORT),
+                "{domain}"
+            );
+        }
+        let dir = std::fs::File::open(std::env::temp_dir()).unwrap();
+        assert_eq!(
+            errno(openat2(dir.as_fd(), b"a\0b", libc::O_RDONLY, 0)),
+            Some(libc::EINVAL)
+        );
+        let beneath = libc::RESOLVE_BENEATH;
+        assert_eq!(
+            errno(openat2(dir.as_fd(), b"..", libc::O_RDONLY, beneath)),
+            Some(libc::EXDEV)
+        );
+    }
+
+    #[test]
+    fn write_nosignal_writes_at_offsets_and_never_raises_sigpipe() {
+        let file = tempfile::tempfile().unwrap();
+        assert_eq!(
+            write_nosignal(file.as_fd(), b"hello", None, false).unwrap(),
+            5
+        );
+        assert_eq!(
+            write_nosignal(file.as_fd(), b"J", Some(0), false).unwrap(),
+            1
+        );
+        let mut buf = Vec::new();
+        read_into(file.as_fd(), &mut buf, 16, Some(0), false).unwrap();
+        assert_eq!(buf, b"Jello");
+        let (r, w) = std::io::pipe().unwrap();
+        drop(r);
+        let err = write_nosignal(w.as_fd(), b"x", None, false).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EPIPE));
+    }
+
+    #[test]
+    fn fd_limit_raises_to_the_hard_one() {
+        let soft = fd_limit().unwrap();
+        let raised = raise_fd_limit().unwrap();
+        assert!(raised >= soft);
+        assert_eq!(fd_limit().unwrap(), raised);
     }
 
     #[test]
