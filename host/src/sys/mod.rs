@@ -1,13 +1,53 @@
-//! The only module with `unsafe`: thin, safe wrappers over the socket
-//! syscalls capsock needs, on `libc`.
+//! The only module with `unsafe`: thin, safe wrappers over the system
+//! calls capsock needs.
 //!
 //! Ownership rule: every file descriptor the kernel hands us becomes an
 //! [`OwnedFd`] inside the function that received it, before anything else can
 //! fail, so it is closed exactly once on every path.
+//!
+//! # rustix or libc
+//!
+//! The plain calls go through [`rustix`], whose `Errno` becomes an
+//! [`io::Error`] (`From`): socket, socketpair, bind, connect, listen,
+//! accept4, shutdown, the socket options it has a typed function for
+//! (`SO_TYPE`, `SO_DOMAIN`, `SO_PASSCRED`, `SO_RCVTIMEO`/`SO_SNDTIMEO`),
+//! openat2, poll, `FIONBIO`, pwritev2, setrlimit and the process ids.
+//! rustix never retries `EINTR`: the calls that block still go through
+//! [`retry`], so that capsock's wake-up signal ends them. bind and connect
+//! take capsock's own [`SockAddr`] (which implements rustix's
+//! `SocketAddrArg`), so every name the [`sockaddr`] codec produces reaches
+//! the kernel as encoded.
+//!
+//! Hand-written on `libc`, and why:
+//! - `sendmsg`/`recvmsg`: the receive side walks the control buffer and
+//!   makes every fd the kernel installed (`SCM_RIGHTS`, `SCM_PIDFD`) an
+//!   [`OwnedFd`] before it returns, and hands every other item, raw, to
+//!   capsock's own decoder. rustix's receive buffer yields only
+//!   `SCM_RIGHTS` and `SCM_CREDENTIALS` and skips the rest (a pidfd it
+//!   skipped would stay open), and its `UCred` cannot hold the pid 0 the
+//!   kernel reports for a sender in another pid namespace. The receives
+//!   also fill uninitialised spare capacity and clamp the kernel's byte
+//!   count (see [`clamp_count`]), as does [`read_into`]'s `preadv2`
+//!   (rustix's takes initialised buffers).
+//! - [`adopt_inherited`]: taking ownership of an fd number the parent
+//!   passed is the one place a raw number becomes an [`OwnedFd`] on the
+//!   caller's word; [`is_open`] asks about a number that may not be open,
+//!   which no [`BorrowedFd`] may name.
+//! - The wake-up signal ([`install_wake_handler`], [`wake_thread`]): a
+//!   `sigaction` handler chained to any previous one, and `pthread_kill`;
+//!   likewise the `SIGPIPE` mask around [`write_nosignal`].
+//! - [`SharedFd`]'s tokio registration, the generic `int` socket option
+//!   ([`int_option`], [`set_int_option`]: rustix has one function per
+//!   option, no generic one), `SO_PEERCRED` (rustix's `UCred` again),
+//!   getsockname/getpeername (rustix's address type gives its bytes only
+//!   through a raw pointer, panics on a name shorter than a family, and
+//!   turns an empty peer name into `None`), and getrlimit (rustix's
+//!   cannot report an error: a seccomp filter that refuses `prlimit64`
+//!   would leave it reading an uninitialised value).
 
 #![allow(unsafe_code)]
 
-use std::io;
+use std::io::{self, IoSlice};
 use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
@@ -130,130 +170,125 @@ fn check_size(ret: libc::ssize_t) -> io::Result<usize> {
     }
 }
 
+/// An address family for rustix from a `domain` argument. rustix carries it
+/// as the `sa_family_t` it is; a number that does not fit is one the kernel
+/// refuses with `EAFNOSUPPORT` (it knows fewer than `AF_MAX` families).
+fn family(domain: libc::c_int) -> io::Result<rustix::net::AddressFamily> {
+    u16::try_from(domain)
+        .map(rustix::net::AddressFamily::from_raw)
+        .map_err(|_| io::Error::from_raw_os_error(libc::EAFNOSUPPORT))
+}
+
 /// `socketpair(AF_UNIX, ty | SOCK_CLOEXEC)`.
 pub fn socketpair(ty: libc::c_int) -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [-1 as RawFd; 2];
-    // SAFETY: `fds` is a valid out-array of two ints.
-    check(unsafe {
-        libc::socketpair(libc::AF_UNIX, ty | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr())
-    })?;
-    // SAFETY: on success the kernel installed two new fds that nothing else owns.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    Ok(rustix::net::socketpair(
+        rustix::net::AddressFamily::UNIX,
+        rustix::net::SocketType::from_raw(ty as u32),
+        rustix::net::SocketFlags::CLOEXEC,
+        None,
+    )?)
 }
 
 /// `socket(AF_UNIX, ty | SOCK_CLOEXEC, 0)`.
 pub fn unix_socket(ty: libc::c_int) -> io::Result<OwnedFd> {
-    // SAFETY: plain syscall with integer arguments.
-    let fd = check(unsafe { libc::socket(libc::AF_UNIX, ty | libc::SOCK_CLOEXEC, 0) })?;
-    // SAFETY: a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    socket(libc::AF_UNIX, ty, 0)
 }
 
 /// `socket(domain, ty | SOCK_CLOEXEC, protocol)`.
 pub fn socket(domain: libc::c_int, ty: libc::c_int, protocol: libc::c_int) -> io::Result<OwnedFd> {
-    // SAFETY: plain syscall with integer arguments.
-    let fd = check(unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, protocol) })?;
-    // SAFETY: a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    Ok(rustix::net::socket_with(
+        family(domain)?,
+        rustix::net::SocketType::from_raw(ty as u32),
+        rustix::net::SocketFlags::CLOEXEC,
+        // The kernel reads the register as an int: the same bits.
+        rustix::net::RawProtocol::new(protocol as u32).map(rustix::net::Protocol::from_raw),
+    )?)
 }
 
 /// `connect(2)`.
 pub fn connect(fd: BorrowedFd<'_>, addr: &SockAddr) -> io::Result<()> {
-    // SAFETY: `addr` holds a valid socket address of `addr.len` bytes.
-    retry(|| check(unsafe { libc::connect(fd.as_raw_fd(), addr.as_ptr(), addr.len) }).map(drop))
+    retry(|| Ok(rustix::net::connect(fd, addr)?))
 }
 
 /// `bind(2)`.
 pub fn bind(fd: BorrowedFd<'_>, addr: &SockAddr) -> io::Result<()> {
-    // SAFETY: `addr` holds a valid socket address of `addr.len` bytes.
-    check(unsafe { libc::bind(fd.as_raw_fd(), addr.as_ptr(), addr.len) }).map(drop)
+    Ok(rustix::net::bind(fd, addr)?)
 }
 
-/// `openat2(2)`: opens `path` (no NUL bytes) relative to `dir` with
-/// `flags | O_CLOEXEC` and the `RESOLVE_*` bits in `resolve`.
+/// `openat2(2)`: opens `path` (no NUL bytes, else `EINVAL`) relative to
+/// `dir` with `flags | O_CLOEXEC` and the `RESOLVE_*` bits in `resolve`.
+/// (rustix also sets `O_LARGEFILE` unless `O_PATH`, as the kernel's
+/// `openat2` does itself on 64-bit.)
 pub fn openat2(
     dir: BorrowedFd<'_>,
     path: &[u8],
     flags: libc::c_int,
     resolve: u64,
 ) -> io::Result<OwnedFd> {
-    let path =
-        std::ffi::CString::new(path).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: an all-zero open_how is valid; fields are set below.
-    let mut how: libc::open_how = unsafe { zeroed() };
-    how.flags = (flags | libc::O_CLOEXEC) as u64;
-    how.resolve = resolve;
-    let fd = retry(|| {
-        // SAFETY: `path` is NUL-terminated, `how` is a valid open_how of the
-        // size passed; the kernel only reads both.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                dir.as_raw_fd(),
-                path.as_ptr(),
-                &how as *const libc::open_how,
-                size_of::<libc::open_how>(),
-            )
-        };
-        check(r as libc::c_int)
-    })?;
-    // SAFETY: a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let flags = OFlags::from_bits_retain(flags as u32) | OFlags::CLOEXEC;
+    let resolve = ResolveFlags::from_bits_retain(resolve);
+    retry(|| {
+        Ok(rustix::fs::openat2(
+            dir,
+            path,
+            flags,
+            Mode::empty(),
+            resolve,
+        )?)
+    })
 }
 
 /// `listen(2)`.
 pub fn listen(fd: BorrowedFd<'_>, backlog: u32) -> io::Result<()> {
     let backlog = backlog.min(libc::c_int::MAX as u32) as libc::c_int;
-    // SAFETY: plain syscall with integer arguments.
-    check(unsafe { libc::listen(fd.as_raw_fd(), backlog) }).map(drop)
+    Ok(rustix::net::listen(fd, backlog)?)
 }
 
 /// `accept4(2)` with `SOCK_CLOEXEC`: the new connection, blocking.
 pub fn accept(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
-    // SAFETY: null address pointers are allowed: the peer address is not wanted.
-    let new = retry(|| {
-        check(unsafe {
-            libc::accept4(
-                fd.as_raw_fd(),
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                libc::SOCK_CLOEXEC,
-            )
-        })
-    })?;
-    // SAFETY: a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+    retry(|| {
+        Ok(rustix::net::accept_with(
+            fd,
+            rustix::net::SocketFlags::CLOEXEC,
+        )?)
+    })
 }
 
 /// `ioctl(FIONBIO)`: sets or clears `O_NONBLOCK`.
 pub fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
-    let mut value = libc::c_int::from(on);
-    // SAFETY: FIONBIO reads one int.
-    check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONBIO, &mut value) }).map(drop)
+    Ok(rustix::io::ioctl_fionbio(fd, on)?)
 }
 
 /// `SO_RCVTIMEO` (`send == false`) or `SO_SNDTIMEO`; `None` or zero clears
-/// it. The kernel counts microseconds: a non-zero timeout below one is
-/// rounded up to one, not down to zero, which would mean "wait for ever".
+/// it. The kernel counts microseconds: a timeout is cut down to whole ones,
+/// except that a non-zero one below one is rounded up to one, not down to
+/// zero, which would mean "wait for ever".
 pub fn set_timeout(
     fd: BorrowedFd<'_>,
     send: bool,
     timeout: Option<std::time::Duration>,
 ) -> io::Result<()> {
-    let t = timeout.unwrap_or_default();
-    let mut tv = libc::timeval {
-        tv_sec: t.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
-        tv_usec: t.subsec_micros() as libc::suseconds_t,
-    };
-    if !t.is_zero() && tv.tv_sec == 0 && tv.tv_usec == 0 {
-        tv.tv_usec = 1;
-    }
-    let name = if send {
-        libc::SO_SNDTIMEO
+    let id = if send {
+        rustix::net::sockopt::Timeout::Send
     } else {
-        libc::SO_RCVTIMEO
+        rustix::net::sockopt::Timeout::Recv
     };
-    setsockopt(fd, libc::SOL_SOCKET, name, tv)
+    Ok(rustix::net::sockopt::set_socket_timeout(
+        fd,
+        id,
+        whole_micros(timeout),
+    )?)
+}
+
+/// [`set_timeout`]'s argument for rustix, which refuses `Some(ZERO)`
+/// (`EINVAL`) and rounds fractions of a microsecond up: whole microseconds
+/// (cut down), at least one, or `None` for none or zero.
+fn whole_micros(timeout: Option<std::time::Duration>) -> Option<std::time::Duration> {
+    use std::time::Duration;
+    timeout
+        .filter(|t| !t.is_zero())
+        .map(|t| Duration::new(t.as_secs(), t.subsec_micros() * 1000).max(Duration::from_micros(1)))
 }
 
 /// `poll(2)` with a zero timeout: whether `fd` is ready now to read (or end
@@ -265,40 +300,41 @@ pub fn ready_now(fd: BorrowedFd<'_>, writable: bool) -> bool {
     )
 }
 
-/// `poll(2)`: waits up to `timeout` (for ever if `None`) for `fd` to be
-/// ready to read (or end of file, or an error) or, with `writable`, to
-/// write. `Ok(false)` when the time ran out. `EINTR` is retried (with the
-/// time left) unless it is capsock's wake-up signal.
+/// `poll(2)` (rustix's `ppoll` without a signal mask, the same call):
+/// waits up to `timeout` (for ever if `None`) for `fd` to be ready to read
+/// (or end of file, or an error) or, with `writable`, to write.
+/// `Ok(false)` when the time ran out. The time is counted in whole
+/// milliseconds, rounded up, and at most `c_int::MAX` of them per call, as
+/// `poll` takes it. `EINTR` is retried (with the time left) unless it is
+/// capsock's wake-up signal.
 pub fn wait_ready(
     fd: BorrowedFd<'_>,
     writable: bool,
     timeout: Option<std::time::Duration>,
 ) -> io::Result<bool> {
+    use rustix::event::{PollFd, PollFlags, Timespec};
     let events = if writable {
-        libc::POLLOUT
+        PollFlags::OUT
     } else {
-        libc::POLLIN | libc::POLLRDHUP
+        PollFlags::IN | PollFlags::RDHUP
     };
     let deadline = timeout.map(|t| std::time::Instant::now() + t);
     retry(|| {
-        let ms = match deadline {
-            None => -1,
-            Some(d) => {
-                // Round up, so a wait never ends before its time.
-                let left = d.saturating_duration_since(std::time::Instant::now());
-                left.as_nanos()
-                    .div_ceil(1_000_000)
-                    .min(libc::c_int::MAX as u128) as libc::c_int
+        let timeout = deadline.map(|d| {
+            // Round up, so a wait never ends before its time.
+            let left = d.saturating_duration_since(std::time::Instant::now());
+            let ms = left
+                .as_nanos()
+                .div_ceil(1_000_000)
+                .min(libc::c_int::MAX as u128) as i64;
+            Timespec {
+                tv_sec: ms / 1000,
+                tv_nsec: (ms % 1000 * 1_000_000) as _,
             }
-        };
-        let mut p = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        let n = check(unsafe { libc::poll(&mut p, 1, ms) })?;
-        Ok(n > 0 && p.revents != 0)
+        });
+        let mut p = [PollFd::from_borrowed_fd(fd, events)];
+        let n = rustix::event::poll(&mut p, timeout.as_ref())?;
+        Ok(n > 0 && !p[0].revents().is_empty())
     })
 }
 
@@ -363,6 +399,13 @@ impl std::os::fd::AsFd for SharedFd {
         std::os::fd::AsFd::as_fd(&self.fd)
     }
 }
+
+// The generic `int` option and `SO_PEERCRED` stay on libc: rustix has one
+// typed function per option and no generic getsockopt/setsockopt, while
+// capsock's callers name options by (level, name) (some rustix has no
+// function for, such as `SO_TIMESTAMPING_OLD`); and rustix's `UCred` keeps
+// the pid as a `NonZero`, which the kernel's pid 0 (a peer in another pid
+// namespace, or none) would break.
 
 fn getsockopt<T: Copy>(
     fd: BorrowedFd<'_>,
@@ -429,12 +472,12 @@ pub fn int_option(
 /// `SO_TYPE`: `SOCK_STREAM`, `SOCK_DGRAM`, `SOCK_SEQPACKET`, ...
 /// Fails with `ENOTSOCK` for anything that is not a socket.
 pub fn socket_type(fd: BorrowedFd<'_>) -> io::Result<libc::c_int> {
-    getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE, 0 as libc::c_int)
+    Ok(rustix::net::sockopt::socket_type(fd)?.as_raw() as libc::c_int)
 }
 
 /// `SO_DOMAIN`: `AF_UNIX`, `AF_INET`, ...
 pub fn socket_domain(fd: BorrowedFd<'_>) -> io::Result<libc::c_int> {
-    getsockopt(fd, libc::SOL_SOCKET, libc::SO_DOMAIN, 0 as libc::c_int)
+    Ok(rustix::net::sockopt::socket_domain(fd)?.as_raw().into())
 }
 
 /// `SO_PEERCRED`.
@@ -454,18 +497,21 @@ pub fn peer_credentials(fd: BorrowedFd<'_>) -> io::Result<Ucred> {
 
 /// `SO_PASSCRED`.
 pub fn set_pass_credentials(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
-    setsockopt(
-        fd,
-        libc::SOL_SOCKET,
-        libc::SO_PASSCRED,
-        libc::c_int::from(on),
-    )
+    Ok(rustix::net::sockopt::set_socket_passcred(fd, on)?)
 }
 
-/// `shutdown(2)`.
+/// `shutdown(2)`: `how` is `SHUT_RD`, `SHUT_WR` or `SHUT_RDWR`; anything
+/// else is refused with `EINVAL` before the call (rustix's `Shutdown` has
+/// only these three).
 pub fn shutdown(fd: BorrowedFd<'_>, how: libc::c_int) -> io::Result<()> {
-    // SAFETY: plain syscall with integer arguments.
-    check(unsafe { libc::shutdown(fd.as_raw_fd(), how) }).map(drop)
+    use rustix::net::Shutdown;
+    let how = match how {
+        libc::SHUT_RD => Shutdown::Read,
+        libc::SHUT_WR => Shutdown::Write,
+        libc::SHUT_RDWR => Shutdown::Both,
+        _ => return Err(io::Error::from_raw_os_error(libc::EINVAL)),
+    };
+    Ok(rustix::net::shutdown(fd, how)?)
 }
 
 /// A socket address with its length, as the kernel reads and writes it:
@@ -513,6 +559,26 @@ impl SockAddr {
 
     fn as_mut_ptr(&mut self) -> *mut libc::sockaddr {
         self.storage.as_mut_ptr().cast()
+    }
+}
+
+// SAFETY: `f` gets a pointer to `self.storage`, which lives for the call,
+// and a length never past its end: every `SockAddr` has its length from
+// the encoder or from the kernel, which never reports a name longer than
+// `sockaddr_storage`; the `min` holds the bound whatever happens. The bytes
+// are a socket address as `sockaddr::encode` or the kernel wrote it.
+unsafe impl rustix::net::addr::SocketAddrArg for SockAddr {
+    unsafe fn with_sockaddr<R>(
+        &self,
+        f: impl FnOnce(
+            *const rustix::net::addr::SocketAddrOpaque,
+            rustix::net::addr::SocketAddrLen,
+        ) -> R,
+    ) -> R {
+        f(
+            self.storage.as_ptr().cast(),
+            self.len.min(sockaddr::STORAGE_LEN as libc::socklen_t),
+        )
     }
 }
 
@@ -578,14 +644,14 @@ pub fn write_nosignal(
     offset: Option<u64>,
     nowait: bool,
 ) -> io::Result<usize> {
-    let iov = libc::iovec {
-        iov_base: data.as_ptr() as *mut libc::c_void,
-        iov_len: data.len(),
+    // rustix's "current position" is `u64::MAX`: the -1 the kernel takes.
+    let offset = offset.map_or(u64::MAX, |o| o.min(i64::MAX as u64));
+    let flags = if nowait {
+        rustix::io::ReadWriteFlags::NOWAIT
+    } else {
+        rustix::io::ReadWriteFlags::empty()
     };
-    let offset = offset.map_or(-1, |o| o.min(i64::MAX as u64) as libc::off_t);
-    let flags = if nowait { libc::RWF_NOWAIT } else { 0 };
-    // SAFETY: plain signal-mask calls on valid sigsets; the iovec covers
-    // `data`, which the kernel only reads.
+    // SAFETY: plain signal-mask calls on valid sigsets.
     unsafe {
         let mut pipe: libc::sigset_t = zeroed();
         libc::sigemptyset(&mut pipe);
@@ -595,7 +661,14 @@ pub fn write_nosignal(
         let mut pending: libc::sigset_t = zeroed();
         libc::sigpending(&mut pending);
         let was_pending = libc::sigismember(&pending, libc::SIGPIPE) == 1;
-        let r = retry(|| check_size(libc::pwritev2(fd.as_raw_fd(), &iov, 1, offset, flags)));
+        let r = retry(|| {
+            Ok(rustix::io::pwritev2(
+                fd,
+                &[IoSlice::new(data)],
+                offset,
+                flags,
+            )?)
+        });
         if matches!(&r, Err(e) if e.raw_os_error() == Some(libc::EPIPE)) && !was_pending {
             let zero = libc::timespec {
                 tv_sec: 0,
@@ -645,6 +718,9 @@ pub unsafe fn adopt_inherited(fd: RawFd) -> io::Result<OwnedFd> {
     Ok(owned)
 }
 
+/// `getrlimit(RLIMIT_NOFILE)`, on libc: rustix's `getrlimit` treats the
+/// call as infallible, so an error (a seccomp filter refusing `prlimit64`)
+/// would leave it reading a limit the kernel never wrote.
 fn nofile() -> io::Result<libc::rlimit> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
@@ -665,27 +741,269 @@ pub fn raise_fd_limit() -> io::Result<u64> {
     let mut lim = nofile()?;
     if lim.rlim_cur < lim.rlim_max {
         lim.rlim_cur = lim.rlim_max;
-        // SAFETY: `lim` is a valid rlimit.
-        check(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) })?;
+        // rustix's `None` is `RLIM_INFINITY`, which `Some(u64::MAX)` is
+        // too: the same bits either way.
+        let both = Some(lim.rlim_max);
+        rustix::process::setrlimit(
+            rustix::process::Resource::Nofile,
+            rustix::process::Rlimit {
+                current: both,
+                maximum: both,
+            },
+        )?;
     }
     Ok(lim.rlim_cur)
 }
 
 /// The host process's own pid, real and effective uids and gids.
 pub fn process_ids() -> (i32, [u32; 2], [u32; 2]) {
-    // SAFETY: these calls cannot fail and have no preconditions.
-    unsafe {
-        (
-            libc::getpid(),
-            [libc::getuid(), libc::geteuid()],
-            [libc::getgid(), libc::getegid()],
-        )
-    }
+    use rustix::process::{getegid, geteuid, getgid, getpid, getuid};
+    (
+        getpid().as_raw_pid(),
+        [getuid().as_raw(), geteuid().as_raw()],
+        [getgid().as_raw(), getegid().as_raw()],
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmsg::layout::{Control, ControlBuf};
+    use std::os::fd::AsFd;
+
+    fn cloexec(fd: BorrowedFd<'_>) -> bool {
+        rustix::io::fcntl_getfd(fd)
+            .unwrap()
+            .contains(rustix::io::FdFlags::CLOEXEC)
+    }
+
+    #[test]
+    fn every_new_fd_is_close_on_exec() {
+        let (a, b) = socketpair(libc::SOCK_STREAM).unwrap();
+        assert!(cloexec(a.as_fd()) && cloexec(b.as_fd()));
+        let s = socket(libc::AF_INET, libc::SOCK_STREAM, libc::IPPROTO_TCP).unwrap();
+        assert!(cloexec(s.as_fd()));
+        let listener = unix_socket(libc::SOCK_STREAM).unwrap();
+        assert!(cloexec(listener.as_fd()));
+        bind(
+            listener.as_fd(),
+            &SockAddr::unix(&UnixName::Unnamed).unwrap(),
+        )
+        .unwrap();
+        listen(listener.as_fd(), u32::MAX).unwrap();
+        let client = unix_socket(libc::SOCK_STREAM).unwrap();
+        connect(client.as_fd(), &local_address(listener.as_fd()).unwrap()).unwrap();
+        assert!(cloexec(accept(listener.as_fd()).unwrap().as_fd()));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f"), b"x").unwrap();
+        let d = std::fs::File::open(dir.path()).unwrap();
+        let f = openat2(d.as_fd(), b"f", libc::O_RDONLY, 0).unwrap();
+        assert!(cloexec(f.as_fd()));
+    }
+
+    /// Names rustix's own Unix address type cannot express reach the
+    /// kernel as capsock encodes them: an unnamed one (autobind) and an
+    /// abstract one of the longest length, with NUL bytes in it.
+    #[test]
+    fn bind_takes_every_name_the_codec_makes() {
+        let s = unix_socket(libc::SOCK_DGRAM).unwrap();
+        bind(s.as_fd(), &SockAddr::unix(&UnixName::Unnamed).unwrap()).unwrap();
+        let Some(SockName::Unix(UnixName::Abstract(name))) =
+            local_address(s.as_fd()).unwrap().name()
+        else {
+            panic!("autobind gives an abstract name")
+        };
+        assert_eq!(name.len(), 5);
+
+        let mut long = format!("capsock-sys-{}", std::process::id()).into_bytes();
+        long.resize(106, 0);
+        long.push(b'z');
+        let name = UnixName::Abstract(long);
+        let s = unix_socket(libc::SOCK_DGRAM).unwrap();
+        bind(s.as_fd(), &SockAddr::unix(&name).unwrap()).unwrap();
+        assert_eq!(
+            local_address(s.as_fd()).unwrap().name(),
+            Some(SockName::Unix(name.clone()))
+        );
+        let c = unix_socket(libc::SOCK_DGRAM).unwrap();
+        connect(c.as_fd(), &SockAddr::unix(&name).unwrap()).unwrap();
+        assert_eq!(
+            peer_address(c.as_fd()).unwrap().name(),
+            Some(SockName::Unix(name))
+        );
+    }
+
+    /// What rustix is given: whole microseconds (cut down), a non-zero
+    /// timeout below one microsecond as one, zero and `None` as none; and
+    /// the kernel keeps what it kept for the `timeval` capsock used to pass.
+    #[test]
+    fn timeouts_are_whole_microseconds_and_never_zero_by_accident() {
+        use std::time::Duration;
+        let us = Duration::from_micros;
+        let cases = [
+            (Some(Duration::from_nanos(1)), Some(us(1))),
+            (Some(Duration::from_nanos(999)), Some(us(1))),
+            (Some(Duration::from_nanos(1_999)), Some(us(1))),
+            (Some(Duration::new(2, 999_999_999)), Some(us(2_999_999))),
+            (
+                Some(Duration::new(u64::MAX, 1_500)),
+                Some(Duration::new(u64::MAX, 1_000)),
+            ),
+            (Some(Duration::from_secs(7)), Some(us(7_000_000))),
+            (None, None),
+            (Some(Duration::ZERO), None),
+        ];
+        let (a, b) = socketpair(libc::SOCK_STREAM).unwrap();
+        for (timeout, want) in cases {
+            assert_eq!(whole_micros(timeout), want, "{timeout:?}");
+            for (send, name) in [(false, libc::SO_RCVTIMEO), (true, libc::SO_SNDTIMEO)] {
+                set_timeout(a.as_fd(), send, timeout).unwrap();
+                // The `timeval` the libc version passed, set on `b`.
+                let t = timeout.unwrap_or_default();
+                let mut tv = libc::timeval {
+                    tv_sec: t.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
+                    tv_usec: t.subsec_micros() as libc::suseconds_t,
+                };
+                if !t.is_zero() && tv.tv_sec == 0 && tv.tv_usec == 0 {
+                    tv.tv_usec = 1;
+                }
+                setsockopt(b.as_fd(), libc::SOL_SOCKET, name, tv).unwrap();
+                let init = libc::timeval {
+                    tv_sec: -1,
+                    tv_usec: -1,
+                };
+                let got = |fd| {
+                    let tv: libc::timeval = getsockopt(fd, libc::SOL_SOCKET, name, init).unwrap();
+                    (tv.tv_sec, tv.tv_usec)
+                };
+                assert_eq!(got(a.as_fd()), got(b.as_fd()), "{timeout:?}");
+                // (The kernel reads one too long to count as "for ever",
+                // (0, 0) too.)
+                if timeout.is_none_or(|t| t.as_secs() < 1 << 32) {
+                    assert_eq!(got(a.as_fd()) == (0, 0), want.is_none(), "{timeout:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn wait_ready_waits_its_time_then_sees_data() {
+        use std::time::{Duration, Instant};
+        let (a, b) = socketpair(libc::SOCK_STREAM).unwrap();
+        assert!(!ready_now(b.as_fd(), false));
+        assert!(ready_now(b.as_fd(), true));
+        let start = Instant::now();
+        assert!(!wait_ready(b.as_fd(), false, Some(Duration::from_micros(1500))).unwrap());
+        assert!(start.elapsed() >= Duration::from_micros(1500));
+        sendmsg(
+            a.as_fd(),
+            &[IoSlice::new(b"x")],
+            Control::EMPTY,
+            None,
+            MsgFlags::empty(),
+        )
+        .unwrap();
+        assert!(wait_ready(b.as_fd(), false, None).unwrap());
+        drop(a);
+        // End of file, and the peer gone, count as ready to read.
+        let mut buf = Vec::new();
+        recv_into(b.as_fd(), &mut buf, 1, MsgFlags::empty()).unwrap();
+        assert!(ready_now(b.as_fd(), false));
+    }
+
+    #[test]
+    fn socket_options_and_errors_are_the_kernels() {
+        let (a, b) = socketpair(libc::SOCK_SEQPACKET).unwrap();
+        assert_eq!(socket_type(a.as_fd()).unwrap(), libc::SOCK_SEQPACKET);
+        assert_eq!(socket_domain(a.as_fd()).unwrap(), libc::AF_UNIX);
+        let (pid, uids, gids) = process_ids();
+        assert_eq!(pid, std::process::id() as i32);
+        let c = peer_credentials(a.as_fd()).unwrap();
+        assert_eq!((c.pid, c.uid, c.gid), (pid, uids[1], gids[1]));
+        // No peer: pid 0, which a `NonZero` pid could not hold.
+        let lone = unix_socket(libc::SOCK_STREAM).unwrap();
+        assert_eq!(peer_credentials(lone.as_fd()).unwrap().pid, 0);
+        set_pass_credentials(b.as_fd(), true).unwrap();
+        assert_eq!(
+            int_option(b.as_fd(), libc::SOL_SOCKET, libc::SO_PASSCRED).unwrap(),
+            1
+        );
+        set_nonblocking(a.as_fd(), true).unwrap();
+        let fl = rustix::fs::fcntl_getfl(a.as_fd()).unwrap();
+        assert!(fl.contains(rustix::fs::OFlags::NONBLOCK));
+        set_nonblocking(a.as_fd(), false).unwrap();
+        let fl = rustix::fs::fcntl_getfl(a.as_fd()).unwrap();
+        assert!(!fl.contains(rustix::fs::OFlags::NONBLOCK));
+
+        let file = tempfile::tempfile().unwrap();
+        let errno = |r: io::Result<libc::c_int>| r.unwrap_err().raw_os_error();
+        assert_eq!(errno(socket_type(file.as_fd())), Some(libc::ENOTSOCK));
+        assert_eq!(errno(socket_domain(file.as_fd())), Some(libc::ENOTSOCK));
+        let errno = |r: io::Result<()>| r.unwrap_err().raw_os_error();
+        assert_eq!(errno(shutdown(a.as_fd(), 3)), Some(libc::EINVAL));
+        assert_eq!(
+            errno(shutdown(file.as_fd(), libc::SHUT_RD)),
+            Some(libc::ENOTSOCK)
+        );
+        shutdown(a.as_fd(), libc::SHUT_WR).unwrap();
+        let mut none = ControlBuf::new();
+        let r = recvmsg(
+            b.as_fd(),
+            &mut [std::io::IoSliceMut::new(&mut [0u8; 1])],
+            none.zeroed(0),
+            MsgFlags::empty(),
+        )
+        .unwrap();
+        assert_eq!(r.bytes, 0, "end of file after SHUT_WR");
+
+        let errno = |r: io::Result<OwnedFd>| r.unwrap_err().raw_os_error();
+        for domain in [-1, 65536 + libc::AF_UNIX, 255] {
+            assert_eq!(
+                errno(socket(domain, libc::SOCK_STREAM, 0)),
+                Some(libc::EAFNOSUPPORT),
+                "{domain}"
+            );
+        }
+        let dir = std::fs::File::open(std::env::temp_dir()).unwrap();
+        assert_eq!(
+            errno(openat2(dir.as_fd(), b"a\0b", libc::O_RDONLY, 0)),
+            Some(libc::EINVAL)
+        );
+        let beneath = libc::RESOLVE_BENEATH;
+        assert_eq!(
+            errno(openat2(dir.as_fd(), b"..", libc::O_RDONLY, beneath)),
+            Some(libc::EXDEV)
+        );
+    }
+
+    #[test]
+    fn write_nosignal_writes_at_offsets_and_never_raises_sigpipe() {
+        let file = tempfile::tempfile().unwrap();
+        assert_eq!(
+            write_nosignal(file.as_fd(), b"hello", None, false).unwrap(),
+            5
+        );
+        assert_eq!(
+            write_nosignal(file.as_fd(), b"J", Some(0), false).unwrap(),
+            1
+        );
+        let mut buf = Vec::new();
+        read_into(file.as_fd(), &mut buf, 16, Some(0), false).unwrap();
+        assert_eq!(buf, b"Jello");
+        let (r, w) = std::io::pipe().unwrap();
+        drop(r);
+        let err = write_nosignal(w.as_fd(), b"x", None, false).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EPIPE));
+    }
+
+    #[test]
+    fn fd_limit_raises_to_the_hard_one() {
+        let soft = fd_limit().unwrap();
+        let raised = raise_fd_limit().unwrap();
+        assert!(raised >= soft);
+        assert_eq!(fd_limit().unwrap(), raised);
+    }
+
     #[test]
     fn unix_names_round_trip_through_sockaddr() {
         for name in [
