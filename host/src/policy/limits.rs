@@ -13,7 +13,8 @@ pub struct Limits {
     /// File descriptors received beyond it are closed and the receive reports
     /// `control-truncated`, as Linux does when a process hits `RLIMIT_NOFILE`.
     pub max_handles: usize,
-    /// File descriptors per sent message, at most [`SCM_MAX_FD`] (default 253).
+    /// File descriptors per sent message, at most `SCM_MAX_FD` (253, the
+    /// default).
     pub max_fds_per_message: usize,
     /// Data bytes per `send-msg`, and the largest `max-data` of `recv-msg`
     /// and `len` of `read` (default 8 MiB).

@@ -78,7 +78,7 @@ pub(crate) struct Modes {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Wait {
     /// It was asked not to (`MSG_DONTWAIT`).
-    DontWait,
+    Never,
     /// It could wait, under the send timeout.
     Send,
     /// It could wait, under the receive timeout (receives, `accept`).
@@ -86,10 +86,10 @@ pub(crate) enum Wait {
 }
 
 impl Wait {
-    /// `DontWait` if `dont_wait`, else `otherwise`.
+    /// `Never` if `dont_wait`, else `otherwise`.
     pub(crate) fn unless(dont_wait: bool, otherwise: Wait) -> Wait {
         if dont_wait {
-            Wait::DontWait
+            Wait::Never
         } else {
             otherwise
         }
@@ -102,7 +102,7 @@ impl Modes {
         match wait {
             Wait::Send => self.send_timeout = on,
             Wait::Receive => self.recv_timeout = on,
-            Wait::DontWait => {}
+            Wait::Never => {}
         }
     }
 
@@ -111,7 +111,7 @@ impl Modes {
     /// `timed-out`.
     pub fn error(self, e: io::Error, wait: Wait) -> ErrorCode {
         let timeout = match wait {
-            Wait::DontWait => false,
+            Wait::Never => false,
             Wait::Send => self.send_timeout,
             Wait::Receive => self.recv_timeout,
         };

@@ -353,37 +353,36 @@ mod tests {
         }
     }
 
-    #[test]
-    fn received_fds_are_close_on_exec() {
+    /// Sends one byte with `fds` over a new stream pair and receives it with
+    /// `room` bytes of control space.
+    fn pass_fds(fds: &[BorrowedFd<'_>], room: usize) -> RecvResult {
         let (a, b) = socketpair(libc::SOCK_STREAM).unwrap();
-        let file = tempfile::tempfile().unwrap();
         let mut storage = ControlBuf::new();
-        let mut enc = Encoder::new(storage.zeroed(space(FD_LEN)));
-        enc.push_rights(&[file.as_fd()]).unwrap();
-        sendmsg(
-            a.as_fd(),
-            &[IoSlice::new(b"x")],
-            enc.finish(),
-            None,
-            MsgFlags::empty(),
-        )
-        .unwrap();
+        let mut enc = Encoder::new(storage.zeroed(space(fds.len() * FD_LEN)));
+        enc.push_rights(fds).unwrap();
+        let x = [IoSlice::new(b"x")];
+        sendmsg(a.as_fd(), &x, enc.finish(), None, MsgFlags::empty()).unwrap();
         let mut rstorage = ControlBuf::new();
-        let control = rstorage.zeroed(space(FD_LEN));
-        let r = recvmsg(
+        let mut buf = [0u8; 1];
+        let control = rstorage.zeroed(room);
+        recvmsg(
             b.as_fd(),
-            &mut [IoSliceMut::new(&mut [0u8; 1])],
+            &mut [IoSliceMut::new(&mut buf)],
             control,
             MsgFlags::empty(),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn received_fds_are_close_on_exec() {
+        let file = tempfile::tempfile().unwrap();
+        let r = pass_fds(&[file.as_fd()], space(FD_LEN));
         let Some(Received::Rights(fds)) = r.control.into_iter().next() else {
             panic!("no rights")
         };
-        // SAFETY (test): F_GETFD only reads the flags of an fd we own.
-        #[allow(unsafe_code)]
-        let flags = unsafe { libc::fcntl(fds[0].as_raw_fd(), libc::F_GETFD) };
-        assert_eq!(flags & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
+        let flags = rustix::io::fcntl_getfd(&fds[0]).unwrap();
+        assert!(flags.contains(rustix::io::FdFlags::CLOEXEC));
     }
 
     /// CPython's SCMRightsTest truncation cases, on the kernel: with too
@@ -402,28 +401,8 @@ mod tests {
             (len(2 * FD_LEN) - 1, 1),
         ];
         for (room, expect) in cases {
-            let (a, b) = socketpair(libc::SOCK_STREAM).unwrap();
             let (f1, f2) = (tempfile::tempfile().unwrap(), tempfile::tempfile().unwrap());
-            let mut storage = ControlBuf::new();
-            let mut enc = Encoder::new(storage.zeroed(space(2 * FD_LEN)));
-            enc.push_rights(&[f1.as_fd(), f2.as_fd()]).unwrap();
-            sendmsg(
-                a.as_fd(),
-                &[IoSlice::new(b"x")],
-                enc.finish(),
-                None,
-                MsgFlags::empty(),
-            )
-            .unwrap();
-            let mut rstorage = ControlBuf::new();
-            let control = rstorage.zeroed(room);
-            let r = recvmsg(
-                b.as_fd(),
-                &mut [IoSliceMut::new(&mut [0u8; 1])],
-                control,
-                MsgFlags::empty(),
-            )
-            .unwrap();
+            let r = pass_fds(&[f1.as_fd(), f2.as_fd()], room);
             let n: usize = r
                 .control
                 .iter()
@@ -434,6 +413,108 @@ mod tests {
                 .sum();
             assert_eq!(n, expect, "control space {room}");
             assert!(r.flags.contains(MsgFlags::CTRUNC), "control space {room}");
+        }
+    }
+
+    /// The codec's layout, checked against libc's `CMSG_*` macros (here,
+    /// since calling them takes `unsafe`).
+    mod layout_matches_libc {
+        use crate::cmsg::layout::*;
+
+        #[test]
+        #[allow(unsafe_code)] // libc's CMSG_* are `unsafe fn`s, even the pure ones.
+        fn sizes_match_libc_macros() {
+            for n in 0..2048u32 {
+                assert_eq!(
+                    space(n as usize),
+                    unsafe { libc::CMSG_SPACE(n) } as usize,
+                    "CMSG_SPACE({n})"
+                );
+                assert_eq!(
+                    len(n as usize),
+                    unsafe { libc::CMSG_LEN(n) } as usize,
+                    "CMSG_LEN({n})"
+                );
+                assert_eq!(checked_space(n as usize), Some(space(n as usize)));
+            }
+            assert_eq!(checked_space(usize::MAX), None);
+        }
+
+        /// Builds a `msghdr` over `buf[..controllen]` so libc's macros can walk it.
+        #[allow(unsafe_code)]
+        fn libc_walk(buf: &[u8]) -> Vec<(usize, i32, i32, usize)> {
+            let mut out = Vec::new();
+            unsafe {
+                let mut msg: libc::msghdr = std::mem::zeroed();
+                msg.msg_control = buf.as_ptr() as *mut _;
+                msg.msg_controllen = buf.len() as _;
+                let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+                while !cmsg.is_null() {
+                    let data_off = libc::CMSG_DATA(cmsg).offset_from(buf.as_ptr()) as usize;
+                    out.push((
+                        (*cmsg).cmsg_len as usize,
+                        (*cmsg).cmsg_level,
+                        (*cmsg).cmsg_type,
+                        data_off,
+                    ));
+                    cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+                }
+            }
+            out
+        }
+
+        #[test]
+        fn encoded_layout_matches_libc_walk() {
+            let mut storage = ControlBuf::new();
+            let items: [(i32, i32, &[u8]); 4] = [
+                (
+                    libc::SOL_SOCKET,
+                    libc::SCM_RIGHTS,
+                    &[1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0],
+                ),
+                (libc::IPPROTO_IP, libc::IP_TTL, &[64, 0, 0, 0]),
+                (7, 9, &[0xAA; 5]),
+                (
+                    libc::SOL_SOCKET,
+                    libc::SCM_CREDENTIALS,
+                    &Ucred {
+                        pid: 1,
+                        uid: 2,
+                        gid: 3,
+                    }
+                    .to_bytes(),
+                ),
+            ];
+            let total: usize = items.iter().map(|i| space(i.2.len())).sum();
+            let mut enc = Encoder::new(storage.zeroed(total));
+            for (level, ty, data) in items {
+                enc.push(level, ty, data).unwrap();
+            }
+            assert_eq!(enc.len(), total);
+            assert_eq!(enc.push(1, 1, &[0]), Err(BufferFull));
+            let buf = enc.finish().as_bytes();
+
+            let ours: Vec<_> = walk(buf).collect();
+            let theirs = libc_walk(buf);
+            assert_eq!(ours.len(), items.len());
+            assert_eq!(theirs.len(), items.len());
+            let mut offset = 0;
+            for ((item, expect), libc_item) in ours.iter().zip(items).zip(theirs) {
+                assert_eq!(
+                    (item.level, item.ty, item.data),
+                    (expect.0, expect.1, expect.2)
+                );
+                assert_eq!(
+                    libc_item,
+                    (len(expect.2.len()), expect.0, expect.1, offset + HEADER_LEN)
+                );
+                offset += space(expect.2.len());
+            }
+            // Padding bytes after the 5-byte item stay zero.
+            let third = space(12) + space(4);
+            assert!(buf[third + HEADER_LEN + 5..third + space(5)]
+                .iter()
+                .all(|&b| b == 0));
         }
     }
 }
