@@ -1,5 +1,7 @@
-//! The only module with `unsafe`: thin, safe wrappers over the system
-//! calls capsock needs.
+//! The unsafe fence: the only place in the library with `unsafe`, thin
+//! safe wrappers over the system calls capsock needs (`sendmsg`/`recvmsg`
+//! in [`msg`], the rest here), and the sockaddr codec ([`sockaddr`], which
+//! has no `unsafe` of its own).
 //!
 //! Ownership rule: every file descriptor the kernel hands us becomes an
 //! [`OwnedFd`] inside the function that received it, before anything else can
@@ -52,7 +54,7 @@ use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::cmsg::Ucred;
-mod msg;
+pub mod msg;
 pub mod sockaddr;
 
 use msg::clamp_count;
