@@ -113,8 +113,11 @@ fn the_handle_limit_bounds_the_fds_a_guest_can_pin_with_pollables() {
     const LIMIT: usize = 64;
     let (mut ours, theirs) = UnixStream::pair().unwrap();
     let baseline = open_fds();
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
     let counted = std::thread::scope(|s| {
-        let guest = s.spawn(|| {
+        let guest = s.spawn(move || {
+            // SAFETY (test): gettid has no preconditions.
+            tid_tx.send(unsafe { libc::gettid() }).unwrap();
             let opts = Options {
                 limits: Some(Limits {
                     max_handles: LIMIT,
@@ -129,10 +132,12 @@ fn the_handle_limit_bounds_the_fds_a_guest_can_pin_with_pollables() {
                 opts,
             )
         });
+        let tid = tid_rx.recv().unwrap();
         let mut byte = [0u8; 1];
         ours.read_exact(&mut byte).unwrap();
-        // The guest is about to wait on every pollable: let it get there.
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        // The guest is about to wait on every pollable: count once its
+        // thread sleeps there.
+        sleeping(tid);
         let during = open_fds();
         ours.write_all(b"go").unwrap();
         let run = guest.join().unwrap().unwrap();
@@ -145,6 +150,11 @@ fn the_handle_limit_bounds_the_fds_a_guest_can_pin_with_pollables() {
         "fds: baseline {baseline}, during the wait {during}; guest: {}",
         run.stdout
     );
+    let sockets: usize = run.get("sockets").parse().unwrap();
+    assert!(
+        during >= baseline + sockets,
+        "counted while the guest held its {sockets} sockets: {during} fds, baseline {baseline}"
+    );
     assert!(
         during <= baseline + LIMIT,
         "{during} fds while the guest waited, baseline {baseline}, handle limit {LIMIT}: {run:?}"
@@ -154,6 +164,22 @@ fn the_handle_limit_bounds_the_fds_a_guest_can_pin_with_pollables() {
         baseline - 1,
         "the granted socket closed with the guest"
     );
+}
+
+/// Returns once the thread `tid` of this process sleeps (state `S` in
+/// `/proc`), as a guest's thread does inside a blocking wait.
+fn sleeping(tid: libc::pid_t) {
+    let stat = format!("/proc/self/task/{tid}/stat");
+    for _ in 0..20_000 {
+        let text = std::fs::read_to_string(&stat).unwrap();
+        // "TID (COMM) STATE ...": the command may contain anything but ')'.
+        let state = text.rsplit_once(") ").unwrap().1.chars().next();
+        if state == Some('S') {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    panic!("thread {tid} never slept");
 }
 
 /// Runs the hardening guest's `scenario` under a 300 ms time limit with
