@@ -37,7 +37,11 @@ fn every_test_takes_the_fd_lock_first() {
                 .filter(|l| !l.is_empty() && !l.starts_with("//") && !l.starts_with("#["));
             let signature = rest.next().unwrap_or_default();
             let first = rest.next().unwrap_or_default();
-            let name = signature.trim_start_matches("fn ");
+            let name = signature
+                .trim_start_matches("fn ")
+                .split('(')
+                .next()
+                .unwrap_or_default();
             assert!(
                 signature.starts_with("fn ") && signature.ends_with('{'),
                 "{}: a test's signature on one line: {signature:?}",

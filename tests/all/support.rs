@@ -65,8 +65,12 @@ pub struct FdLock {
 }
 
 enum Guard {
-    Shared(#[allow(dead_code)] RwLockReadGuard<'static, ()>),
-    Exclusive(#[allow(dead_code)] RwLockWriteGuard<'static, ()>),
+    Shared {
+        _read: RwLockReadGuard<'static, ()>,
+    },
+    Exclusive {
+        _write: RwLockWriteGuard<'static, ()>,
+    },
 }
 
 impl Drop for FdLock {
@@ -82,8 +86,12 @@ fn take(mode: Mode) -> FdLock {
     // A test that failed while holding the lock poisons it; the lock
     // guards no data, so the next test goes on.
     let guard = match mode {
-        Mode::Shared => Guard::Shared(FD_LOCK.read().unwrap_or_else(|p| p.into_inner())),
-        Mode::Exclusive => Guard::Exclusive(FD_LOCK.write().unwrap_or_else(|p| p.into_inner())),
+        Mode::Shared => Guard::Shared {
+            _read: FD_LOCK.read().unwrap_or_else(|p| p.into_inner()),
+        },
+        Mode::Exclusive => Guard::Exclusive {
+            _write: FD_LOCK.write().unwrap_or_else(|p| p.into_inner()),
+        },
     };
     HELD.set(Some(mode));
     FdLock { _guard: guard }
