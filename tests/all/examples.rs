@@ -3,9 +3,9 @@
 //! prints what its original (Twisted's listings, the seed) prints.
 
 use std::path::Path;
+use std::process::Command;
 
 use crate::support;
-use std::process::Command;
 
 const CAPSOCK: &str = env!("CARGO_BIN_EXE_capsock");
 

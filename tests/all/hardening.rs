@@ -3,19 +3,18 @@
 //! bind race and the smaller holes, each tried the way a hostile guest
 //! would.
 
-use crate::support;
-
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::support::{
-    capsock, capsock_under_ulimit, guests, one_line_error, open_fds, run_guest, run_guest_with,
-    stdout_of, Options,
-};
 use capsock_host::{GuestStopped, Limits, SandboxLimits, StopReason};
+
+use crate::support::{
+    self, capsock, capsock_under_ulimit, guests, one_line_error, open_fds, run_guest,
+    run_guest_with, stdout_of, Options,
+};
 
 /// A zero-length out-of-band receive: Linux returns 1 for it though it
 /// copied nothing. Through the raw WIT (`recv`, `recv-msg`, with and without

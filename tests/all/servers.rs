@@ -6,8 +6,9 @@ use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 
-use crate::support::{self, guests, open_fds, run_guest, run_guest_with, Options};
 use capsock_host::{native, CapsockCtx, Limits, Policy};
+
+use crate::support::{self, guests, open_fds, run_guest, run_guest_with, Options};
 
 #[test]
 fn wait_reports_timeout_then_data_then_end_of_file() {

@@ -12,8 +12,9 @@ use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
-use crate::support::{self, guests, open_fds, run_guest, GuestRun, PythonPeer};
 use capsock_host::native;
+
+use crate::support::{self, guests, open_fds, run_guest, GuestRun, PythonPeer};
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
