@@ -186,10 +186,10 @@ pub fn error(e: &std::io::Error) -> String {
 }
 
 /// A call's result: `ok:VALUE` (`ok` for no value) or [`error`].
-pub fn result<T: Report>(r: &std::io::Result<T>) -> String {
+pub fn result<T: Report>(r: std::io::Result<T>) -> String {
     match r {
-        Ok(v) => ok(v),
-        Err(e) => error(e),
+        Ok(v) => ok(&v),
+        Err(e) => error(&e),
     }
 }
 
@@ -203,5 +203,5 @@ pub fn ok(v: &impl Report) -> String {
 
 /// Prints `key=` and the [`result`] of a call.
 pub fn show<T: Report>(key: &str, r: std::io::Result<T>) {
-    println!("{key}={}", result(&r));
+    println!("{key}={}", result(r));
 }

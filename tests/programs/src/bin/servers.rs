@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use capsock::{wait, AsHandle, UnixListener, UnixStream};
-use capsock_test_programs::{error, result, Report};
+use capsock_test_programs::{error, show, Report};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -39,7 +39,7 @@ fn wait_on_two() {
     (&b).read_exact(&mut byte).unwrap();
     (&a).write_all(b"close").unwrap();
     println!("third={}", wait(&[&ra, &rb], None).unwrap().report());
-    println!("eof={}", result(&(&b).read(&mut byte)));
+    show("eof", (&b).read(&mut byte));
     let wa = a.writable().unwrap();
     let writable = wait(&[&wa], Some(Duration::ZERO)).unwrap();
     println!("writable={}", writable.report());
@@ -51,17 +51,14 @@ fn modes() {
     let a = UnixStream::preopened("a").unwrap();
     let mut buf = [0u8; 8];
     a.set_nonblocking(true).unwrap();
-    println!("nonblocking_read={}", result(&(&a).read(&mut buf)));
+    show("nonblocking_read", (&a).read(&mut buf));
     a.set_nonblocking(false).unwrap();
     a.set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
     let t = Instant::now();
-    println!("timed_read={}", result(&(&a).read(&mut buf)));
+    show("timed_read", (&a).read(&mut buf));
     println!("timed_read_ms={}", t.elapsed().as_millis());
-    println!(
-        "zero_timeout={}",
-        result(&a.set_read_timeout(Some(Duration::ZERO)))
-    );
+    show("zero_timeout", a.set_read_timeout(Some(Duration::ZERO)));
     a.set_read_timeout(None).unwrap();
     a.set_write_timeout(Some(Duration::from_millis(50)))
         .unwrap();
@@ -81,15 +78,12 @@ fn accept(path: &str) {
     let listener = UnixListener::bind(path).unwrap();
     let peer = UnixStream::preopened("peer").unwrap();
     listener.set_nonblocking(true).unwrap();
-    println!(
-        "nonblocking_accept={}",
-        result(&listener.accept().map(|_| ()))
-    );
+    show("nonblocking_accept", listener.accept().map(|_| ()));
     listener.set_nonblocking(false).unwrap();
     listener
         .set_accept_timeout(Some(Duration::from_millis(50)))
         .unwrap();
-    println!("timed_accept={}", result(&listener.accept().map(|_| ())));
+    show("timed_accept", listener.accept().map(|_| ()));
     listener.set_accept_timeout(None).unwrap();
     (&peer).write_all(b"listening").unwrap();
     let conn = listener.accept().unwrap();
