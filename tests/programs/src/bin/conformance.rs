@@ -1,7 +1,7 @@
 //! Guest side of the CONFORMANCE.md scenarios, through the SDK only.
 //! `conformance <scenario>`; the socket to the peer is granted as "peer".
-//! Results are printed as `key=value` lines for the test to check; any
-//! failure panics, so the guest exits non-zero.
+//! Results are printed as `key=value` lines for the test to check (see this
+//! crate's lib.rs); any failure panics, so the guest exits non-zero.
 
 use std::io::{IoSlice, IoSliceMut, Read, Write};
 
@@ -9,6 +9,7 @@ use capsock::{
     cmsg_len, cmsg_space, error_code, Ancillary, AncillaryData, AsHandle, MessageFlags, RecvFlags,
     SendFlags, SocketAddr, UnixDatagram, UnixSeqpacket, UnixStream, FD_SIZE,
 };
+use capsock_test_programs::{Report, Text};
 
 fn main() {
     let scenario = std::env::args()
@@ -119,8 +120,8 @@ fn c02_receive_two_files() {
     for (i, mut h) in handles.into_iter().enumerate() {
         let mut text = String::new();
         h.read_to_string(&mut text).unwrap();
-        println!("kind{i}={:?}", h.kind());
-        println!("file{i}={text:?}");
+        println!("kind{i}={}", h.kind().report());
+        println!("file{i}={}", text.report());
     }
 }
 
@@ -181,9 +182,9 @@ fn c13_scatter() {
         )
         .unwrap();
     println!("bytes={}", m.bytes);
-    println!("a={:?}", String::from_utf8_lossy(&a));
-    println!("b={:?}", String::from_utf8_lossy(&b));
-    println!("c={:?}", String::from_utf8_lossy(&c));
+    println!("a={}", Text(&a).report());
+    println!("b={}", Text(&b).report());
+    println!("c={}", Text(&c).report());
     println!("flags={}", m.flags.bits());
 }
 
@@ -212,7 +213,7 @@ fn recv_fds() {
     let (data, handles, flags, _) = peer().recv_fds(1024, 8).unwrap();
     println!("data={}", String::from_utf8_lossy(&data));
     println!("handles={}", handles.len());
-    println!("flags={flags:?}");
+    println!("flags={}", flags.report());
 }
 
 /// C4-C8: one receive with the given control space; reports what arrived,

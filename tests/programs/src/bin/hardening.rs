@@ -1,12 +1,13 @@
 //! Guests for the sandbox-hardening tests: what a hostile or careless guest
 //! does to the host through the safe SDK alone. `hardening <scenario> ...`;
-//! prints `key=value` lines.
+//! prints `key=value` lines (see this crate's lib.rs).
 
 use std::io::{IoSlice, IoSliceMut, Read, Write};
 
 use capsock::{
     error_code, wait, OwnedHandle, Ready, RecvFlags, SendFlags, UnixDatagram, UnixStream,
 };
+use capsock_test_programs::{error, show, Report};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -32,16 +33,6 @@ fn main() {
         Some("big_write") => big_write(),
         Some("write_closed_pipe") => write_closed_pipe(),
         other => panic!("unknown scenario {other:?}"),
-    }
-}
-
-fn show<T: std::fmt::Debug>(key: &str, r: std::io::Result<T>) {
-    match r {
-        Ok(v) => println!("{key}=ok:{v:?}"),
-        Err(e) => match error_code(&e) {
-            Some(code) => println!("{key}=err:{:?}:{}", e.kind(), code.name()),
-            None => println!("{key}=err:{:?}", e.kind()),
-        },
     }
 }
 
@@ -145,7 +136,8 @@ fn pin_fds() {
         }
     };
     println!("error={}", error_code(&error).map_or("none", |c| c.name()));
-    println!("sockets={} pollables={}", kept.len(), pollables.len());
+    println!("sockets={}", kept.len());
+    println!("pollables={}", pollables.len());
     // Each wait used to register a private dup of the fd per pollable.
     for _ in 0..3 {
         let all: Vec<&Ready> = pollables.iter().collect();
@@ -157,7 +149,7 @@ fn pin_fds() {
     let mut all: Vec<&Ready> = pollables.iter().collect();
     all.push(&peer_ready);
     let woke = wait(&all, None).unwrap();
-    println!("woke={woke:?}");
+    println!("woke={}", woke.report());
 }
 
 /// Makes socket pairs until the host refuses one, then shows that the
@@ -177,8 +169,11 @@ fn fill_fds() {
         error_code(&error).map_or("none".to_string(), |c| c.name().to_string())
     );
     let (a, _) = &held[0];
-    let ready = a.writable().map(|r| wait(&[&r], None).map(|v| v.len()));
-    println!("wait={ready:?}");
+    show(
+        "wait",
+        a.writable()
+            .and_then(|r| wait(&[&r], None).map(|v| v.len())),
+    );
     held.truncate(held.len() / 2);
     println!("pair_after_drop={}", UnixStream::pair().is_ok());
 }
@@ -196,16 +191,14 @@ fn block_recv() {
     let peer = UnixStream::preopened("peer").unwrap();
     println!("receiving");
     let mut buf = [0u8; 16];
-    let r = (&peer).read(&mut buf);
-    println!("returned={r:?}");
+    show("returned", (&peer).read(&mut buf));
 }
 
 /// Blocks in `accept` on "listener", which nobody connects to.
 fn block_accept() {
     let listener = capsock::UnixListener::preopened("listener").unwrap();
     println!("accepting");
-    let r = listener.accept().map(|_| ());
-    println!("returned={r:?}");
+    show("returned", listener.accept().map(|_| ()));
 }
 
 /// Blocks in a `read` of "pipe", which nobody writes to.
@@ -213,8 +206,7 @@ fn block_read() {
     let pipe = capsock::preopened("pipe").unwrap();
     println!("reading");
     let mut buf = [0u8; 16];
-    let r = (&pipe).read(&mut buf);
-    println!("returned={r:?}");
+    show("returned", (&pipe).read(&mut buf));
 }
 
 /// Blocks in `wait` for "peer" to be readable, with no timeout.
@@ -222,8 +214,7 @@ fn block_wait() {
     let peer = UnixStream::preopened("peer").unwrap();
     let ready = peer.readable().unwrap();
     println!("waiting");
-    let r = wait(&[&ready], None);
-    println!("returned={r:?}");
+    show("returned", wait(&[&ready], None));
 }
 
 /// `memory.grow` by `bytes` (rounded up to whole pages): prints the old
@@ -252,7 +243,7 @@ fn bind_race(dir: &str, n: usize) {
         }
     }
     println!("ok={ok}");
-    println!("failed={failed:?}");
+    println!("failed={}", failed.report());
 }
 
 /// With the host's fd table full, a bind in a subdirectory of `dir` (which
@@ -272,8 +263,7 @@ fn bind_when_full(dir: &str) {
     show("local_after", sock.local_addr());
     let top = capsock::SocketAddr::from_pathname(format!("{dir}/top.sock"));
     show("bind_top", sock.bind_addr(&top));
-    let path = |a: capsock::SocketAddr| a.as_pathname().map(|p| p.display().to_string());
-    show("local_top", sock.local_addr().map(path));
+    show("local_top", sock.local_addr());
 }
 
 /// Timeouts below the kernel's microsecond resolution still time out.
@@ -291,10 +281,10 @@ fn tiny_timeout() {
             break e;
         }
     };
-    println!("write={:?}", err.kind());
+    println!("write={}", error(&err));
 }
 
-fn timed<T: std::fmt::Debug>(key: &str, f: impl FnOnce() -> std::io::Result<T>) {
+fn timed<T: Report>(key: &str, f: impl FnOnce() -> std::io::Result<T>) {
     let start = std::time::Instant::now();
     show(key, f());
     println!("{key}_ms={}", start.elapsed().as_millis());
@@ -347,7 +337,9 @@ fn descriptor_modes() {
     (&fifo).write_all(b"yz").unwrap();
     show(
         "fifo_read",
-        (&fifo).read(&mut buf).map(|n| buf[..n].to_vec()),
+        (&fifo)
+            .read(&mut buf)
+            .map(|n| String::from_utf8_lossy(&buf[..n]).into_owned()),
     );
 }
 

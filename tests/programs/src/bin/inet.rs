@@ -1,5 +1,6 @@
 //! Guests for the IP socket and control-message tests.
-//! `inet <scenario> ...`; prints `key=value` lines, one per fact.
+//! `inet <scenario> ...`; prints `key=value` lines, one per fact (see this
+//! crate's lib.rs).
 
 use std::io::{IoSlice, IoSliceMut, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -10,6 +11,7 @@ use capsock::{
     RecvMsg, SendFlags, TcpListener, TcpStream, Timestamp, TimestampingFlags, UdpSocket,
     UnixDatagram,
 };
+use capsock_test_programs::{show, Report};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -75,7 +77,7 @@ fn print_items(prefix: &str, m: &RecvMsg) {
             AncillaryData::Ipv6PacketInfo { interface, address } => {
                 ("pktinfo", format!("{interface}/{address}"))
             }
-            AncillaryData::OriginalDestination(a) => ("origdst", format!("{a:?}")),
+            AncillaryData::OriginalDestination(a) => ("origdst", a.report()),
             AncillaryData::Timestamp(t) => ("timestamp_ns", ns(t).to_string()),
             AncillaryData::TimestampNs(t) => ("timestampns_ns", ns(t).to_string()),
             AncillaryData::Timestamping(t) => (
@@ -89,30 +91,32 @@ fn print_items(prefix: &str, m: &RecvMsg) {
             AncillaryData::ExtendedError(e) => (
                 "exterr",
                 format!(
-                    "{}/{}/{:?}/{}/{}/{}/{}/{:?}",
+                    "{}/{}/{}/{}/{}/{}/{}/{}",
                     e.error.name(),
                     e.errno,
-                    e.origin,
+                    e.origin.report(),
                     e.kind,
                     e.code,
                     e.info,
                     e.data,
-                    e.offender
+                    e.offender.report()
                 ),
             ),
             AncillaryData::GroSegmentSize(n) => ("gro", n.to_string()),
             AncillaryData::Dropped(n) => ("dropped", n.to_string()),
             AncillaryData::Credentials(c) => ("credentials", format!("{}", c.pid)),
-            AncillaryData::Pidfd(h) => ("pidfd", format!("{:?}", h.kind())),
+            AncillaryData::Pidfd(h) => ("pidfd", h.kind().report()),
             AncillaryData::SecurityLabel(l) => ("security", String::from_utf8_lossy(l).into()),
             AncillaryData::Rights(hs) => ("rights", hs.len().to_string()),
-            AncillaryData::Raw { level, kind, data } => ("raw", format!("{level}/{kind}/{data:?}")),
+            AncillaryData::Raw { level, kind, data } => {
+                ("raw", format!("{level}/{kind}/{}", data.report()))
+            }
         };
         kinds.push(kind);
         println!("{prefix}_{kind}={value}");
     }
     println!("{prefix}_items={}", kinds.join(","));
-    println!("{prefix}_flags={:?}", m.flags);
+    println!("{prefix}_flags={}", m.flags.report());
 }
 
 /// Every receive-side IP item, on one datagram sent with per-packet TTL /
@@ -157,7 +161,7 @@ fn items(v6: bool) {
     println!("before_ns={before}");
     println!("after_ns={after}");
     print_items("first", &m);
-    println!("from={:?}", m.addr);
+    println!("from={}", m.addr.report());
     // Microseconds for the first datagram, nanoseconds for the second.
     r.set_receive_option(ReceiveOption::Timestamp, false)
         .unwrap();
@@ -181,7 +185,7 @@ fn pktinfo_source() {
     s.send_msg(&[IoSlice::new(b"a")], &chosen, SendFlags::empty(), Some(to))
         .unwrap();
     let (_, m) = recv(&r, RecvFlags::empty());
-    println!("from={:?}", m.addr);
+    println!("from={}", m.addr.report());
     let outside = [Ancillary::Ipv4PacketInfo {
         interface: 0,
         source: Ipv4Addr::new(10, 9, 9, 9),
@@ -207,7 +211,7 @@ fn pktinfo_source() {
     println!("raw_pktinfo={}", code(&e));
     r.set_nonblocking(true).unwrap();
     let mut buf = [0u8; 8];
-    println!("then={:?}", r.recv(&mut buf).map_err(|e| e.kind()));
+    show("then", r.recv(&mut buf));
 
     // IPV6_PKTINFO: the same, on IPv6.
     let r6 = UdpSocket::bind("[::1]:0".parse().unwrap()).unwrap();
@@ -225,7 +229,7 @@ fn pktinfo_source() {
     )
     .unwrap();
     let (_, m) = recv(&r6, RecvFlags::empty());
-    println!("from6={:?}", m.addr);
+    println!("from6={}", m.addr.report());
     let outside = [Ancillary::Ipv6PacketInfo {
         interface: 0,
         source: "2001:db8::1".parse().unwrap(),
@@ -240,7 +244,7 @@ fn pktinfo_source() {
         .unwrap_err();
     println!("outside6={}", code(&e));
     r6.set_nonblocking(true).unwrap();
-    println!("then6={:?}", r6.recv(&mut buf).map_err(|e| e.kind()));
+    show("then6", r6.recv(&mut buf));
 }
 
 /// IP_RECVERR: a datagram to a closed port comes back as an ICMP error on
@@ -262,7 +266,7 @@ fn recverr(port: u16) {
     print_items("err", &m);
     s.set_nonblocking(true).unwrap();
     let mut buf = [0u8; 8];
-    println!("then={:?}", s.recv(&mut buf).map_err(|e| code(&e)));
+    show("then", s.recv(&mut buf));
 }
 
 /// UDP_SEGMENT on send, UDP_GRO on receive: one 3000-byte send in
@@ -296,7 +300,7 @@ fn gso_gro() {
         sizes.push(n);
         joined.extend_from_slice(&buf[..n]);
     }
-    println!("plain_sizes={sizes:?}");
+    println!("plain_sizes={}", sizes.report());
     println!("plain_intact={}", joined == payload);
     // GSO on a Unix socket is refused.
     let (a, _b) = UnixDatagram::pair().unwrap();
@@ -348,7 +352,7 @@ fn rxq_ovfl() {
             dropped.push(*n);
         }
     }
-    println!("dropped={dropped:?}");
+    println!("dropped={}", dropped.report());
 }
 
 /// SO_TIMESTAMPING transmit stamps, per socket and per message, read from
@@ -395,10 +399,7 @@ fn tx_timestamp() {
         512,
         RecvFlags::ERROR_QUEUE,
     );
-    println!(
-        "permsg_more={:?}",
-        more.map(|m| m.bytes).map_err(|e| e.kind())
-    );
+    show("permsg_more", more.map(|m| m.bytes));
 }
 
 /// Unix items: SCM_PIDFD as an owned handle (sent on to "out" for the host
@@ -412,7 +413,7 @@ fn unix_items() {
     b.set_receive_option(ReceiveOption::TimestampNs, true)
         .unwrap();
     let passsec = b.set_receive_option(ReceiveOption::SecurityLabel, true);
-    println!("passsec={:?}", passsec.map_err(|e| e.kind()));
+    show("passsec", passsec);
     a.send(b"who am i").unwrap();
     let mut buf = [0u8; 64];
     let mut m = b
@@ -423,9 +424,8 @@ fn unix_items() {
         AncillaryData::Pidfd(h) => h.try_clone().ok(),
         _ => None,
     });
-    if let Some(p) = pidfd {
-        out.send_fds(b"pidfd", &[p.as_handle()]).unwrap();
-    }
+    let pidfd = pidfd.expect("an SCM_PIDFD item");
+    out.send_fds(b"pidfd", &[pidfd.as_handle()]).unwrap();
     // IP options on a Unix socket are refused.
     let e = b
         .set_receive_option(ReceiveOption::PacketInfo, true)
@@ -553,9 +553,9 @@ fn refusals(denied: u16, allowed: u16) {
 
 /// Without any --allow-ip, no IP socket can even be created.
 fn no_policy() {
-    for family in [AddressFamily::Ipv4, AddressFamily::Ipv6] {
+    for (key, family) in [("ipv4", AddressFamily::Ipv4), ("ipv6", AddressFamily::Ipv6)] {
         let e = UdpSocket::unbound(family).unwrap_err();
-        println!("{family:?}={}", code(&e));
+        println!("{key}={}", code(&e));
     }
     let e = TcpStream::connect("127.0.0.1:9".parse().unwrap()).unwrap_err();
     println!("tcp={}", code(&e));

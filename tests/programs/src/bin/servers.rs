@@ -1,10 +1,12 @@
 //! Guests for the readiness, blocking-mode, server and many-guests tests.
-//! `servers <scenario> ...`; prints `key=value` lines.
+//! `servers <scenario> ...`; prints `key=value` lines (see this crate's
+//! lib.rs).
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use capsock::{wait, AsHandle, UnixListener, UnixStream};
+use capsock_test_programs::{error, show, Report};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -18,13 +20,6 @@ fn main() {
     }
 }
 
-fn kind(r: std::io::Result<usize>) -> String {
-    match r {
-        Ok(n) => format!("ok:{n}"),
-        Err(e) => format!("{:?}", e.kind()),
-    }
-}
-
 /// Waits on "a" and "b": a timeout, then data on b, then end-of-file on b.
 fn wait_on_two() {
     let a = UnixStream::preopened("a").unwrap();
@@ -32,19 +27,22 @@ fn wait_on_two() {
     let (ra, rb) = (a.readable().unwrap(), b.readable().unwrap());
     let t = Instant::now();
     println!(
-        "first={:?}",
-        wait(&[&ra, &rb], Some(Duration::from_millis(200))).unwrap()
+        "first={}",
+        wait(&[&ra, &rb], Some(Duration::from_millis(200)))
+            .unwrap()
+            .report()
     );
     println!("waited_ms={}", t.elapsed().as_millis());
     (&a).write_all(b"go").unwrap();
-    println!("second={:?}", wait(&[&ra, &rb], None).unwrap());
+    println!("second={}", wait(&[&ra, &rb], None).unwrap().report());
     let mut byte = [0u8; 1];
     (&b).read_exact(&mut byte).unwrap();
     (&a).write_all(b"close").unwrap();
-    println!("third={:?}", wait(&[&ra, &rb], None).unwrap());
-    println!("eof={}", kind((&b).read(&mut byte)));
+    println!("third={}", wait(&[&ra, &rb], None).unwrap().report());
+    show("eof", (&b).read(&mut byte));
     let wa = a.writable().unwrap();
-    println!("writable={:?}", wait(&[&wa], Some(Duration::ZERO)).unwrap());
+    let writable = wait(&[&wa], Some(Duration::ZERO)).unwrap();
+    println!("writable={}", writable.report());
 }
 
 /// Non-blocking mode and timeouts on "a" (the test never writes to it and
@@ -53,17 +51,14 @@ fn modes() {
     let a = UnixStream::preopened("a").unwrap();
     let mut buf = [0u8; 8];
     a.set_nonblocking(true).unwrap();
-    println!("nonblocking_read={}", kind((&a).read(&mut buf)));
+    show("nonblocking_read", (&a).read(&mut buf));
     a.set_nonblocking(false).unwrap();
     a.set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
     let t = Instant::now();
-    println!("timed_read={}", kind((&a).read(&mut buf)));
+    show("timed_read", (&a).read(&mut buf));
     println!("timed_read_ms={}", t.elapsed().as_millis());
-    println!(
-        "zero_timeout={:?}",
-        a.set_read_timeout(Some(Duration::ZERO)).unwrap_err().kind()
-    );
+    show("zero_timeout", a.set_read_timeout(Some(Duration::ZERO)));
     a.set_read_timeout(None).unwrap();
     a.set_write_timeout(Some(Duration::from_millis(50)))
         .unwrap();
@@ -73,7 +68,7 @@ fn modes() {
             break e;
         }
     };
-    println!("timed_write={:?}", err.kind());
+    println!("timed_write={}", error(&err));
 }
 
 /// Binds `path` (below a granted directory), accepts one connection and
@@ -83,15 +78,12 @@ fn accept(path: &str) {
     let listener = UnixListener::bind(path).unwrap();
     let peer = UnixStream::preopened("peer").unwrap();
     listener.set_nonblocking(true).unwrap();
-    println!(
-        "nonblocking_accept={:?}",
-        listener.accept().unwrap_err().kind()
-    );
+    show("nonblocking_accept", listener.accept().map(|_| ()));
     listener.set_nonblocking(false).unwrap();
     listener
         .set_accept_timeout(Some(Duration::from_millis(50)))
         .unwrap();
-    println!("timed_accept={:?}", listener.accept().unwrap_err().kind());
+    show("timed_accept", listener.accept().map(|_| ()));
     listener.set_accept_timeout(None).unwrap();
     (&peer).write_all(b"listening").unwrap();
     let conn = listener.accept().unwrap();

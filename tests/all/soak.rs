@@ -3,9 +3,9 @@
 //! operations; `CAPSOCK_SOAK_OPS=1000000` runs a million (and
 //! `CAPSOCK_SOAK_SEED` picks another sequence). It asserts no trap and no
 //! host crash, every host fd back to its baseline, and a flat resident set
-//! from one run to the next.
-
-mod support;
+//! from one run to the next (the exclusive fd lock also keeps every other
+//! test, and so its memory, out of the process while the soak runs).
+//! `cargo test --test all soak::` runs the soak alone.
 
 use std::io::ErrorKind;
 use std::os::fd::AsFd;
@@ -13,7 +13,8 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use capsock_host::native;
-use support::{guests, open_fds, run_guest, serial, GuestRun, PythonPeer};
+
+use crate::support::{self, guests, open_fds, run_guest, GuestRun, PythonPeer};
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -93,7 +94,7 @@ fn soak(seed: u64, ops: u64) -> GuestRun {
 
 #[test]
 fn soak_against_a_native_and_a_hostile_peer() {
-    let _serial = serial(&[guests::SOAK]);
+    let _fds = support::exclusive(&[guests::SOAK]);
     let seed = env_or("CAPSOCK_SOAK_SEED", 1);
     let ops = env_or("CAPSOCK_SOAK_OPS", 20_000);
     // The first run warms up what stays for the process's life (allocator

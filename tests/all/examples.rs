@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use crate::support;
+
 const CAPSOCK: &str = env!("CARGO_BIN_EXE_capsock");
 
 fn run_example(name: &str) -> String {
@@ -28,6 +30,7 @@ fn run_example(name: &str) -> String {
 
 #[test]
 fn send_replacement_sends_and_receives_twelve_bytes() {
+    let _fds = support::shared();
     let out = run_example("send_replacement");
     assert!(out.contains("Sent 12 bytes"), "{out}");
     assert!(out.contains("Received \"Hello, world\""), "{out}");
@@ -39,6 +42,7 @@ fn send_replacement_sends_and_receives_twelve_bytes() {
 
 #[test]
 fn copy_descriptor_reads_half_through_each_descriptor() {
+    let _fds = support::shared();
     let out = run_example("copy_descriptor");
     assert!(out.contains("Wrote 12 bytes"), "{out}");
     assert!(out.contains("Read \"Hello,\" from original"), "{out}");
@@ -47,6 +51,7 @@ fn copy_descriptor_reads_half_through_each_descriptor() {
 
 #[test]
 fn temperature_client_hands_two_files_to_the_server() {
+    let _fds = support::shared();
     let out = run_example("temperature");
     assert!(out.contains("Message sent to the server"), "{out}");
     assert!(
@@ -60,6 +65,7 @@ fn temperature_client_hands_two_files_to_the_server() {
 
 #[test]
 fn embedding_example_runs_a_guest_in_its_own_store() {
+    let _fds = support::shared();
     // `cargo test` builds the examples next to the binaries it tests.
     let embed = Path::new(CAPSOCK).parent().unwrap().join("examples/embed");
     let out = Command::new(&embed)
@@ -83,6 +89,7 @@ fn embedding_example_runs_a_guest_in_its_own_store() {
 
 #[test]
 fn prefork_acceptor_hands_connections_to_two_workers() {
+    let _fds = support::shared();
     let out = run_example("prefork");
     for i in 0..6 {
         let worker = if i % 2 == 0 { 1 } else { 2 };

@@ -1,15 +1,40 @@
 //! Shared by the integration tests: run guests under the real host, start
 //! Python peers as separate processes, and count this process's open fds.
+//!
+//! # Counting fds while other tests run
+//!
+//! Every test of this binary runs in one process, several at a time, and
+//! fd numbers are process-wide: a socket another test opens between a
+//! baseline and the count after it would look like a leak (or hide one).
+//! So every test takes one lock, in its first statement, before it opens
+//! anything:
+//!
+//! - [`exclusive`] for a test that compares fd counts: it runs alone. Only
+//!   under it does [`open_fds`] count (it panics otherwise).
+//! - [`shared`] for any other test: these run side by side, but never
+//!   beside an exclusive one.
+//!
+//! Both locks are on the test's own thread; helpers that count fds
+//! ([`misuse`], [`conformance_with`], [`guest_against`]) need the caller to
+//! hold [`exclusive`]. A thread that takes a second lock panics (a read lock
+//! taken twice can deadlock against a waiting writer). The test
+//! `every_test_takes_the_fd_lock_first` (in main.rs) checks that the first
+//! statement of every test takes one of the two, so a new test cannot
+//! forget it.
+//!
+//! Fds that stay open for the life of the process are opened before any
+//! baseline: [`runtime`] starts wasmtime-wasi's tokio runtime and runs a
+//! guest once, and [`exclusive`] compiles the test's guests first (each
+//! compiled component keeps a memfd).
 
-#![allow(dead_code)] // each test binary uses its own subset
-
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Stdio};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use capsock_host::{CapsockCtx, Limits, Policy, Runtime, SandboxLimits};
 use wasmtime::component::Component;
@@ -18,18 +43,100 @@ use wasmtime_wasi::WasiCtxBuilder;
 
 pub use capsock_test_artifacts as guests;
 
-/// Tests that count fds run one at a time: fd numbers are process-wide.
-/// The guard also warms the runtime and compiles `guests` first: a compiled
-/// component keeps a memfd (wasmtime's copy-on-write memory image) open for
-/// as long as it is cached, which must not count as a leak.
-pub fn serial(guests: &[&str]) -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    let guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+/// The lock of the module docs: shared by most tests, exclusive for the
+/// ones that count fds.
+static FD_LOCK: RwLock<()> = RwLock::new(());
+
+thread_local! {
+    /// Which of the two locks this thread holds, if any.
+    static HELD: Cell<Option<Mode>> = const { Cell::new(None) };
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mode {
+    Shared,
+    Exclusive,
+}
+
+/// Held for the whole test: see the module docs. Released when dropped.
+#[must_use = "the lock is released when this guard is dropped"]
+pub struct FdLock {
+    _guard: Guard,
+}
+
+enum Guard {
+    Shared {
+        _read: RwLockReadGuard<'static, ()>,
+    },
+    Exclusive {
+        _write: RwLockWriteGuard<'static, ()>,
+    },
+}
+
+impl Drop for FdLock {
+    fn drop(&mut self) {
+        HELD.set(None);
+    }
+}
+
+fn take(mode: Mode) -> FdLock {
+    if let Some(held) = HELD.get() {
+        panic!("this thread already holds the fd lock ({held:?}); take one lock per test");
+    }
+    // A test that failed while holding the lock poisons it; the lock
+    // guards no data, so the next test goes on.
+    let guard = match mode {
+        Mode::Shared => Guard::Shared {
+            _read: FD_LOCK.read().unwrap_or_else(|p| p.into_inner()),
+        },
+        Mode::Exclusive => Guard::Exclusive {
+            _write: FD_LOCK.write().unwrap_or_else(|p| p.into_inner()),
+        },
+    };
+    HELD.set(Some(mode));
+    FdLock { _guard: guard }
+}
+
+/// For a test that opens fds but counts none: runs beside other such
+/// tests, never beside an [`exclusive`] one.
+pub fn shared() -> FdLock {
+    take(Mode::Shared)
+}
+
+/// For a test that counts fds: runs alone. Also warms the runtime and
+/// compiles `guests` first: a compiled component keeps a memfd (wasmtime's
+/// copy-on-write memory image) open for as long as it is cached, which must
+/// not count as a leak.
+pub fn exclusive(guests: &[&str]) -> FdLock {
+    let lock = take(Mode::Exclusive);
     runtime();
     for g in guests {
         component(g);
     }
-    guard
+    lock
+}
+
+/// This process's open fds (the entries of `/proc/self/fd`). Only a test
+/// holding [`exclusive`] may count them.
+pub fn open_fds() -> usize {
+    assert_eq!(
+        HELD.get(),
+        Some(Mode::Exclusive),
+        "fds are counted only under support::exclusive()"
+    );
+    // The directory handle doing the listing is itself one of the entries.
+    std::fs::read_dir("/proc/self/fd")
+        .expect("list /proc/self/fd")
+        .count()
+        - 1
+}
+
+/// Starts the process-wide state that wasmtime-wasi creates on first use
+/// and keeps for the life of the process (its tokio runtime: an epoll
+/// instance and an eventfd or two), so that fd counts compare guests'
+/// descriptors only.
+fn settle_process_fds() {
+    wasmtime_wasi::runtime::in_tokio(async {});
 }
 
 /// One runtime for the whole test binary. The first use also runs a guest
@@ -40,7 +147,7 @@ pub fn runtime() -> &'static Runtime {
     static WARM: OnceLock<()> = OnceLock::new();
     let rt = RUNTIME.get_or_init(|| Runtime::new().expect("runtime"));
     WARM.get_or_init(|| {
-        wasmtime_wasi::runtime::in_tokio(async {});
+        settle_process_fds();
         let c = rt
             .load_file(Path::new(capsock_host::examples::SEND_REPLACEMENT))
             .expect("warm-up guest");
@@ -102,19 +209,19 @@ pub struct GuestRun {
     pub stderr: String,
 }
 
-impl GuestRun {
-    /// The `key=value` lines of stdout.
-    pub fn kv(&self) -> HashMap<String, String> {
-        self.stdout
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+/// The `key=value` lines of a guest's output, as the test guests print
+/// them (see tests/programs/src/lib.rs for how values are written).
+pub fn kv(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
 
+impl GuestRun {
     /// The value of `key`, or a panic showing the whole output.
     pub fn get(&self, key: &str) -> String {
-        self.kv()
+        kv(&self.stdout)
             .get(key)
             .cloned()
             .unwrap_or_else(|| panic!("no {key}= in guest output: {self:#?}"))
@@ -122,7 +229,11 @@ impl GuestRun {
 
     /// Asserts a zero exit status, showing the output otherwise.
     pub fn assert_ok(&self) -> &Self {
-        assert_eq!(self.status, 0, "guest failed: {self:#?}");
+        assert_eq!(
+            self.status, 0,
+            "guest failed; stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -182,14 +293,6 @@ pub fn run_guest(
     grants: Vec<(&str, OwnedFd)>,
 ) -> anyhow::Result<GuestRun> {
     run_guest_with(path, args, grants, Options::default())
-}
-
-/// This process's open fds.
-pub fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .expect("count /proc/self/fd")
-        .count()
-        - 1
 }
 
 /// The directory of the Python peer scripts.
@@ -304,7 +407,7 @@ impl PythonPeer {
 /// Runs the conformance guest with `args` against `peer` (granted as
 /// "peer"), after the peer printed `wait` if given; checks that the host's
 /// fd count is back to its baseline and that the guest succeeded. The
-/// caller holds [`serial`].
+/// caller holds [`exclusive`].
 pub fn guest_against(
     peer: &mut PythonPeer,
     args: &[&str],
@@ -328,13 +431,13 @@ pub fn guest_against(
 }
 
 /// The conformance guest's `scenario` against the Python peer's
-/// `peer_scenario` (with `peer_args`), over a stream socket.
+/// `peer_scenario` (with `peer_args`), over a stream socket. The caller
+/// holds [`exclusive`].
 pub fn conformance_with(
     scenario: &[&str],
     peer_scenario: &str,
     peer_args: &[&str],
 ) -> (GuestRun, serde_json::Value) {
-    let _serial = serial(&[guests::CONFORMANCE]);
     let mut peer = PythonPeer::start_with("python3", peer_scenario, "stream", peer_args);
     let run = guest_against(&mut peer, scenario, Options::default(), None);
     (run, peer.finish())
@@ -348,9 +451,8 @@ pub fn conformance(scenario: &str, peer_scenario: &str) -> (GuestRun, serde_json
 /// Runs a case of the `misuse` guest against a Python peer that records
 /// everything it receives. `extra` grants are closed with the guest. Checks
 /// the fd accounting, that the guest's final normal send worked, and that
-/// only that final "done" reached the peer.
+/// only that final "done" reached the peer. The caller holds [`exclusive`].
 pub fn misuse(case: &str, extra: Vec<(&str, OwnedFd)>, opts: Options) -> GuestRun {
-    let _serial = serial(&[guests::MISUSE]);
     let peer = PythonPeer::start("misuse", "stream");
     let baseline = open_fds();
     let closed = extra.len();
@@ -378,7 +480,7 @@ pub fn misuse(case: &str, extra: Vec<(&str, OwnedFd)>, opts: Options) -> GuestRu
 
 /// A Python with Twisted installed: a virtualenv under the target
 /// directory, created (and `pip install twisted` run) on first use, then
-/// reused by later runs. A file lock keeps concurrent test binaries apart.
+/// reused by later runs. A file lock keeps concurrent test runs apart.
 pub fn twisted_python() -> PathBuf {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON

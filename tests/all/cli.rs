@@ -1,14 +1,10 @@
 //! The `capsock` binary: `run` with every grant flag, exit statuses, and
 //! one-line errors; `demo`.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
-use support::{guests, peers_dir, PythonPeer};
-
-use support::{capsock, capsock_under_ulimit, CAPSOCK};
+use crate::support::{self, capsock, capsock_under_ulimit, guests, peers_dir, PythonPeer, CAPSOCK};
 
 fn stdout(o: &Output) -> String {
     support::stdout_of(o)
@@ -18,10 +14,20 @@ fn stderr(o: &Output) -> String {
     support::stderr_of(o)
 }
 
+/// The value of `key` in a guest's `key=value` output (a panic showing
+/// the output if there is none).
+fn value(o: &Output, key: &str) -> String {
+    let text = stdout(o);
+    support::kv(&text)
+        .remove(key)
+        .unwrap_or_else(|| panic!("no {key}= in {text:?}; stderr: {}", stderr(o)))
+}
+
 /// The issue's acceptance check: a guest written only against the SDK
 /// receives fds from a Python process through `capsock run --unix-connect`.
 #[test]
 fn unix_connect_guest_receives_files_from_a_python_server() {
+    let _fds = support::shared();
     let peer = PythonPeer::start("c02", "stream");
     let socket = peer.socket_path().to_str().unwrap().to_string();
     let out = capsock(&[
@@ -49,6 +55,7 @@ fn unix_connect_guest_receives_files_from_a_python_server() {
 
 #[test]
 fn unix_connect_picks_the_socket_type() {
+    let _fds = support::shared();
     let peer = PythonPeer::start("misuse", "seqpacket");
     let socket = peer.socket_path().to_str().unwrap().to_string();
     let out = capsock(&[
@@ -72,6 +79,7 @@ fn unix_connect_picks_the_socket_type() {
 
 #[test]
 fn fd_grant_from_a_spawning_broker() {
+    let _fds = support::shared();
     let out = Command::new("python3")
         .arg(peers_dir().join("broker.py"))
         .args([CAPSOCK, guests::CONFORMANCE, "c02"])
@@ -80,22 +88,16 @@ fn fd_grant_from_a_spawning_broker() {
     assert!(out.status.success(), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["status"], 0, "{json}");
-    assert!(
-        json["stdout"].as_str().unwrap().contains("handles=2"),
-        "{json}"
-    );
-    assert!(
-        json["stdout"]
-            .as_str()
-            .unwrap()
-            .contains(r#"file1="time temp\n00.00 12\n""#),
-        "{json}"
-    );
+    let guest = support::kv(json["stdout"].as_str().unwrap());
+    let get = |key: &str| guest.get(key).map(String::as_str);
+    assert_eq!(get("handles"), Some("2"), "{json}");
+    assert_eq!(get("file1"), Some(r"time temp\n00.00 12\n"), "{json}");
     assert_eq!(json["eof"], true, "the broker sees EOF once capsock exited");
 }
 
 #[test]
 fn args_env_dir_and_exit_status_reach_the_guest() {
+    let _fds = support::shared();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("hello.txt"), "first line\nsecond\n").unwrap();
     let mapping = format!("{}::/data", dir.path().display());
@@ -113,14 +115,10 @@ fn args_env_dir_and_exit_status_reach_the_guest() {
         "3",
     ]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    let text = stdout(&out);
-    assert!(
-        text.contains(r#"args=["--read", "/data/hello.txt", "--exit", "3"]"#),
-        "{text}"
-    );
-    assert!(text.contains("env=yes"), "{text}");
-    assert!(text.contains("read=first line"), "{text}");
-    assert!(text.contains("grants=[]"), "{text}");
+    assert_eq!(value(&out, "args"), "[--read,/data/hello.txt,--exit,3]");
+    assert_eq!(value(&out, "env"), "yes");
+    assert_eq!(value(&out, "read"), "first line");
+    assert_eq!(value(&out, "grants"), "[]");
 }
 
 /// Asserts a failed run: status 125 and exactly one line on stderr,
@@ -131,6 +129,7 @@ fn assert_one_line_error(out: &Output, needle: &str) {
 
 #[test]
 fn missing_component_file_is_one_line() {
+    let _fds = support::shared();
     assert_one_line_error(
         &capsock(&["run", "/no/such/file.wasm"]),
         "cannot read /no/such/file.wasm: No such file or directory",
@@ -139,6 +138,7 @@ fn missing_component_file_is_one_line() {
 
 #[test]
 fn core_module_and_junk_are_not_components() {
+    let _fds = support::shared();
     let dir = tempfile::tempdir().unwrap();
     let module = dir.path().join("module.wasm");
     std::fs::write(&module, b"\0asm\x01\0\0\0").unwrap();
@@ -156,6 +156,7 @@ fn core_module_and_junk_are_not_components() {
 
 #[test]
 fn refused_and_missing_sockets_are_one_line() {
+    let _fds = support::shared();
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nobody.sock");
     let arg = format!("peer={}", missing.display());
@@ -175,6 +176,7 @@ fn refused_and_missing_sockets_are_one_line() {
 
 #[test]
 fn bad_flag_values_are_one_line() {
+    let _fds = support::shared();
     for (args, needle) in [
         (
             vec!["run", "--unix-connect", "nopath", guests::CLI_PROBE],
@@ -222,6 +224,7 @@ fn bad_flag_values_are_one_line() {
 /// on the same address is refused.
 #[test]
 fn allow_ip_grants_exactly_its_rule() {
+    let _fds = support::shared();
     let denied = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let allowed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let (d, a) = (
@@ -231,21 +234,22 @@ fn allow_ip_grants_exactly_its_rule() {
     let rule = format!("127.0.0.1:{a}");
     let out = capsock(&["run", "--allow-ip", &rule, guests::INET, "refusals", &d, &a]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let text = stdout(&out);
-    assert!(text.contains("send_to=access-denied\n"), "{text}");
-    assert!(text.contains("allowed=sent:1\n"), "{text}");
+    assert_eq!(value(&out, "send_to"), "access-denied");
+    assert_eq!(value(&out, "allowed"), "sent:1");
     let mut buf = [0u8; 8];
     allowed.set_nonblocking(true).unwrap();
     assert_eq!(allowed.recv(&mut buf).unwrap(), 1);
     denied.set_nonblocking(true).unwrap();
-    assert!(
-        denied.recv(&mut buf).is_err(),
+    assert_eq!(
+        denied.recv(&mut buf).unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock,
         "nothing reached the denied port"
     );
 }
 
 #[test]
 fn demo_prints_the_report_and_equal_fd_counts() {
+    let _fds = support::shared();
     let out = capsock(&["demo"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
@@ -268,11 +272,11 @@ fn demo_prints_the_report_and_equal_fd_counts() {
         .find(|l| l.starts_with("host open fds:"))
         .expect("fd count line");
     assert!(counts.ends_with("(equal)"), "{counts}");
-    assert!(Path::new(CAPSOCK).exists());
 }
 
 #[test]
 fn unix_dir_lets_the_guest_reach_paths_below_it() {
+    let _fds = support::shared();
     let peer = PythonPeer::start("c15", "datagram");
     let grant = format!("{}::/run/t", peer.dir().display());
     let out = capsock(&[
@@ -285,12 +289,9 @@ fn unix_dir_lets_the_guest_reach_paths_below_it() {
         "/run/t/guest.sock",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let text = stdout(&out);
-    assert!(text.contains("outside=access-denied"), "{text}");
-    assert!(
-        text.contains("reply=reply") && text.contains("reply_from=/run/t/peer.sock"),
-        "{text}"
-    );
+    assert_eq!(value(&out, "outside"), "access-denied");
+    assert_eq!(value(&out, "reply"), "reply");
+    assert_eq!(value(&out, "reply_from"), "/run/t/peer.sock");
     assert_eq!(peer.finish()["data"], "hello");
     let out = capsock(&["run", "--unix-dir", "/no/such/dir", guests::CLI_PROBE]);
     assert_one_line_error(&out, "--unix-dir /no/such/dir");
@@ -300,6 +301,7 @@ fn unix_dir_lets_the_guest_reach_paths_below_it() {
 /// figure (tiny iteration counts: this checks that it works, not speed).
 #[test]
 fn bench_reports_every_workload() {
+    let _fds = support::shared();
     let out = capsock(&[
         "bench",
         "--rounds",
@@ -337,6 +339,7 @@ fn bench_reports_every_workload() {
 /// name.
 #[test]
 fn socket_activation_by_systemd_socket_activate() {
+    let _fds = support::shared();
     let tool = [
         "/usr/bin/systemd-socket-activate",
         "/bin/systemd-socket-activate",
@@ -376,6 +379,7 @@ fn socket_activation_by_systemd_socket_activate() {
 /// `LISTEN_*` variables meant for another process are ignored.
 #[test]
 fn socket_activation_for_another_pid_is_ignored() {
+    let _fds = support::shared();
     let out = Command::new(CAPSOCK)
         .args(["run", guests::CLI_PROBE])
         .env("LISTEN_PID", "1")
@@ -384,11 +388,12 @@ fn socket_activation_for_another_pid_is_ignored() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("grants=[]"), "{}", stdout(&out));
+    assert_eq!(value(&out, "grants"), "[]");
 }
 
 #[test]
 fn unix_listen_grants_a_listening_socket_and_removes_it_after() {
+    let _fds = support::shared();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("svc.sock");
     let arg = format!("web={}", path.display());
@@ -409,6 +414,7 @@ fn unix_listen_grants_a_listening_socket_and_removes_it_after() {
 
 #[test]
 fn pair_runs_a_capability_handoff_and_reports_fd_accounting() {
+    let _fds = support::shared();
     let dir = Path::new(capsock_host::examples::SEND_REPLACEMENT)
         .parent()
         .unwrap();
@@ -469,22 +475,18 @@ fn connect_when_listening(path: &Path) -> std::os::unix::net::UnixStream {
 /// serves standard output, readiness and new sockets once some are closed.
 #[test]
 fn a_guest_exhausting_the_hosts_fds_only_sees_limit_reached() {
+    let _fds = support::shared();
     let out = capsock_under_ulimit("-n 512", &["run", guests::HARDENING, "fill_fds"]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
-    let text = stdout(&out);
-    let pairs: usize = text
-        .lines()
-        .find_map(|l| l.strip_prefix("pairs="))
-        .expect("pairs=")
-        .parse()
-        .unwrap();
+    let pairs: usize = value(&out, "pairs").parse().unwrap();
     assert!(
         pairs > 100 && pairs < 256,
-        "the fd table, not the handle limit, stopped it: {text}"
+        "the fd table, not the handle limit, stopped it: {}",
+        stdout(&out)
     );
-    assert!(text.contains("error=limit-reached"), "{text}");
-    assert!(text.contains("wait=Ok(Ok(1))"), "{text}");
-    assert!(text.contains("pair_after_drop=true"), "{text}");
+    assert_eq!(value(&out, "error"), "limit-reached");
+    assert_eq!(value(&out, "wait"), "ok:1", "one pollable ready");
+    assert_eq!(value(&out, "pair_after_drop"), "true");
 }
 
 /// capsock raises its soft fd limit to the hard one at start-up, as
@@ -492,6 +494,7 @@ fn a_guest_exhausting_the_hosts_fds_only_sees_limit_reached() {
 /// handle limit (1024 handles: 512 pairs).
 #[test]
 fn the_soft_fd_limit_is_raised_to_the_hard_one() {
+    let _fds = support::shared();
     let hard = String::from_utf8(
         Command::new("sh")
             .args(["-c", "ulimit -Hn"])
@@ -507,7 +510,7 @@ fn the_soft_fd_limit_is_raised_to_the_hard_one() {
     );
     let out = capsock_under_ulimit("-Sn 256", &["run", guests::HARDENING, "fill_fds"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("pairs=512\n"), "{}", stdout(&out));
+    assert_eq!(value(&out, "pairs"), "512");
 }
 
 /// What `capsock run` loads: a regular file of at most 512 MiB. A device
@@ -515,6 +518,7 @@ fn the_soft_fd_limit_is_raised_to_the_hard_one() {
 /// is refused at once, without reading.
 #[test]
 fn only_regular_files_of_bounded_size_are_loaded() {
+    let _fds = support::shared();
     let out = capsock(&["run", "/dev/zero"]);
     assert_one_line_error(
         &out,
@@ -547,6 +551,7 @@ fn only_regular_files_of_bounded_size_are_loaded() {
 /// naming fds that are not open is an error too.
 #[test]
 fn listen_fds_is_checked_before_use() {
+    let _fds = support::shared();
     let activated = |count: &str| {
         Command::new("sh")
             .arg("-c")
@@ -573,6 +578,7 @@ fn listen_fds_is_checked_before_use() {
 /// created) and not when a later grant fails.
 #[test]
 fn a_failed_unix_listen_leaves_no_socket_file() {
+    let _fds = support::shared();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("l.sock");
     let flag = format!("l:datagram={}", path.display());
@@ -599,6 +605,7 @@ fn a_failed_unix_listen_leaves_no_socket_file() {
 /// `capsock bench` refuses nonsense arguments instead of printing NaN.
 #[test]
 fn bench_refuses_nonsense_arguments() {
+    let _fds = support::shared();
     for args in [
         &["--rounds", "0"][..],
         &["--scale", "nan"],
@@ -625,6 +632,7 @@ fn bench_refuses_nonsense_arguments() {
 /// (it says so, and compiles afresh).
 #[test]
 fn the_compile_cache_directory_is_private_or_unused() {
+    let _fds = support::shared();
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let fresh = dir.path().join("new/cache");

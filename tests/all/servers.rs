@@ -2,18 +2,17 @@
 //! mode and timeouts, listen/accept with accepted sockets passed on,
 //! several sandboxes at once from one engine.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 
 use capsock_host::{native, CapsockCtx, Limits, Policy};
-use support::{guests, open_fds, run_guest, run_guest_with, serial, Options};
+
+use crate::support::{self, guests, open_fds, run_guest, run_guest_with, Options};
 
 #[test]
 fn wait_reports_timeout_then_data_then_end_of_file() {
-    let _serial = serial(&[guests::SERVERS]);
+    let _fds = support::exclusive(&[guests::SERVERS]);
     let baseline = open_fds();
     let (mut a, a_guest) = UnixStream::pair().unwrap();
     let (mut b, b_guest) = UnixStream::pair().unwrap();
@@ -52,19 +51,19 @@ fn wait_reports_timeout_then_data_then_end_of_file() {
 
 #[test]
 fn nonblocking_mode_and_timeouts() {
-    let _serial = serial(&[guests::SERVERS]);
+    let _fds = support::shared();
     let (a, a_guest) = UnixStream::pair().unwrap();
     let run = run_guest(guests::SERVERS, &["modes"], vec![("a", a_guest.into())]).unwrap();
     run.assert_ok();
-    assert_eq!(run.get("nonblocking_read"), "WouldBlock");
+    assert_eq!(run.get("nonblocking_read"), "err:WouldBlock:would-block");
     assert_eq!(
         run.get("timed_read"),
-        "TimedOut",
+        "err:TimedOut:timed-out",
         "EAGAIN after SO_RCVTIMEO is timed-out, not would-block"
     );
     assert!(run.get("timed_read_ms").parse::<u64>().unwrap() >= 80);
-    assert_eq!(run.get("zero_timeout"), "InvalidInput");
-    assert_eq!(run.get("timed_write"), "TimedOut");
+    assert_eq!(run.get("zero_timeout"), "err:InvalidInput");
+    assert_eq!(run.get("timed_write"), "err:TimedOut:timed-out");
     drop(a);
 }
 
@@ -72,7 +71,7 @@ fn nonblocking_mode_and_timeouts() {
 /// passes the accepted socket on with SCM_RIGHTS, as any other handle.
 #[test]
 fn accepted_sockets_are_ordinary_handles() {
-    let _serial = serial(&[guests::SERVERS]);
+    let _fds = support::exclusive(&[guests::SERVERS]);
     let dir = tempfile::tempdir().unwrap();
     let mut policy = Policy::new();
     policy.allow_unix_dir(dir.path(), "/run/t").unwrap();
@@ -107,8 +106,8 @@ fn accepted_sockets_are_ordinary_handles() {
     assert_eq!(&hi, b"yo");
     let run = guest.join().unwrap();
     run.assert_ok();
-    assert_eq!(run.get("nonblocking_accept"), "WouldBlock");
-    assert_eq!(run.get("timed_accept"), "TimedOut");
+    assert_eq!(run.get("nonblocking_accept"), "err:WouldBlock:would-block");
+    assert_eq!(run.get("timed_accept"), "err:TimedOut:timed-out");
     assert_eq!(run.get("local"), "/run/t/l.sock");
     drop((accepted, client, peer));
     assert_eq!(
@@ -121,7 +120,7 @@ fn accepted_sockets_are_ordinary_handles() {
 /// Eight sandboxes from one engine at once, each with its own limits.
 #[test]
 fn many_sandboxes_from_one_engine_each_with_its_own_limits() {
-    let _serial = serial(&[guests::SERVERS]);
+    let _fds = support::exclusive(&[guests::SERVERS]);
     let rt = support::runtime();
     let pre = rt.prepare(&support::component(guests::SERVERS)).unwrap();
     let baseline = open_fds();
