@@ -3,18 +3,13 @@
 //! still serve a normal call. `misuse <case>`; a stream socket to the peer
 //! is granted as "peer". Prints `key=value` lines.
 
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "capsock:sockets/imports",
-    ownership: Borrowing { duplicate_if_necessary: true },
-    features: ["clocks-timezone"],
-    generate_all,
-});
+#[path = "../raw.rs"]
+mod raw;
 
-use crate::capsock::sockets::descriptors::Descriptor;
-use crate::capsock::sockets::preopens;
-use crate::capsock::sockets::sockets::{self, AncillaryOut, HandleRef, RawControlParam, Socket};
-use crate::capsock::sockets::types::{
+use raw::capsock::sockets::descriptors::Descriptor;
+use raw::capsock::sockets::preopens;
+use raw::capsock::sockets::sockets::{self, AncillaryOut, HandleRef, RawControlParam, Socket};
+use raw::capsock::sockets::types::{
     AddressParam, Credentials, ErrorCode, Ipv4SocketAddress, Ipv6SocketAddress, RecvFlags,
     SendFlags, SocketType,
 };

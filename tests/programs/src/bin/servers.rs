@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use capsock::{wait, AsHandle, UnixListener, UnixStream};
+use capsock::{wait, AsHandle, SocketExt, UnixListener, UnixStream};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -94,7 +94,7 @@ fn accept(path: &str) {
     println!("timed_accept={:?}", listener.accept().unwrap_err().kind());
     listener.set_accept_timeout(None).unwrap();
     (&peer).write_all(b"listening").unwrap();
-    let conn = listener.accept().unwrap();
+    let (conn, _) = listener.accept().unwrap();
     peer.send_fds(b"conn", &[conn.as_handle()]).unwrap();
     println!(
         "local={}",
@@ -110,7 +110,7 @@ fn accept(path: &str) {
 /// Started by socket activation: greets one client on the "web" listener.
 fn activated() {
     let listener = UnixListener::preopened("web").unwrap();
-    let mut conn = listener.accept().unwrap();
+    let (mut conn, _) = listener.accept().unwrap();
     conn.write_all(b"hello from an activated guest\n").unwrap();
 }
 
