@@ -31,9 +31,10 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
-//! Every call maps to one host call (the control-message layout behind
-//! [`cmsg_space`] is asked once); errors are [`std::io::Error`]s whose
-//! inner error is the host's [`ErrorCode`] (see [`error_code`]).
+//! Each call is one host call (a listener's `accept` adds the peer's
+//! address, `getpeername(2)`; [`cmsg_space`] asks the host once, then never
+//! again); errors are [`std::io::Error`]s whose inner error is the host's
+//! [`ErrorCode`] (see [`error_code`]).
 
 #![deny(missing_docs)]
 

@@ -37,9 +37,12 @@ impl Kind {
         self.unix == (family == AddressFamily::Unix)
     }
 
-    fn describe(self) -> String {
-        let family = if self.unix { "Unix" } else { "IP" };
-        format!("a {family} {} socket", type_name(self.ty))
+    fn family_name(self) -> &'static str {
+        if self.unix {
+            "Unix"
+        } else {
+            "IP"
+        }
     }
 }
 
@@ -128,7 +131,11 @@ impl Sock {
                     // The fd moved into `inner`: move it back into a handle.
                     let error = io::Error::new(
                         io::ErrorKind::InvalidInput,
-                        format!("a {:?} socket, not {}", inner.family(), kind.describe()),
+                        format!(
+                            "a {:?} socket, not a {} socket",
+                            inner.family(),
+                            kind.family_name()
+                        ),
                     );
                     let handle = Sock::new(inner).into_handle();
                     return Err(IntoSocketError { error, handle });
@@ -137,7 +144,11 @@ impl Sock {
             },
             Some(t) => io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("a {} socket, not {}", type_name(t), kind.describe()),
+                format!(
+                    "a {} socket, not a {} socket",
+                    type_name(t),
+                    type_name(kind.ty)
+                ),
             ),
             None => io::Error::new(
                 io::ErrorKind::InvalidInput,
