@@ -21,17 +21,16 @@ const READ_CHUNK: usize = 1 << 20;
 /// It reads and writes like a [`std::fs::File`] where its kind allows
 /// ([`Read`], [`Write`], [`Seek`], [`read_at`](Self::read_at),
 /// [`write_at`](Self::write_at)); a socket becomes a
-/// [`UnixStream`](crate::UnixStream) (or datagram / seqpacket socket) with
-/// `try_from`.
+/// [`UnixStream`](crate::UnixStream) (or any other socket type) with
+/// `try_from`, and any socket becomes an `OwnedHandle` with `from`.
 ///
 /// ```no_run
 /// use std::io::Read;
-/// use capsock::UnixStream;
+/// use capsock::{SocketExt, UnixStream};
 ///
 /// let sock = UnixStream::preopened("broker")?;
-/// let (_data, handles, _flags, _addr) = sock.recv_fds(1024, 1)?;
 /// let mut text = String::new();
-/// for mut h in handles {
+/// for mut h in sock.recv_fds(1024, 1)?.fds {
 ///     h.read_to_string(&mut text)?;
 /// }
 /// # Ok::<(), std::io::Error>(())

@@ -8,17 +8,22 @@
 //! and lending one to a send takes a [`BorrowedHandle`].
 //!
 //! The API mirrors `std::os::unix::net` ([`UnixStream`], [`UnixDatagram`],
-//! plus [`UnixSeqpacket`]) and Python's `socket.send_fds` / `recv_fds`.
+//! [`UnixListener`], [`UnixSocketAddr`], plus [`UnixSeqpacket`]) and
+//! `std::net` ([`UdpSocket`], [`TcpStream`], [`TcpListener`]): what std's
+//! types have is inherent, under std's names. What std lacks — `sendmsg` /
+//! `recvmsg` with typed ancillary items, Python's `socket.send_fds` /
+//! `recv_fds`, receive options, readiness — is the one extension trait
+//! [`SocketExt`], implemented by every socket that carries data.
 //!
 //! ```no_run
 //! use std::io::Read;
-//! use capsock::UnixStream;
+//! use capsock::{SocketExt, UnixStream};
 //!
 //! // `capsock run --unix-connect broker=/run/broker.sock plugin.wasm`
 //! let broker = UnixStream::preopened("broker")?;
-//! let (data, handles, _flags, _addr) = broker.recv_fds(1024, 8)?;
-//! println!("{} with {} files", String::from_utf8_lossy(&data), handles.len());
-//! for mut file in handles {
+//! let got = broker.recv_fds(1024, 8)?;
+//! println!("{} with {} files", String::from_utf8_lossy(&got.data), got.fds.len());
+//! for mut file in got.fds {
 //!     let mut text = String::new();
 //!     file.read_to_string(&mut text)?;
 //!     println!("{text}");
@@ -26,8 +31,10 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
-//! Every call maps to one host call; errors are [`std::io::Error`]s whose
-//! inner error is the host's [`ErrorCode`] (see [`error_code`]).
+//! Each call is one host call (a listener's `accept` adds the peer's
+//! address, `getpeername(2)`; [`cmsg_space`] asks the host once, then never
+//! again); errors are [`std::io::Error`]s whose inner error is the host's
+//! [`ErrorCode`] (see [`error_code`]).
 
 #![deny(missing_docs)]
 
@@ -60,14 +67,15 @@ mod poll;
 
 use std::io;
 
+pub use bindings::capsock::sockets::types::AddressFamily;
 pub use error::{error_code, ErrorCode};
 pub use handle::{AsHandle, BorrowedHandle, DescriptorKind, Metadata, OwnedHandle, SocketType};
-pub use net::ip::{TcpListener, TcpStream, UdpSocket};
 pub use net::{
-    cmsg_len, cmsg_space, AddressFamily, Ancillary, AncillaryData, Credentials, ErrorOrigin,
-    ExtendedError, IntoSocketError, MessageFlags, ReceiveOption, RecvFds, RecvFlags, RecvMsg,
-    SendFlags, SocketAddr, Timestamp, Timestamping, TimestampingFlags, UnixDatagram, UnixListener,
-    UnixSeqpacket, UnixSeqpacketListener, UnixStream, FD_SIZE,
+    cmsg_len, cmsg_space, Connection, Credentials, ErrorOrigin, ExtendedError, Incoming,
+    IntoSocketError, Listener, MessageFlags, ReceiveOption, RecvAncillary, RecvFds, RecvFlags,
+    RecvMsg, SendAncillary, SendFlags, SocketExt, TcpListener, TcpStream, Timestamp, Timestamping,
+    TimestampingFlags, UdpSocket, UnixDatagram, UnixListener, UnixSeqpacket, UnixSeqpacketListener,
+    UnixSocketAddr, UnixStream, FD_SIZE,
 };
 pub use poll::{wait, Ready};
 

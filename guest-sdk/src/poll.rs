@@ -7,9 +7,12 @@ use std::time::Duration;
 use crate::bindings::wasi::clocks::monotonic_clock;
 use crate::bindings::wasi::io::poll::{self, Pollable};
 
-/// Readiness of one socket in one direction: from `readable()` or
-/// `writable()` on a socket or listener. Keep it and wait on it as often as
-/// needed.
+/// Readiness of one socket or handle in one direction: from
+/// [`SocketExt::readable`](crate::SocketExt::readable) /
+/// [`writable`](crate::SocketExt::writable), a listener's
+/// [`readable`](crate::Listener::readable), or an
+/// [`OwnedHandle`](crate::OwnedHandle)'s. Keep it and wait on it as often
+/// as needed.
 #[derive(Debug)]
 pub struct Ready {
     pub(crate) pollable: Pollable,
@@ -27,7 +30,7 @@ impl Ready {
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use capsock::{wait, UnixStream};
+/// use capsock::{wait, SocketExt, UnixStream};
 ///
 /// let a = UnixStream::preopened("a")?;
 /// let b = UnixStream::preopened("b")?;

@@ -1,200 +1,176 @@
-//! UDP and TCP sockets, shaped like `std::net`, with the same `send_msg` /
-//! `recv_msg` as the Unix sockets and the IP control messages typed.
+//! UDP and TCP sockets, shaped like `std::net`, with the same
+//! [`SocketExt`] as the Unix sockets and the IP control messages typed.
 //!
 //! Every address a guest binds, connects or sends to must be allowed by the
 //! host's network policy (`capsock run --allow-ip CIDR[:PORTS]`); others
 //! fail with `PermissionDenied` before any packet leaves. There is no name
-//! resolution: addresses are `std::net::SocketAddr`s.
+//! resolution: addresses are [`std::net::SocketAddr`]s, or what parses as
+//! one (`"127.0.0.1:80"`, `(Ipv4Addr::LOCALHOST, 80)`), as std's
+//! [`ToSocketAddrs`] takes them.
 
-use std::io::{self, IoSlice, IoSliceMut};
-use std::net::{Shutdown, SocketAddr as IpSocketAddr};
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
 
-use super::{Ancillary, RecvMsg, Sock, SocketAddr};
-use crate::bindings::capsock::sockets::sockets::Socket;
+use super::listener::{Connection, Listener};
+use super::sock::{socket_impls, std_methods, stream_io, Kind, Sock};
+use super::SocketExt;
 use crate::bindings::capsock::sockets::types::AddressFamily;
-use crate::error::to_io;
 use crate::handle::SocketType;
-use crate::{RecvFlags, SendFlags};
 
-fn family_of(addr: &IpSocketAddr) -> AddressFamily {
-    match addr {
-        IpSocketAddr::V4(_) => AddressFamily::Ipv4,
-        IpSocketAddr::V6(_) => AddressFamily::Ipv6,
-    }
-}
-
-fn new_sock(family: AddressFamily, ty: SocketType) -> io::Result<Sock> {
-    Socket::create_ip(family, ty)
-        .map(|inner| Sock { inner })
-        .map_err(to_io)
-}
-
-fn ip_addr(a: SocketAddr) -> io::Result<IpSocketAddr> {
-    match a {
-        SocketAddr::Inet(ip) => Ok(ip),
-        other => Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("not an IP address: {other:?}"),
-        )),
-    }
-}
-
-/// Methods UDP and TCP sockets share.
-macro_rules! ip_common {
-    ($name:ident) => {
-        impl $name {
-            /// `getsockname(2)`.
-            pub fn local_addr(&self) -> io::Result<IpSocketAddr> {
-                ip_addr(self.sock.local_addr()?)
-            }
-
-            super::sock_options!();
-
-            /// `sendmsg(2)` with typed ancillary items ([`Ancillary::Ttl`],
-            /// [`Ancillary::Ipv4PacketInfo`], [`Ancillary::SegmentSize`], ...).
-            pub fn send_msg(
-                &self,
-                bufs: &[IoSlice<'_>],
-                ancillary: &[Ancillary<'_>],
-                flags: SendFlags,
-                to: Option<IpSocketAddr>,
-            ) -> io::Result<usize> {
-                let to = to.map(SocketAddr::Inet);
-                self.sock.send_msg(bufs, ancillary, flags, to.as_ref())
-            }
-
-            /// `recvmsg(2)`: data into `bufs`, up to `control_space` bytes of
-            /// control data (size it with [`cmsg_space`](crate::cmsg_space)).
-            /// [`RecvFlags::ERROR_QUEUE`] reads the error queue.
-            pub fn recv_msg(
-                &self,
-                bufs: &mut [IoSliceMut<'_>],
-                control_space: usize,
-                flags: RecvFlags,
-            ) -> io::Result<RecvMsg> {
-                self.sock.recv_msg(bufs, control_space, flags)
-            }
+/// `f` on each address `addr` resolves to until one succeeds, as std's
+/// `std::net` constructors do: the last error, or `InvalidInput` if there
+/// is no address.
+fn each_addr<T>(
+    addr: impl ToSocketAddrs,
+    mut f: impl FnMut(&SocketAddr) -> io::Result<T>,
+) -> io::Result<T> {
+    let mut last = None;
+    for a in addr.to_socket_addrs()? {
+        match f(&a) {
+            Ok(t) => return Ok(t),
+            Err(e) => last = Some(e),
         }
-
-        super::socket_handle!($name);
-    };
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "could not resolve to any addresses",
+        )
+    }))
 }
 
-/// A UDP socket, like `std::net::UdpSocket`.
+/// A UDP socket, like `std::net::UdpSocket`; messages with ancillary data
+/// (TTL, packet info, GSO, timestamps, the error queue) through
+/// [`SocketExt`].
 ///
 /// ```no_run
 /// use capsock::UdpSocket;
 ///
-/// let sock = UdpSocket::bind("127.0.0.1:0".parse().unwrap())?;
-/// sock.send_to(b"ping", "127.0.0.1:9000".parse().unwrap())?;
+/// // capsock run --allow-ip 127.0.0.1 guest.wasm
+/// let sock = UdpSocket::bind("127.0.0.1:0")?;
+/// sock.send_to(b"ping", "127.0.0.1:9000")?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct UdpSocket {
     sock: Sock,
 }
 
-ip_common!(UdpSocket);
+const UDP: Kind = Kind {
+    unix: false,
+    ty: SocketType::Datagram,
+};
 
 impl UdpSocket {
     /// A UDP socket bound to `addr` (port 0: any port, where the policy
-    /// allows port 0).
-    pub fn bind(addr: IpSocketAddr) -> io::Result<UdpSocket> {
-        let sock = new_sock(family_of(&addr), SocketType::Datagram)?;
-        sock.bind(&SocketAddr::Inet(addr))?;
-        Ok(UdpSocket { sock })
+    /// allows port 0), like std's `UdpSocket::bind`.
+    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
+        each_addr(addr, |a| Sock::bound(UDP.ty, a)).map(|sock| UdpSocket { sock })
     }
 
-    /// An unbound UDP socket of `family` (the kernel binds it on first send).
+    /// An unbound UDP socket of `family` (the kernel binds it on the first
+    /// send). std has no such constructor.
     pub fn unbound(family: AddressFamily) -> io::Result<UdpSocket> {
-        Ok(UdpSocket {
-            sock: new_sock(family, SocketType::Datagram)?,
-        })
+        Sock::create_ip(family, UDP.ty).map(|sock| UdpSocket { sock })
     }
 
-    /// `connect(2)`: the default destination, and the only source received.
-    pub fn connect(&self, addr: IpSocketAddr) -> io::Result<()> {
-        self.sock.connect(&SocketAddr::Inet(addr))
+    /// `connect(2)`: the default destination, and the only source
+    /// received, like std's `UdpSocket::connect`.
+    pub fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
+        each_addr(addr, |a| self.sock.connect(a))
     }
 
-    /// Sends one datagram to the connected address.
+    /// Sends one datagram to the connected address, like std's
+    /// `UdpSocket::send`.
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
         self.sock.send(buf)
     }
 
-    /// Sends one datagram to `addr`.
-    pub fn send_to(&self, buf: &[u8], addr: IpSocketAddr) -> io::Result<usize> {
-        self.send_msg(&[IoSlice::new(buf)], &[], SendFlags::empty(), Some(addr))
+    /// Sends one datagram to the first address `addr` resolves to, like
+    /// std's `UdpSocket::send_to`.
+    pub fn send_to(&self, buf: &[u8], addr: impl ToSocketAddrs) -> io::Result<usize> {
+        match addr.to_socket_addrs()?.next() {
+            Some(to) => self.sock.send_to(buf, &to),
+            None => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no addresses to send data to",
+            )),
+        }
     }
 
-    /// Receives one datagram (the rest of a longer one is discarded).
+    /// Receives one datagram (the rest of a longer one is discarded), like
+    /// std's `UdpSocket::recv`.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.sock.recv(buf)
     }
 
-    /// Receives one datagram and its sender.
-    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, IpSocketAddr)> {
-        let (n, from) = self.sock.recv_into(buf, RecvFlags::empty())?;
-        let from = from.ok_or_else(|| io::Error::other("no sender address"))?;
-        Ok((n, ip_addr(from)?))
-    }
-
-    /// `getpeername(2)`.
-    pub fn peer_addr(&self) -> io::Result<IpSocketAddr> {
-        ip_addr(self.sock.peer_addr()?)
+    /// Receives one datagram and its sender, like std's
+    /// `UdpSocket::recv_from`.
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let (n, from) = self.sock.recv_from(buf)?;
+        Ok((
+            n,
+            from.ok_or_else(|| io::Error::other("no sender address"))?,
+        ))
     }
 }
 
-/// A TCP connection, like `std::net::TcpStream`.
+socket_impls!(UdpSocket, UDP);
+std_methods!(UdpSocket, SocketAddr, "UdpSocket");
+
+impl SocketExt for UdpSocket {
+    type Addr = SocketAddr;
+}
+
+/// A TCP connection, like `std::net::TcpStream`: [`Read`](std::io::Read)
+/// and [`Write`](std::io::Write) (on `&TcpStream` too), and
+/// [`SocketExt`] (descriptors are refused: `Unsupported`).
 pub struct TcpStream {
     sock: Sock,
 }
 
-ip_common!(TcpStream);
+const TCP: Kind = Kind {
+    unix: false,
+    ty: SocketType::Stream,
+};
 
 impl TcpStream {
-    /// Connects to `addr`, which the network policy must allow.
-    pub fn connect(addr: IpSocketAddr) -> io::Result<TcpStream> {
-        let sock = new_sock(family_of(&addr), SocketType::Stream)?;
-        sock.connect(&SocketAddr::Inet(addr))?;
-        Ok(TcpStream { sock })
-    }
-
-    /// `getpeername(2)`.
-    pub fn peer_addr(&self) -> io::Result<IpSocketAddr> {
-        ip_addr(self.sock.peer_addr()?)
-    }
-
-    /// `shutdown(2)`.
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.sock.shutdown(how)
+    /// Connects to `addr` (each address it resolves to in turn), which
+    /// the network policy must allow, like std's `TcpStream::connect`.
+    pub fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        each_addr(addr, |a| Sock::connected(TCP.ty, a)).map(|sock| TcpStream { sock })
     }
 }
 
-super::stream_io!(TcpStream);
+socket_impls!(TcpStream, TCP);
+std_methods!(TcpStream, SocketAddr, "TcpStream", shutdown);
+stream_io!(TcpStream);
 
-/// A TCP listening socket, like `std::net::TcpListener`.
-pub struct TcpListener {
-    sock: Sock,
+impl SocketExt for TcpStream {
+    type Addr = SocketAddr;
 }
 
-ip_common!(TcpListener);
+impl Connection for TcpStream {}
 
-impl TcpListener {
-    /// Binds `addr` with `SO_REUSEADDR` (as std does) and listens.
-    pub fn bind(addr: IpSocketAddr) -> io::Result<TcpListener> {
-        let sock = new_sock(family_of(&addr), SocketType::Stream)?;
-        sock.inner.set_reuse_address(true).map_err(to_io)?;
-        sock.bind(&SocketAddr::Inet(addr))?;
-        sock.listen(128)?;
-        Ok(TcpListener { sock })
-    }
+/// A TCP listening socket, like `std::net::TcpListener` (see
+/// [`Listener`]): `accept` returns `(TcpStream, SocketAddr)`.
+///
+/// ```no_run
+/// use std::io::Write;
+/// use capsock::TcpListener;
+///
+/// // capsock run --allow-ip 127.0.0.1:8080 guest.wasm
+/// let listener = TcpListener::bind("127.0.0.1:8080")?;
+/// let (mut conn, peer) = listener.accept()?;
+/// writeln!(conn, "hello, {peer}")?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub type TcpListener = Listener<TcpStream>;
 
-    /// The next connection and its peer's address.
-    pub fn accept(&self) -> io::Result<(TcpStream, IpSocketAddr)> {
-        let conn = TcpStream {
-            sock: self.sock.accept()?,
-        };
-        let peer = conn.peer_addr()?;
-        Ok((conn, peer))
+impl Listener<TcpStream> {
+    /// Binds `addr` (each address it resolves to in turn) with
+    /// `SO_REUSEADDR`, as std does, and listens, like std's
+    /// `TcpListener::bind`.
+    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        each_addr(addr, |a| Sock::listening(TCP.ty, a, true)).map(Listener::from_sock)
     }
 }

@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 
-use capsock::{DescriptorKind, ErrorOrigin, MessageFlags, SocketAddr};
+use capsock::{DescriptorKind, ErrorOrigin, MessageFlags, UnixSocketAddr};
 
 /// A value written as the table of the crate docs says.
 pub trait Report {
@@ -165,13 +165,12 @@ impl Report for std::net::SocketAddr {
     }
 }
 
-impl Report for SocketAddr {
+impl Report for UnixSocketAddr {
     fn report(&self) -> String {
         match self {
-            SocketAddr::Unnamed => "unnamed".to_string(),
-            SocketAddr::Pathname(p) => Text(p).report(),
-            SocketAddr::Abstract(name) => format!("@{}", Text(name).report()),
-            SocketAddr::Inet(a) => a.report(),
+            UnixSocketAddr::Unnamed => "unnamed".to_string(),
+            UnixSocketAddr::Pathname(p) => Text(p).report(),
+            UnixSocketAddr::Abstract(name) => format!("@{}", Text(name).report()),
         }
     }
 }

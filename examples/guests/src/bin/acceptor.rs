@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use capsock::{wait, AsHandle, UnixListener, UnixStream};
+use capsock::{wait, AsHandle, SocketExt, UnixListener, UnixStream};
 
 fn main() -> std::io::Result<()> {
     let limit: usize = std::env::args()
@@ -27,7 +27,7 @@ fn main() -> std::io::Result<()> {
             eprintln!("acceptor: no connection for 30 s, stopping");
             break;
         }
-        let conn = listener.accept()?;
+        let (conn, _peer) = listener.accept()?;
         workers[served % workers.len()].send_fds(b"c", &[conn.as_handle()])?;
         // Our copy closes here; the worker holds the connection now.
         served += 1;

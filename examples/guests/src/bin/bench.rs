@@ -18,7 +18,7 @@
 use std::io::{IoSliceMut, Read, Write};
 use std::time::Instant;
 
-use capsock::{cmsg_space, RecvFlags, UnixSeqpacket, UnixStream, FD_SIZE};
+use capsock::{cmsg_space, RecvFlags, SocketExt, UnixSeqpacket, UnixStream, FD_SIZE};
 
 fn arg(i: usize) -> usize {
     std::env::args()

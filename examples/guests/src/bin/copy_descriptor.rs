@@ -7,7 +7,7 @@
 
 use std::io::{Read, Write};
 
-use capsock::{AsHandle, UnixStream};
+use capsock::{AsHandle, SocketExt, UnixStream};
 
 fn main() -> std::io::Result<()> {
     let (sender, receiver) = UnixStream::pair()?;
@@ -20,9 +20,9 @@ fn main() -> std::io::Result<()> {
     println!("Sent {sent} byte with the pipe's read end");
 
     // Receive the copy, including that one byte of normal data.
-    let (data, mut handles, _flags, _addr) = receiver.recv_fds(1024, 1)?;
-    assert_eq!(data, b"\x00");
-    let mut duplicate = handles.pop().expect("one handle received");
+    let mut received = receiver.recv_fds(1024, 1)?;
+    assert_eq!(received.data, b"\x00");
+    let mut duplicate = received.fds.pop().expect("one handle received");
 
     // Demonstrate that the copy works just like the original.
     writer.write_all(b"Hello, world")?;

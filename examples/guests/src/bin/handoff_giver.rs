@@ -8,7 +8,7 @@
 
 use std::io::{Read, Write};
 
-use capsock::{AsHandle, UnixStream};
+use capsock::{AsHandle, SocketExt, UnixStream};
 
 fn main() -> std::io::Result<()> {
     let peer = UnixStream::preopened("peer")?;

@@ -4,12 +4,16 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::Shutdown;
 
-use capsock::UnixStream;
+use capsock::{RecvFds, SocketExt, UnixStream};
 
 fn main() -> std::io::Result<()> {
     let peer = UnixStream::preopened("peer")?;
-    let (note, mut handles, _, _) = peer.recv_fds(64, 1)?;
-    let channel = UnixStream::try_from(handles.pop().expect("a handed-off socket"))?;
+    let RecvFds {
+        data: note,
+        mut fds,
+        ..
+    } = peer.recv_fds(64, 1)?;
+    let channel = UnixStream::try_from(fds.pop().expect("a handed-off socket"))?;
     println!(
         "taker got {:?} and a socket",
         String::from_utf8_lossy(&note)

@@ -5,7 +5,7 @@
 
 use std::io::{IoSlice, IoSliceMut};
 
-use capsock::{RecvFlags, SendFlags, UnixStream};
+use capsock::{RecvFlags, SendFlags, SocketExt, UnixStream};
 
 fn main() -> std::io::Result<()> {
     let (sender, receiver) = UnixStream::pair()?;

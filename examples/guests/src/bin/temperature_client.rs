@@ -5,7 +5,7 @@
 //!
 //! Run it with its server: `python3 examples/run.py temperature`.
 
-use capsock::{AsHandle, UnixStream};
+use capsock::{AsHandle, SocketExt, UnixStream};
 
 fn main() -> std::io::Result<()> {
     let server = UnixStream::preopened("server")?;

@@ -7,7 +7,7 @@
 use std::io::{Read, Write};
 use std::net::Shutdown;
 
-use capsock::UnixStream;
+use capsock::{RecvFds, SocketExt, UnixStream};
 
 fn main() -> std::io::Result<()> {
     // The sandbox has no preopened directories: this must fail.
@@ -17,18 +17,20 @@ fn main() -> std::io::Result<()> {
     };
 
     let mut broker = UnixStream::preopened("broker")?;
-    let (data, handles, flags, _) = broker.recv_fds(1024, 8)?;
+    let RecvFds {
+        data, fds, flags, ..
+    } = broker.recv_fds(1024, 8)?;
     let mut report = format!(
         "plugin received {:?} with {} handle(s){}; {fs_probe}\n",
         String::from_utf8_lossy(&data),
-        handles.len(),
+        fds.len(),
         if flags.is_empty() {
             String::new()
         } else {
             format!(" (flags {flags:?})")
         },
     );
-    for (i, mut handle) in handles.into_iter().enumerate() {
+    for (i, mut handle) in fds.into_iter().enumerate() {
         let mut text = String::new();
         handle.read_to_string(&mut text)?;
         report += &format!("file {}: {}\n", i + 1, summarize(&text));

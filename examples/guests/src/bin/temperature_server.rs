@@ -7,16 +7,19 @@
 
 use std::io::Read;
 
-use capsock::UnixStream;
+use capsock::{SocketExt, UnixStream};
 
 fn main() -> std::io::Result<()> {
     let client = UnixStream::preopened("client")?;
     println!("Unix domain socket connected...");
-    let (msg, handles, _flags, _addr) = client.recv_fds(1024, 8)?;
+    let received = client.recv_fds(1024, 8)?;
     println!("Message received at server...");
-    println!("Non-ancillary message:{}", String::from_utf8_lossy(&msg));
+    println!(
+        "Non-ancillary message:{}",
+        String::from_utf8_lossy(&received.data)
+    );
     println!("Contents of the file descriptor:");
-    for (i, mut handle) in handles.into_iter().enumerate() {
+    for (i, mut handle) in received.fds.into_iter().enumerate() {
         let mut text = String::new();
         handle.read_to_string(&mut text)?;
         println!(

@@ -6,18 +6,18 @@
 
 use std::io::{BufRead, BufReader, Write};
 
-use capsock::UnixStream;
+use capsock::{SocketExt, UnixStream};
 
 fn main() -> std::io::Result<()> {
     let name = std::env::args().nth(1).unwrap_or_else(|| "?".into());
     let acceptor = UnixStream::preopened("acceptor")?;
     let mut served = 0;
     loop {
-        let (data, mut handles, _, _) = acceptor.recv_fds(16, 1)?;
-        if data.is_empty() && handles.is_empty() {
+        let mut received = acceptor.recv_fds(16, 1)?;
+        if received.data.is_empty() && received.fds.is_empty() {
             break; // the acceptor is done
         }
-        let Some(handle) = handles.pop() else {
+        let Some(handle) = received.fds.pop() else {
             continue;
         };
         let mut conn = UnixStream::try_from(handle)?;

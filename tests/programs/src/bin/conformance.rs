@@ -6,8 +6,9 @@
 use std::io::{IoSlice, IoSliceMut, Read, Write};
 
 use capsock::{
-    cmsg_len, cmsg_space, error_code, Ancillary, AncillaryData, AsHandle, MessageFlags, RecvFlags,
-    SendFlags, SocketAddr, UnixDatagram, UnixSeqpacket, UnixStream, FD_SIZE,
+    cmsg_len, cmsg_space, error_code, AsHandle, MessageFlags, RecvAncillary, RecvFds, RecvFlags,
+    SendAncillary, SendFlags, SocketExt, UnixDatagram, UnixSeqpacket, UnixSocketAddr, UnixStream,
+    FD_SIZE,
 };
 use capsock_test_programs::{Report, Text};
 
@@ -78,7 +79,7 @@ fn rights_shape(msg: &capsock::RecvMsg) -> String {
         .ancillary
         .iter()
         .filter_map(|a| match a {
-            AncillaryData::Rights(h) => Some(h.len().to_string()),
+            RecvAncillary::Rights(h) => Some(h.len().to_string()),
             _ => None,
         })
         .collect();
@@ -113,11 +114,13 @@ fn c01_send_hello() {
 }
 
 fn c02_receive_two_files() {
-    let (data, handles, flags, _) = peer().recv_fds(1024, 8).unwrap();
+    let RecvFds {
+        data, fds, flags, ..
+    } = peer().recv_fds(1024, 8).unwrap();
     println!("data={}", String::from_utf8_lossy(&data));
-    println!("handles={}", handles.len());
+    println!("handles={}", fds.len());
     println!("flags={}", flags.bits());
-    for (i, mut h) in handles.into_iter().enumerate() {
+    for (i, mut h) in fds.into_iter().enumerate() {
         let mut text = String::new();
         h.read_to_string(&mut text).unwrap();
         println!("kind{i}={}", h.kind().report());
@@ -128,8 +131,12 @@ fn c02_receive_two_files() {
 fn c03_copy_descriptor() {
     let peer = peer();
     // The peer made a pipe and lent us its read end.
-    let (_, mut handles, _, _) = peer.recv_fds(16, 1).unwrap();
-    let mut reader = handles.pop().expect("the pipe's read end");
+    let mut reader = peer
+        .recv_fds(16, 1)
+        .unwrap()
+        .fds
+        .pop()
+        .expect("the pipe's read end");
     // Twisted's copy_descriptor: one byte of data carries the copy.
     let sent = peer.send_fds(b"\x00", &[reader.as_handle()]).unwrap();
     println!("sent={sent}");
@@ -143,8 +150,12 @@ fn c03_copy_descriptor() {
 }
 
 fn c11_wrong_socket_type() {
-    let (_, mut handles, _, _) = peer().recv_fds(16, 1).unwrap();
-    let stream = handles.pop().expect("a stream socket handle");
+    let stream = peer()
+        .recv_fds(16, 1)
+        .unwrap()
+        .fds
+        .pop()
+        .expect("a stream socket handle");
     // A stream socket where a datagram socket is required: an error, and
     // the handle comes back untouched.
     let err = UnixDatagram::try_from(stream).unwrap_err();
@@ -192,9 +203,9 @@ fn c20_receive_many_drop_half() {
     let peer = peer();
     let mut kept = Vec::new();
     for i in 0..100 {
-        let (data, mut handles, _, _) = peer.recv_fds(16, 1).unwrap();
-        assert_eq!(data, format!("{i}").as_bytes());
-        let h = handles.pop().expect("one handle per message");
+        let mut got = peer.recv_fds(16, 1).unwrap();
+        assert_eq!(got.data, format!("{i}").as_bytes());
+        let h = got.fds.pop().expect("one handle per message");
         if i % 2 == 1 {
             kept.push(h);
         } // even ones are dropped right here
@@ -210,9 +221,11 @@ fn c20_receive_many_drop_half() {
 
 /// Receives one message with up to 8 fds and reports it, dropping the handles.
 fn recv_fds() {
-    let (data, handles, flags, _) = peer().recv_fds(1024, 8).unwrap();
+    let RecvFds {
+        data, fds, flags, ..
+    } = peer().recv_fds(1024, 8).unwrap();
     println!("data={}", String::from_utf8_lossy(&data));
-    println!("handles={}", handles.len());
+    println!("handles={}", fds.len());
     println!("flags={}", flags.report());
 }
 
@@ -261,12 +274,12 @@ fn c10_zero_bytes_with_an_fd() {
     let peer = peer();
     let (lent, _keep) = UnixStream::pair().unwrap();
     let rights = [lent.as_handle()];
-    let anc = [Ancillary::Rights(&rights)];
+    let anc = [SendAncillary::Rights(&rights)];
     let n = peer
         .send_msg(&[IoSlice::new(b"")], &anc, SendFlags::empty(), None)
         .unwrap();
     println!("stream_sent={n}");
-    let (_, mut handles, _, _) = peer.recv_fds(16, 2).unwrap();
+    let mut handles = peer.recv_fds(16, 2).unwrap().fds;
     let seq = UnixSeqpacket::try_from(handles.pop().unwrap()).unwrap();
     let dgram = UnixDatagram::try_from(handles.pop().unwrap()).unwrap();
     let n = dgram
@@ -280,8 +293,8 @@ fn c10_zero_bytes_with_an_fd() {
 }
 
 fn c14_datagram_truncated() {
-    let (_, mut handles, _, _) = peer().recv_fds(16, 1).unwrap();
-    let dgram = UnixDatagram::try_from(handles.pop().unwrap()).unwrap();
+    let handle = peer().recv_fds(16, 1).unwrap().fds.pop().unwrap();
+    let dgram = UnixDatagram::try_from(handle).unwrap();
     let mut buf = [0u8; 4];
     let msg = dgram
         .recv_msg(&mut [IoSliceMut::new(&mut buf)], 0, RecvFlags::empty())
@@ -301,20 +314,15 @@ fn c15_unconnected_datagram(peer_path: &str, own_path: &str) {
     println!("no_address={}", code(sock.send(b"lost").unwrap_err()));
     println!(
         "outside={}",
-        code(
-            sock.send_to(b"x", &SocketAddr::from_pathname("/tmp/elsewhere.sock"))
-                .unwrap_err()
-        )
+        code(sock.send_to(b"x", "/tmp/elsewhere.sock").unwrap_err())
     );
-    sock.bind_addr(&SocketAddr::from_pathname(own_path))
+    sock.bind_to_addr(&UnixSocketAddr::from_pathname(own_path).unwrap())
         .unwrap();
     println!(
         "local={}",
         sock.local_addr().unwrap().as_pathname().unwrap().display()
     );
-    let n = sock
-        .send_to(b"hello", &SocketAddr::from_pathname(peer_path))
-        .unwrap();
+    let n = sock.send_to(b"hello", peer_path).unwrap();
     println!("sent={n}");
     let mut buf = [0u8; 64];
     let (n, from) = sock.recv_from(&mut buf).unwrap();
@@ -376,7 +384,7 @@ fn c18_peer_closed() {
 
 fn c19_credentials() {
     let peer = peer();
-    peer.set_pass_cred(true).unwrap();
+    peer.set_passcred(true).unwrap();
     (&peer).write_all(b"ready").unwrap();
     let mut buf = [0u8; 1];
     let msg = peer
@@ -408,7 +416,7 @@ fn parity(cases: &[String]) {
             .ancillary
             .iter()
             .map(|a| match a {
-                AncillaryData::Rights(h) => h.len(),
+                RecvAncillary::Rights(h) => h.len(),
                 _ => 0,
             })
             .sum();

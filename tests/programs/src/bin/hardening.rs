@@ -5,7 +5,8 @@
 use std::io::{IoSlice, IoSliceMut, Read, Write};
 
 use capsock::{
-    error_code, wait, OwnedHandle, Ready, RecvFlags, SendFlags, UnixDatagram, UnixStream,
+    error_code, wait, OwnedHandle, Ready, RecvFlags, SendFlags, SocketExt, UnixDatagram,
+    UnixSocketAddr, UnixStream,
 };
 use capsock_test_programs::{error, show, Report};
 
@@ -258,11 +259,11 @@ fn bind_when_full(dir: &str) {
     let (a, _b) = held.pop().unwrap();
     drop(a);
     let sock = UnixDatagram::unbound().unwrap();
-    let addr = capsock::SocketAddr::from_pathname(format!("{dir}/sub/full.sock"));
-    show("bind_sub", sock.bind_addr(&addr));
+    let addr = UnixSocketAddr::from_pathname(format!("{dir}/sub/full.sock")).unwrap();
+    show("bind_sub", sock.bind_to_addr(&addr));
     show("local_after", sock.local_addr());
-    let top = capsock::SocketAddr::from_pathname(format!("{dir}/top.sock"));
-    show("bind_top", sock.bind_addr(&top));
+    let top = UnixSocketAddr::from_pathname(format!("{dir}/top.sock")).unwrap();
+    show("bind_top", sock.bind_to_addr(&top));
     show("local_top", sock.local_addr());
 }
 

@@ -5,22 +5,17 @@
 //! an error here is the bare `error-code` name, the raw WIT having no
 //! `std::io` error).
 
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "capsock:sockets/imports",
-    ownership: Borrowing { duplicate_if_necessary: true },
-    features: ["clocks-timezone"],
-    generate_all,
-});
+#[path = "../raw.rs"]
+mod raw;
 
-use crate::capsock::sockets::descriptors::Descriptor;
-use crate::capsock::sockets::preopens;
-use crate::capsock::sockets::sockets::{self, AncillaryOut, HandleRef, RawControlParam, Socket};
-use crate::capsock::sockets::types::{
+use capsock_test_programs::{ok, Report, DESCRIPTOR_KINDS};
+use raw::capsock::sockets::descriptors::Descriptor;
+use raw::capsock::sockets::preopens;
+use raw::capsock::sockets::sockets::{self, AncillaryOut, HandleRef, RawControlParam, Socket};
+use raw::capsock::sockets::types::{
     AddressParam, Credentials, DescriptorKind, ErrorCode, Ipv4SocketAddress, Ipv6SocketAddress,
     MessageFlags, RecvFlags, SendFlags, SocketType,
 };
-use capsock_test_programs::{ok, Report, DESCRIPTOR_KINDS};
 
 fn main() {
     let case = std::env::args().nth(1).expect("usage: misuse <case>");

@@ -5,7 +5,10 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use capsock::{wait, AsHandle, UnixListener, UnixStream};
+use capsock::{
+    cmsg_space, wait, AsHandle, OwnedHandle, SocketExt, UdpSocket, UnixDatagram, UnixListener,
+    UnixSeqpacket, UnixSeqpacketListener, UnixSocketAddr, UnixStream,
+};
 use capsock_test_programs::{error, show, Report};
 
 fn main() {
@@ -16,6 +19,7 @@ fn main() {
         "accept" => accept(&args[2]),
         "activated" => activated(),
         "count_pairs" => count_pairs(),
+        "std_shape" => std_shape(&args[2]),
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -86,7 +90,7 @@ fn accept(path: &str) {
     show("timed_accept", listener.accept().map(|_| ()));
     listener.set_accept_timeout(None).unwrap();
     (&peer).write_all(b"listening").unwrap();
-    let conn = listener.accept().unwrap();
+    let (conn, _) = listener.accept().unwrap();
     peer.send_fds(b"conn", &[conn.as_handle()]).unwrap();
     println!(
         "local={}",
@@ -102,7 +106,7 @@ fn accept(path: &str) {
 /// Started by socket activation: greets one client on the "web" listener.
 fn activated() {
     let listener = UnixListener::preopened("web").unwrap();
-    let mut conn = listener.accept().unwrap();
+    let (mut conn, _) = listener.accept().unwrap();
     conn.write_all(b"hello from an activated guest\n").unwrap();
 }
 
@@ -113,4 +117,75 @@ fn count_pairs() {
         held.push(p);
     }
     println!("pairs={}", held.len());
+}
+
+/// The std-shaped API over abstract names (`--allow-abstract`), each
+/// name `NAME-...`: listeners and connections made from addresses, accept
+/// with the peer's address, `incoming`, `try_clone`, `take_error`, and
+/// sockets turned into handles and back.
+fn std_shape(name: &str) {
+    let addr = |what: &str| UnixSocketAddr::from_abstract_name(format!("{name}-{what}")).unwrap();
+
+    let listener = UnixListener::bind_addr(&addr("stream")).unwrap();
+    println!(
+        "listener_local={}",
+        listener.local_addr().unwrap() == addr("stream")
+    );
+    let client = UnixStream::connect_addr(&addr("stream")).unwrap();
+    let (conn, peer) = listener.accept().unwrap();
+    println!("accept_peer={peer:?}");
+    println!(
+        "client_peer={}",
+        client.peer_addr().unwrap() == addr("stream")
+    );
+    let clone = client.try_clone().unwrap();
+    (&clone).write_all(b"via clone").unwrap();
+    drop(clone);
+    let mut buf = [0u8; 9];
+    (&conn).read_exact(&mut buf).unwrap();
+    println!("clone_wrote={}", String::from_utf8_lossy(&buf));
+    println!("take_error={:?}", conn.take_error().map(|e| e.is_none()));
+    let _more = [
+        UnixStream::connect_addr(&addr("stream")).unwrap(),
+        UnixStream::connect_addr(&addr("stream")).unwrap(),
+    ];
+    println!(
+        "incoming={}",
+        listener.incoming().take(2).filter(Result::is_ok).count()
+    );
+
+    // A socket becomes a plain handle and back; a wrong conversion gives
+    // the handle back, still usable.
+    let handle = OwnedHandle::from(conn);
+    println!("handle_kind={:?}", handle.kind());
+    let err = UnixDatagram::try_from(handle).unwrap_err();
+    println!("as_datagram={:?}", err.error().kind());
+    let conn = UnixStream::try_from(err.into_handle()).unwrap();
+    (&client).write_all(b"still").unwrap();
+    let mut five = [0u8; 5];
+    (&conn).read_exact(&mut five).unwrap();
+    println!("after_round_trip={}", String::from_utf8_lossy(&five));
+
+    let seq_listener = UnixSeqpacketListener::bind_addr(&addr("seqpacket")).unwrap();
+    let seq = UnixSeqpacket::connect_addr(&addr("seqpacket")).unwrap();
+    let (accepted, _) = seq_listener.accept().unwrap();
+    seq.send(b"packet").unwrap();
+    println!(
+        "seqpacket={}",
+        String::from_utf8_lossy(&accepted.recv_vec(64).unwrap())
+    );
+
+    let server = UnixDatagram::bind_addr(&addr("dgram")).unwrap();
+    let (a, _b) = UnixDatagram::pair().unwrap();
+    let sender = UnixDatagram::unbound().unwrap();
+    sender.bind_to_addr(&addr("sender")).unwrap();
+    sender.send_to_addr(b"to abstract", &addr("dgram")).unwrap();
+    let got = server.recv_fds(64, 1).unwrap();
+    println!("dgram_data={}", String::from_utf8_lossy(&got.data));
+    println!("dgram_from={}", got.addr == Some(addr("sender")));
+    let udp = UdpSocket::try_from(OwnedHandle::from(a)).unwrap_err();
+    println!("as_udp={:?}", udp.error().kind());
+    let a = UnixDatagram::try_from(udp.into_handle()).unwrap();
+    println!("back_as_datagram={}", a.send(b"x").is_ok());
+    println!("cmsg_space_stable={}", cmsg_space(4) == cmsg_space(4));
 }

@@ -14,8 +14,8 @@ use std::io::{IoSlice, IoSliceMut, Read, Write};
 use std::time::Duration;
 
 use capsock::{
-    cmsg_space, error_code, wait, Ancillary, AsHandle, OwnedHandle, RecvFlags, SendFlags,
-    UnixDatagram, UnixSeqpacket, UnixStream, FD_SIZE,
+    cmsg_space, error_code, wait, AsHandle, OwnedHandle, RecvFlags, SendAncillary, SendFlags,
+    SocketExt, UnixDatagram, UnixSeqpacket, UnixStream, FD_SIZE,
 };
 
 /// xorshift64*: small, seeded, good enough to pick operations.
@@ -127,7 +127,7 @@ impl Soak {
             0..0
         };
         let lent: Vec<_> = self.handles[lend].iter().map(|h| h.as_handle()).collect();
-        let anc = [Ancillary::Rights(&lent)];
+        let anc = [SendAncillary::Rights(&lent)];
         let anc = if lent.is_empty() { &anc[..0] } else { &anc[..] };
         let r = each!(&self.socks[i], s => s.send_msg(&[IoSlice::new(&data)], anc, flags, None));
         if let Some(n) = self.count("send", r) {
@@ -303,7 +303,7 @@ impl Soak {
             1 + self.rng.below(self.handles.len().min(4))
         };
         let lent: Vec<_> = self.handles[..n].iter().map(|h| h.as_handle()).collect();
-        let anc = [Ancillary::Rights(&lent)];
+        let anc = [SendAncillary::Rights(&lent)];
         let anc = if lent.is_empty() { &anc[..0] } else { &anc[..] };
         let r = self.peers[p].send_msg(&[IoSlice::new(&data)], anc, SendFlags::DONT_WAIT, None);
         self.count("send_peer", r);
