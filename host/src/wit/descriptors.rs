@@ -30,18 +30,6 @@ impl CapsockCtxView<'_> {
         self.descriptor(d)?.read(&self.ctx.interrupt, len, offset)
     }
 
-    /// A write of at most the message limit (a short write above it).
-    fn write_from(
-        &mut self,
-        d: &Resource<Descriptor>,
-        data: &[u8],
-        offset: Option<u64>,
-    ) -> CapsockResult<u64> {
-        let writer = self.table.get_mut(d)?.writer()?;
-        let max = self.ctx.limits.max_message_bytes;
-        writer.write(&self.ctx.interrupt, data, offset, max)
-    }
-
     fn set_descriptor_timeout(
         &mut self,
         d: Resource<Descriptor>,
@@ -86,9 +74,9 @@ impl HostDescriptor for CapsockCtxView<'_> {
     }
 
     // `write` and `write-at` are replaced by `wit::fast`, which reads the
-    // data in guest memory; these are the same body, for a linker without it.
-    fn write(&mut self, d: Resource<Descriptor>, data: Vec<u8>) -> CapsockResult<u64> {
-        self.write_from(&d, &data, None)
+    // data in guest memory.
+    fn write(&mut self, _: Resource<Descriptor>, _: Vec<u8>) -> CapsockResult<u64> {
+        Err(super::fast::not_linked(super::fast::WRITE))
     }
 
     fn read_at(
@@ -100,13 +88,8 @@ impl HostDescriptor for CapsockCtxView<'_> {
         self.read_new(&d, len, Some(offset))
     }
 
-    fn write_at(
-        &mut self,
-        d: Resource<Descriptor>,
-        data: Vec<u8>,
-        offset: u64,
-    ) -> CapsockResult<u64> {
-        self.write_from(&d, &data, Some(offset))
+    fn write_at(&mut self, _: Resource<Descriptor>, _: Vec<u8>, _: u64) -> CapsockResult<u64> {
+        Err(super::fast::not_linked(super::fast::WRITE_AT))
     }
 
     fn seek(&mut self, d: Resource<Descriptor>, from: SeekFrom) -> CapsockResult<u64> {

@@ -1,19 +1,18 @@
 //! Hand-written host functions for the calls that take a guest buffer:
 //! `socket.send`, `descriptor.write` and `descriptor.write-at`. The
-//! generated bindings would first copy the whole `list<u8>` into a `Vec`,
-//! and wasmtime traps a guest that hands the host more than 128 MiB in one
-//! call ("hostcall fuel"); these take the data as a [`WasmList`] and hand
-//! the guest's own bytes to the kernel, so a write of any size is a short
-//! write of at most the message limit, as `write(2)` may be.
+//! generated bindings would first copy the whole `list<u8>` into a new
+//! `Vec`; these take the data as a [`WasmList`] and hand the guest's own
+//! bytes to the kernel (at most the message limit of them: a short write,
+//! as `write(2)` may make). wasmtime bounds what one call may pass either
+//! way (its "hostcall fuel", 128 MiB by default: a guest passing more is
+//! trapped); the SDK never passes more than 16 MiB.
 //!
 //! They replace the generated functions under the same names (shadowing),
 //! so the names must be exactly the generated ones: they come from
 //! [`super::instance_name`], and a test below fails if the generated
-//! bindings define them elsewhere. The generated functions stay as the
-//! fallback with the same body ([`Sender::send`],
-//! [`DescriptorWriter::write`]); the `oversize_fast_send` test in
-//! `tests/` tells the two paths apart (only the fast one survives a
-//! 129 MiB send).
+//! bindings define them elsewhere. The generated functions, if ever
+//! reached, trap with [`not_linked`] instead of quietly copying; a test
+//! below tells the two apart.
 
 use wasmtime::component::{Linker, Resource, WasmList};
 use wasmtime::StoreContextMut;
@@ -71,6 +70,14 @@ fn write<T: CapsockView>(
     writer.write(&interrupt, bytes, offset, max)
 }
 
+/// What the generated `send`, `write` and `write-at` do: they are always
+/// replaced by this module's functions, so reaching one is a linking bug.
+pub(super) fn not_linked(name: &str) -> crate::error::CapsockError {
+    crate::error::CapsockError::trap(wasmtime::Error::msg(format!(
+        "capsock: the generated `{name}` was called: its replacement in wit/fast.rs was not linked"
+    )))
+}
+
 /// Defines the three functions over the generated ones (the linker must
 /// allow shadowing).
 pub(super) fn add_to_linker<T: CapsockView + 'static>(
@@ -104,11 +111,26 @@ mod tests {
     use super::*;
     use crate::bindings;
     use crate::ctx::{CapsockCtx, CapsockCtxView, HasCapsock};
-    use wasmtime::component::ResourceTable;
+    use std::os::fd::AsFd;
+    use wasmtime::component::{Component, ResourceTable};
+    use wasmtime::{Config, Engine, Store};
+    use wasmtime_wasi::p2::bindings::sync::Command;
+    use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+    use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
     struct Host {
         ctx: CapsockCtx,
         table: ResourceTable,
+        wasi: WasiCtx,
+    }
+
+    impl WasiView for Host {
+        fn ctx(&mut self) -> WasiCtxView<'_> {
+            WasiCtxView {
+                ctx: &mut self.wasi,
+                table: &mut self.table,
+            }
+        }
     }
 
     impl CapsockView for Host {
@@ -123,6 +145,56 @@ mod tests {
     /// With shadowing off, defining a name the generated bindings already
     /// defined fails: so each fast function's name is one the generated
     /// bindings use, and the fast function really replaces it.
+    /// Runs the `misuse huge` guest, which hands the host 100 MiB in one
+    /// `socket.send` and one `descriptor.write`, with capsock added by
+    /// `add`; its output, or the trap.
+    fn run_huge(add: fn(&mut Linker<Host>) -> wasmtime::Result<()>) -> wasmtime::Result<String> {
+        let engine = Engine::new(&Config::new()).unwrap();
+        let component = Component::from_file(&engine, capsock_test_artifacts::MISUSE).unwrap();
+        let mut linker = Linker::<Host>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).unwrap();
+        add(&mut linker).unwrap();
+        let (peer, _other) = std::os::unix::net::UnixStream::pair().unwrap();
+        let file = tempfile::tempfile().unwrap();
+        let stdout = MemoryOutputPipe::new(1 << 16);
+        let mut ctx = CapsockCtx::builder();
+        ctx.grant("peer", peer)
+            .grant("file", file.as_fd().try_clone_to_owned().unwrap());
+        let host = Host {
+            ctx: ctx.build(),
+            table: ResourceTable::new(),
+            wasi: WasiCtx::builder()
+                .args(&["misuse", "huge"])
+                .stdout(stdout.clone())
+                .build(),
+        };
+        let mut store = Store::new(&engine, host);
+        let command = Command::instantiate(&mut store, &component, &linker)?;
+        let _ = command.wasi_cli_run().call_run(&mut store)?;
+        Ok(String::from_utf8_lossy(&stdout.contents()).into_owned())
+    }
+
+    /// With the generated bindings alone the guest's `send` traps, naming
+    /// the missing function; with `add_to_linker` the fast functions take
+    /// the data in place and answer with short counts.
+    #[test]
+    fn the_generated_functions_trap_and_the_fast_ones_answer() {
+        let generated_only = |linker: &mut Linker<Host>| {
+            bindings::types::add_to_linker::<Host, HasCapsock>(linker, Host::capsock)?;
+            bindings::descriptors::add_to_linker::<Host, HasCapsock>(linker, Host::capsock)?;
+            bindings::sockets::add_to_linker::<Host, HasCapsock>(linker, Host::capsock)?;
+            bindings::preopens::add_to_linker::<Host, HasCapsock>(linker, Host::capsock)
+        };
+        let trap = run_huge(generated_only).expect_err("the generated send traps");
+        assert!(
+            format!("{trap:?}").contains("`[method]socket.send` was called"),
+            "{trap:?}"
+        );
+        let out = run_huge(crate::add_to_linker).expect("the fast functions take it");
+        assert!(out.contains("send=ok:true\n"), "{out}");
+        assert!(out.contains(&format!("write=ok:{}\n", 8 << 20)), "{out}");
+    }
+
     #[test]
     fn fast_functions_have_the_generated_names() {
         let engine = wasmtime::Engine::default();

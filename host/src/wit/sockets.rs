@@ -324,17 +324,9 @@ impl HostSocket for CapsockCtxView<'_> {
         })
     }
 
-    // `send` is replaced by `wit::fast`, which reads the data in guest
-    // memory; this is the same body, for a linker without it.
-    fn send(&mut self, s: Resource<Socket>, data: Vec<u8>, flags: SendFlags) -> CapsockResult<u64> {
-        let sender = self.socket(&s)?.sender();
-        let ctx = &self.ctx;
-        sender.send(
-            &ctx.interrupt,
-            &data,
-            convert::send_flags(flags),
-            &ctx.limits,
-        )
+    // Replaced by `wit::fast`, which reads the data in guest memory.
+    fn send(&mut self, _: Resource<Socket>, _: Vec<u8>, _: SendFlags) -> CapsockResult<u64> {
+        Err(super::fast::not_linked(super::fast::SEND))
     }
 
     fn recv(

@@ -34,6 +34,7 @@ fn main() {
         "paths" => paths(),
         "oob_zero_length" => oob_zero_length(),
         "cmsg_sizes" => cmsg_sizes(),
+        "huge" => huge(),
         other => panic!("unknown case {other}"),
     }
     // The host still serves the next call.
@@ -377,4 +378,16 @@ fn cmsg_sizes() {
     for len in [0, 1, 4, 12, 4 * 253, u32::MAX - 23, u32::MAX - 22, u32::MAX] {
         println!("cmsg_space_{len}={}", sockets::cmsg_space(len));
     }
+}
+
+/// 100 MiB handed to the host in one `socket.send` and one
+/// `descriptor.write` (the SDK never passes more than 16 MiB): a short send
+/// and a short write of at most the message limit.
+fn huge() {
+    let data = vec![7u8; 100 << 20];
+    let (a, _b) = Socket::pair(SocketType::Stream).unwrap();
+    let short = |n: u64| n > 0 && n <= 8 << 20;
+    report("send", a.send(&data, SendFlags::DONT_WAIT).map(short));
+    let file = preopens::take("file").expect("grant \"file\"");
+    report("write", file.write(&data));
 }
