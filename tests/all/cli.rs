@@ -456,6 +456,31 @@ fn pair_runs_a_capability_handoff_and_reports_fd_accounting() {
     assert!(stdout(&out).contains("exit status 1"), "{}", stdout(&out));
 }
 
+/// A guest that traps leaves nothing open either: `capsock pair` counts
+/// the host's fds after the trap's error (which keeps the guest's code and
+/// its memory image alive) is gone, and reports them equal.
+#[test]
+fn pair_reports_no_leak_after_a_guest_traps() {
+    let _fds = support::shared();
+    let out = capsock(&[
+        "pair",
+        guests::HARDENING,
+        guests::CLI_PROBE,
+        "--",
+        "recurse",
+        "100000000",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(134), "{text}{}", stderr(&out));
+    assert!(text.contains("hardening.wasm: the guest trapped"), "{text}");
+    assert!(text.contains("cli_probe.wasm: exit status 0"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("host open fds:") && l.ends_with("(equal)")),
+        "{text}"
+    );
+}
+
 /// Connects to `path` once something listens there (20 s at most).
 fn connect_when_listening(path: &Path) -> std::os::unix::net::UnixStream {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);

@@ -67,6 +67,44 @@ fn nonblocking_mode_and_timeouts() {
     drop(a);
 }
 
+/// The SDK's std-shaped API end to end over abstract names: listeners and
+/// streams from `bind_addr`/`connect_addr`, `accept` with the peer's
+/// address, `incoming`, `try_clone`, `take_error`, sockets turned into
+/// handles and back (a wrong conversion gives the handle back), seqpacket
+/// and datagram sockets on abstract names, `send_to_addr`.
+#[test]
+fn the_sdks_std_shaped_api_over_abstract_names() {
+    let _fds = support::shared();
+    let mut policy = Policy::new();
+    policy.allow_abstract_names(true);
+    let name = format!("capsock-std-shape-{}", std::process::id());
+    let opts = Options {
+        policy: Some(policy),
+        ..Options::default()
+    };
+    let run = run_guest_with(guests::SERVERS, &["std_shape", &name], Vec::new(), opts).unwrap();
+    run.assert_ok();
+    for (key, want) in [
+        ("listener_local", "true"),
+        ("accept_peer", "unnamed"),
+        ("client_peer", "true"),
+        ("clone_wrote", "via clone"),
+        ("take_error", "ok:true"),
+        ("incoming", "2"),
+        ("handle_kind", "socket"),
+        ("as_datagram", "err:InvalidInput"),
+        ("after_round_trip", "still"),
+        ("seqpacket", "packet"),
+        ("dgram_data", "to abstract"),
+        ("dgram_from", "true"),
+        ("as_udp", "err:InvalidInput"),
+        ("back_as_datagram", "true"),
+        ("cmsg_space_stable", "true"),
+    ] {
+        assert_eq!(run.get(key), want, "{key}: {run:?}");
+    }
+}
+
 /// A guest listens below a granted directory, accepts a native client and
 /// passes the accepted socket on with SCM_RIGHTS, as any other handle.
 #[test]

@@ -133,7 +133,7 @@ fn std_shape(name: &str) {
     );
     let client = UnixStream::connect_addr(&addr("stream")).unwrap();
     let (conn, peer) = listener.accept().unwrap();
-    println!("accept_peer={peer:?}");
+    println!("accept_peer={}", peer.report());
     println!(
         "client_peer={}",
         client.peer_addr().unwrap() == addr("stream")
@@ -144,7 +144,7 @@ fn std_shape(name: &str) {
     let mut buf = [0u8; 9];
     (&conn).read_exact(&mut buf).unwrap();
     println!("clone_wrote={}", String::from_utf8_lossy(&buf));
-    println!("take_error={:?}", conn.take_error().map(|e| e.is_none()));
+    show("take_error", conn.take_error().map(|e| e.is_none()));
     let _more = [
         UnixStream::connect_addr(&addr("stream")).unwrap(),
         UnixStream::connect_addr(&addr("stream")).unwrap(),
@@ -157,9 +157,9 @@ fn std_shape(name: &str) {
     // A socket becomes a plain handle and back; a wrong conversion gives
     // the handle back, still usable.
     let handle = OwnedHandle::from(conn);
-    println!("handle_kind={:?}", handle.kind());
+    println!("handle_kind={}", handle.kind().report());
     let err = UnixDatagram::try_from(handle).unwrap_err();
-    println!("as_datagram={:?}", err.error().kind());
+    println!("as_datagram={}", error(err.error()));
     let conn = UnixStream::try_from(err.into_handle()).unwrap();
     (&client).write_all(b"still").unwrap();
     let mut five = [0u8; 5];
@@ -184,7 +184,7 @@ fn std_shape(name: &str) {
     println!("dgram_data={}", String::from_utf8_lossy(&got.data));
     println!("dgram_from={}", got.addr == Some(addr("sender")));
     let udp = UdpSocket::try_from(OwnedHandle::from(a)).unwrap_err();
-    println!("as_udp={:?}", udp.error().kind());
+    println!("as_udp={}", error(udp.error()));
     let a = UnixDatagram::try_from(udp.into_handle()).unwrap();
     println!("back_as_datagram={}", a.send(b"x").is_ok());
     println!("cmsg_space_stable={}", cmsg_space(4) == cmsg_space(4));
