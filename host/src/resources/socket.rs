@@ -42,7 +42,7 @@ pub(crate) fn socket_kind(fd: BorrowedFd<'_>) -> Result<SocketKind, ErrorCode> {
         libc::AF_INET6 => AddressFamily::Ipv6,
         _ => return Err(ErrorCode::NotSupported),
     };
-    let protocol = sys::int_option(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL)?;
+    let protocol = sys::socket_protocol(fd)?;
     match (ty, protocol) {
         (SocketType::Stream, libc::IPPROTO_TCP) | (SocketType::Datagram, libc::IPPROTO_UDP) => {
             Ok(SocketKind { family, ty })
@@ -168,7 +168,7 @@ impl Socket {
         };
         let fd = sys::socket(domain, sock_type_to_libc(kind.ty), protocol)?;
         if domain == libc::AF_INET6 {
-            sys::set_int_option(fd.as_fd(), libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 1)?;
+            sys::set_v6_only(fd.as_fd(), true)?;
         }
         Ok(Socket::from_parts(fd, kind))
     }

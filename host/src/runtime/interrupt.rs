@@ -12,7 +12,7 @@
 //! - blocked in a system call inside a capsock host call (`recv`, `accept`,
 //!   a pipe `read`, ...): the thread is registered while it is in the call,
 //!   and [`Interrupt::stop`] sends it a signal
-//!   ([`sys::WAKE_SIGNAL`](crate::sys::WAKE_SIGNAL)) until it has left the
+//!   ([`crate::sys::WAKE_SIGNAL`]) until it has left the
 //!   call. The system call returns `EINTR`, and the host call traps with
 //!   the reason instead of retrying.
 //!

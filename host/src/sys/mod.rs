@@ -12,7 +12,9 @@
 //! The plain calls go through [`rustix`], whose `Errno` becomes an
 //! [`io::Error`] (`From`): socket, socketpair, bind, connect, listen,
 //! accept4, shutdown, the socket options it has a typed function for
-//! (`SO_TYPE`, `SO_DOMAIN`, `SO_PASSCRED`, `SO_RCVTIMEO`/`SO_SNDTIMEO`),
+//! (`SO_TYPE`, `SO_DOMAIN`, `SO_PROTOCOL`, `SO_ERROR`, `SO_PASSCRED`,
+//! `SO_RCVBUF`/`SO_SNDBUF`, `SO_REUSEADDR`, `IPV6_V6ONLY`,
+//! `SO_RCVTIMEO`/`SO_SNDTIMEO`),
 //! openat2, poll, `FIONBIO`, pwritev2, setrlimit and the process ids.
 //! rustix never retries `EINTR`: the calls that block still go through
 //! [`retry`], so that capsock's wake-up signal ends them. bind and connect
@@ -39,8 +41,8 @@
 //!   `sigaction` handler chained to any previous one, and `pthread_kill`;
 //!   likewise the `SIGPIPE` mask around [`write_nosignal`].
 //! - [`SharedFd`]'s tokio registration, the generic `int` socket option
-//!   ([`int_option`], [`set_int_option`]: rustix has one function per
-//!   option, no generic one), `SO_PEERCRED` (rustix's `UCred` again),
+//!   ([`set_int_option`], for the receive options rustix has no function
+//!   for: it has one function per option, no generic one), `SO_PEERCRED` (rustix's `UCred` again),
 //!   getsockname/getpeername (rustix's address type gives its bytes only
 //!   through a raw pointer, panics on a name shorter than a family, and
 //!   turns an empty peer name into `None`), and getrlimit (rustix's
@@ -64,7 +66,7 @@ use sockaddr::{SockName, UnixName};
 
 /// Retries `f` while it fails with `EINTR`, like std's I/O helpers, unless
 /// the sandbox this thread is serving was stopped (see
-/// [`Interrupt`](crate::interrupt::Interrupt)): then the `EINTR` is what
+/// [`Interrupt`](crate::runtime::interrupt::Interrupt)): then the `EINTR` is what
 /// ends the blocked call.
 fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
     loop {
@@ -452,7 +454,8 @@ fn setsockopt<T: Copy>(
     .map(drop)
 }
 
-/// `setsockopt(2)` of an `int` option.
+/// `setsockopt(2)` of an `int` option, for the receive options rustix has
+/// no function for (`SO_TIMESTAMPING`, `SO_PASSPIDFD`, `IP_RECVERR`, ...).
 pub fn set_int_option(
     fd: BorrowedFd<'_>,
     level: libc::c_int,
@@ -462,13 +465,59 @@ pub fn set_int_option(
     setsockopt(fd, level, name, value)
 }
 
-/// `getsockopt(2)` of an `int` option.
+/// `getsockopt(2)` of an `int` option (see [`set_int_option`]).
+#[cfg(test)]
 pub fn int_option(
     fd: BorrowedFd<'_>,
     level: libc::c_int,
     name: libc::c_int,
 ) -> io::Result<libc::c_int> {
     getsockopt(fd, level, name, 0 as libc::c_int)
+}
+
+/// `SO_PROTOCOL` (0 where the kernel reports none).
+pub fn socket_protocol(fd: BorrowedFd<'_>) -> io::Result<libc::c_int> {
+    let p = rustix::net::sockopt::socket_protocol(fd)?;
+    Ok(p.map_or(0, |p| p.as_raw().get() as libc::c_int))
+}
+
+/// `SO_ERROR`: the socket's pending error, which reading clears.
+pub fn take_socket_error(fd: BorrowedFd<'_>) -> io::Result<Option<io::Error>> {
+    Ok(rustix::net::sockopt::socket_error(fd)?
+        .err()
+        .map(io::Error::from))
+}
+
+/// `SO_SNDBUF` (`send`) or `SO_RCVBUF`, as the kernel reports it (twice
+/// what was set, for its bookkeeping).
+pub fn buffer_size(fd: BorrowedFd<'_>, send: bool) -> io::Result<usize> {
+    use rustix::net::sockopt::{socket_recv_buffer_size, socket_send_buffer_size};
+    Ok(if send {
+        socket_send_buffer_size(fd)?
+    } else {
+        socket_recv_buffer_size(fd)?
+    })
+}
+
+/// Sets `SO_SNDBUF` (`send`) or `SO_RCVBUF`.
+pub fn set_buffer_size(fd: BorrowedFd<'_>, send: bool, bytes: usize) -> io::Result<()> {
+    use rustix::net::sockopt::{set_socket_recv_buffer_size, set_socket_send_buffer_size};
+    let set = if send {
+        set_socket_send_buffer_size
+    } else {
+        set_socket_recv_buffer_size
+    };
+    Ok(set(fd, bytes)?)
+}
+
+/// `IPV6_V6ONLY`.
+pub fn set_v6_only(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
+    Ok(rustix::net::sockopt::set_ipv6_v6only(fd, on)?)
+}
+
+/// `SO_REUSEADDR`.
+pub fn set_reuse_address(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
+    Ok(rustix::net::sockopt::set_socket_reuseaddr(fd, on)?)
 }
 
 /// `SO_TYPE`: `SOCK_STREAM`, `SOCK_DGRAM`, `SOCK_SEQPACKET`, ...
@@ -518,7 +567,7 @@ pub fn shutdown(fd: BorrowedFd<'_>, how: libc::c_int) -> io::Result<()> {
 
 /// A socket address with its length, as the kernel reads and writes it:
 /// `struct sockaddr_storage` bytes, 8-byte aligned, encoded and decoded by
-/// [`sockaddr`](crate::sys::sockaddr) without `unsafe`.
+/// [`sockaddr`] without `unsafe`.
 #[derive(Clone, Copy)]
 pub struct SockAddr {
     storage: [u64; sockaddr::STORAGE_LEN / 8],

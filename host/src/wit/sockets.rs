@@ -75,17 +75,6 @@ impl CapsockCtxView<'_> {
         )?)
     }
 
-    /// `SO_RCVBUF` / `SO_SNDBUF` as the kernel reports it.
-    fn buffer_size(&self, s: &Resource<Socket>, name: i32) -> CapsockResult<u64> {
-        let n = sys::int_option(self.socket(s)?.as_fd(), libc::SOL_SOCKET, name)?;
-        Ok(n.max(0) as u64)
-    }
-
-    fn set_buffer_size(&self, s: &Resource<Socket>, name: i32, bytes: u64) -> CapsockResult<()> {
-        let bytes = i32::try_from(bytes).map_err(|_| ErrorCode::InvalidArgument)?;
-        self.set_option(s, libc::SOL_SOCKET, name, bytes)
-    }
-
     fn set_timeout(
         &mut self,
         s: &Resource<Socket>,
@@ -234,9 +223,8 @@ impl HostSocket for CapsockCtxView<'_> {
     }
 
     fn take_error(&mut self, s: Resource<Socket>) -> CapsockResult<Option<ErrorCode>> {
-        let fd = self.socket(&s)?.as_fd();
-        let errno = sys::int_option(fd, libc::SOL_SOCKET, libc::SO_ERROR)?;
-        Ok((errno != 0).then(|| crate::error::from_errno(errno)))
+        let pending = sys::take_socket_error(self.socket(&s)?.as_fd())?;
+        Ok(pending.map(ErrorCode::from))
     }
 
     fn get_type(&mut self, s: Resource<Socket>) -> wasmtime::Result<SocketType> {
@@ -439,26 +427,37 @@ impl HostSocket for CapsockCtxView<'_> {
     }
 
     fn set_receive_buffer_size(&mut self, s: Resource<Socket>, bytes: u64) -> CapsockResult<()> {
-        self.set_buffer_size(&s, libc::SO_RCVBUF, bytes)
+        let bytes = i32::try_from(bytes).map_err(|_| ErrorCode::InvalidArgument)?;
+        Ok(sys::set_buffer_size(
+            self.socket(&s)?.as_fd(),
+            false,
+            bytes as usize,
+        )?)
     }
 
     fn receive_buffer_size(&mut self, s: Resource<Socket>) -> CapsockResult<u64> {
-        self.buffer_size(&s, libc::SO_RCVBUF)
+        Ok(sys::buffer_size(self.socket(&s)?.as_fd(), false)? as u64)
     }
 
     fn set_send_buffer_size(&mut self, s: Resource<Socket>, bytes: u64) -> CapsockResult<()> {
-        self.set_buffer_size(&s, libc::SO_SNDBUF, bytes)
+        let bytes = i32::try_from(bytes).map_err(|_| ErrorCode::InvalidArgument)?;
+        Ok(sys::set_buffer_size(
+            self.socket(&s)?.as_fd(),
+            true,
+            bytes as usize,
+        )?)
     }
 
     fn send_buffer_size(&mut self, s: Resource<Socket>) -> CapsockResult<u64> {
-        self.buffer_size(&s, libc::SO_SNDBUF)
+        Ok(sys::buffer_size(self.socket(&s)?.as_fd(), true)? as u64)
     }
 
     fn set_reuse_address(&mut self, s: Resource<Socket>, enable: bool) -> CapsockResult<()> {
-        if self.socket(&s)?.family() == AddressFamily::Unix {
+        let sock = self.socket(&s)?;
+        if sock.family() == AddressFamily::Unix {
             return Err(ErrorCode::NotSupported.into());
         }
-        self.set_option(&s, libc::SOL_SOCKET, libc::SO_REUSEADDR, i32::from(enable))
+        Ok(sys::set_reuse_address(sock.as_fd(), enable)?)
     }
 
     fn drop(&mut self, s: Resource<Socket>) -> wasmtime::Result<()> {
