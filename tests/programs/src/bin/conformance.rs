@@ -1,4 +1,5 @@
-//! Guest side of the CONFORMANCE.md scenarios, through the SDK only.
+//! Guest side of the conformance scenarios (docs/conformance.md), through
+//! the SDK only.
 //! `conformance <scenario>`; the socket to the peer is granted as "peer".
 //! Results are printed as `key=value` lines for the test to check (see this
 //! crate's lib.rs); any failure panics, so the guest exits non-zero.
