@@ -1,8 +1,8 @@
 //! The conformance scenarios C1-C20 (docs/conformance.md): a real guest
 //! under the real host, a peer in a separate process (CPython's socket
 //! module; Twisted's sendmsg module for C1 and C3 again), and the host's fd
-//! count checked after
-//! each. Expected results are what Linux and CPython do.
+//! count checked after each. Expected results are what Linux and CPython
+//! do.
 
 use serde_json::{json, Value};
 

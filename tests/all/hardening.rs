@@ -103,9 +103,9 @@ fn write_all_and_read_exact_move_more_than_the_message_limit() {
 }
 
 /// A guest holding pollables on sockets it dropped, all waiting at once,
-/// makes the host hold no more fds than its handle limit allows (each
-/// pollable used to pin the socket's fd outside the limit and to register
-/// a private dup of it on every wait).
+/// makes the host hold no more fds than its handle limit allows: a
+/// pollable must neither keep a socket's fd open outside the limit nor
+/// register a private dup of it on each wait.
 #[test]
 fn the_handle_limit_bounds_the_fds_a_guest_can_pin_with_pollables() {
     let _fds = support::exclusive(&[guests::HARDENING]);
@@ -648,7 +648,8 @@ fn a_bind_that_fails_leaves_the_socket_unbound_and_nothing_behind() {
 }
 
 /// A read or write timeout below a microsecond (the kernel's resolution
-/// for `SO_RCVTIMEO`) times out; it used to mean "no timeout" and hang.
+/// for `SO_RCVTIMEO`) times out, rather than meaning "no timeout" (what a
+/// zero `timeval` means to the kernel) and hanging.
 #[test]
 fn sub_microsecond_socket_timeouts_still_time_out() {
     let _fds = support::shared();

@@ -886,7 +886,8 @@ mod tests {
 
     /// What rustix is given: whole microseconds (cut down), a non-zero
     /// timeout below one microsecond as one, zero and `None` as none; and
-    /// the kernel keeps what it kept for the `timeval` capsock used to pass.
+    /// the kernel keeps what it would keep for the same `timeval` set by
+    /// hand.
     #[test]
     fn timeouts_are_whole_microseconds_and_never_zero_by_accident() {
         use std::time::Duration;

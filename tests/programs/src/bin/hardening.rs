@@ -139,7 +139,7 @@ fn pin_fds() {
     println!("error={}", error_code(&error).map_or("none", |c| c.name()));
     println!("sockets={}", kept.len());
     println!("pollables={}", pollables.len());
-    // Each wait used to register a private dup of the fd per pollable.
+    // Waiting again must not register another copy of the fd per pollable.
     for _ in 0..3 {
         let all: Vec<&Ready> = pollables.iter().collect();
         wait(&all, Some(std::time::Duration::ZERO)).unwrap();
