@@ -13,7 +13,6 @@ use crate::bindings::types::{
     MessageFlags, RecvFlags, SendFlags, SocketType,
 };
 use crate::cmsg::{self, uapi, RecvItem, SendItem, Ucred};
-use crate::resources::SocketKind;
 use crate::sys::sockaddr::{SockName, UnixName};
 use crate::sys::MsgFlags;
 
@@ -322,16 +321,17 @@ pub(crate) fn recv_item(item: RecvItem) -> AncillaryIn {
 /// protocol has no such item.
 pub(crate) fn receive_option(
     option: ReceiveOption,
-    sock: SocketKind,
+    family: AddressFamily,
+    ty: SocketType,
 ) -> Result<(i32, i32), ErrorCode> {
     use AddressFamily as F;
     use ReceiveOption as O;
-    let by_family = |v4: (i32, i32), v6: (i32, i32)| match sock.family {
+    let by_family = |v4: (i32, i32), v6: (i32, i32)| match family {
         F::Ipv4 => Ok(v4),
         F::Ipv6 => Ok(v6),
         F::Unix => Err(ErrorCode::NotSupported),
     };
-    let unix_only = |opt: i32| match sock.family {
+    let unix_only = |opt: i32| match family {
         F::Unix => Ok((libc::SOL_SOCKET, opt)),
         _ => Err(ErrorCode::NotSupported),
     };
@@ -352,7 +352,7 @@ pub(crate) fn receive_option(
             (IP6, libc::IPV6_RECVORIGDSTADDR),
         ),
         O::Errors => by_family((IP, libc::IP_RECVERR), (IP6, libc::IPV6_RECVERR)),
-        O::Gro => match (sock.family, sock.ty) {
+        O::Gro => match (family, ty) {
             (F::Ipv4 | F::Ipv6, SocketType::Datagram) => Ok((libc::SOL_UDP, uapi::UDP_GRO)),
             _ => Err(ErrorCode::NotSupported),
         },

@@ -12,10 +12,10 @@ use wasmtime_wasi::p2::DynPollable;
 use crate::cmsg::uapi::SCM_MAX_FD;
 use crate::cmsg::ControlBuf;
 use crate::error::{CapsockError, ErrorCode};
+use crate::interrupt::Interrupt;
 use crate::policy::{Limits, Policy};
 use crate::resources::readiness::{Readiness, Slot};
 use crate::resources::{Descriptor, SharedFd, Socket};
-use crate::runtime::interrupt::Interrupt;
 
 /// capsock's state for one guest: what it was granted, what it may do, and
 /// how many handles it holds.

@@ -90,8 +90,8 @@ pub fn from_errno(errno: i32) -> ErrorCode {
     }
 }
 
-impl From<crate::runtime::limits::Stopped> for CapsockError {
-    fn from(s: crate::runtime::limits::Stopped) -> CapsockError {
+impl From<crate::interrupt::Stopped> for CapsockError {
+    fn from(s: crate::interrupt::Stopped) -> CapsockError {
         CapsockError::trap(s)
     }
 }

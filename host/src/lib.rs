@@ -24,6 +24,7 @@ mod ctx;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod interrupt;
 pub mod native;
 mod policy;
 mod resources;
@@ -42,9 +43,9 @@ pub mod examples {
 pub use bindings::types::{ErrorCode, SocketType};
 pub use ctx::{CapsockCtx, CapsockCtxBuilder, CapsockCtxView, CapsockView, HasCapsock};
 pub use error::{CapsockError, CapsockResult};
+pub use interrupt::Interrupt;
 pub use policy::{BadRule, IpRule, Limits, Policy, Refusal};
 pub use resources::{Descriptor, Socket};
-pub use runtime::interrupt::Interrupt;
 pub use runtime::limits::{self, GuestStopped, SandboxLimits, StopReason};
 pub use runtime::{
     GuestTrapped, Runtime, RuntimeBuilder, Sandbox, SandboxPre, SandboxState, StopHandle,

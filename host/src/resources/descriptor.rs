@@ -13,7 +13,7 @@ use super::SharedFd;
 use crate::bindings::types::{DescriptorKind, ErrorCode, SocketType};
 use crate::convert::sock_type_from_libc;
 use crate::error::CapsockResult;
-use crate::runtime::interrupt::Interrupt;
+use crate::interrupt::Interrupt;
 use crate::sys;
 
 /// An open file descriptor held by a guest through a `descriptor` handle.

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use wasmtime_wasi::p2::Pollable;
 
 use super::SharedFd;
-use crate::runtime::interrupt::Interrupt;
+use crate::interrupt::Interrupt;
 use crate::sys::Registration;
 
 /// What a pollable waits for: one direction of one fd. It shares the fd,

@@ -10,8 +10,7 @@ use crate::bindings::types::{AddressFamily, ErrorCode, SocketType};
 use crate::cmsg::layout::Control;
 use crate::convert::{sock_type_from_libc, sock_type_to_libc};
 use crate::error::CapsockResult;
-use crate::policy::Limits;
-use crate::runtime::interrupt::Interrupt;
+use crate::interrupt::Interrupt;
 use crate::sys::{self, MsgFlags};
 
 /// What a socket is, as far as the policy and the codec care.
@@ -231,17 +230,19 @@ impl Socket {
 }
 
 impl Sender {
-    /// `send(2)` of `data` (at most the message limit of it on a stream
-    /// socket; `message-size` above that on the others).
+    /// The socket's type.
+    pub(crate) fn socket_type(&self) -> SocketType {
+        self.ty
+    }
+
+    /// `send(2)` of `data`, which the caller has bounded.
     pub(crate) fn send(
         &self,
         interrupt: &Interrupt,
         data: &[u8],
         flags: MsgFlags,
-        limits: &Limits,
     ) -> CapsockResult<u64> {
-        let len = limits.send_size(self.ty, data.len())?;
-        let iov = [IoSlice::new(&data[..len])];
+        let iov = [IoSlice::new(data)];
         let wait = Wait::unless(flags.contains(MsgFlags::DONTWAIT), Wait::Send);
         let sent = interrupt
             .blocking(|| sys::sendmsg(self.fd.as_fd(), &iov, Control::EMPTY, None, flags))?

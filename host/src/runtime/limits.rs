@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{Config, Engine, ResourceLimiter, Store, UpdateDeadline};
 
-use super::interrupt::Interrupt;
+use crate::interrupt::Interrupt;
+pub use crate::interrupt::{StopReason, Stopped};
 
 /// Bytes a table element is counted as in the memory budget: a `funcref`
 /// element is one pointer in wasmtime's tables.
@@ -241,54 +242,6 @@ impl SandboxLimits {
         }
     }
 }
-
-/// Why a sandbox was stopped before it finished.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum StopReason {
-    /// Its wall-clock time limit passed.
-    Timeout,
-    /// It used up its fuel.
-    Fuel,
-    /// A memory or table grow was refused with `trap_on_grow_failure`.
-    Memory,
-    /// Its host stopped it ([`Interrupt::stop`]).
-    Interrupted,
-}
-
-impl StopReason {
-    pub(crate) fn code(self) -> u8 {
-        match self {
-            StopReason::Timeout => 1,
-            StopReason::Fuel => 2,
-            StopReason::Memory => 3,
-            StopReason::Interrupted => 4,
-        }
-    }
-
-    pub(crate) fn from_code(code: u8) -> Option<StopReason> {
-        Some(match code {
-            1 => StopReason::Timeout,
-            2 => StopReason::Fuel,
-            3 => StopReason::Memory,
-            4 => StopReason::Interrupted,
-            _ => return None,
-        })
-    }
-}
-
-/// The trap a host call, the epoch callback or the limiter raises to stop
-/// a guest; [`crate::Runtime`] turns it into a [`GuestStopped`] error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stopped(pub StopReason);
-
-impl std::fmt::Display for Stopped {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the sandbox was stopped ({:?})", self.0)
-    }
-}
-
-impl std::error::Error for Stopped {}
 
 /// The error [`crate::Sandbox::run`] returns when a limit stopped the guest.
 #[derive(Debug)]

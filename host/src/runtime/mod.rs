@@ -18,10 +18,9 @@ use wasmtime_wasi::p2::bindings::{Command, CommandPre};
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 
 use crate::ctx::{CapsockCtx, CapsockCtxView, CapsockView};
-pub(crate) mod interrupt;
 pub mod limits;
 
-use interrupt::Interrupt;
+use crate::interrupt::Interrupt;
 use limits::{Deadline, GuestStopped, SandboxLimiter, SandboxLimits, StopReason, Stopped};
 
 /// The store data of one sandbox: WASI, capsock, their shared table, and

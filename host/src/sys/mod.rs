@@ -66,7 +66,7 @@ use sockaddr::{SockName, UnixName};
 
 /// Retries `f` while it fails with `EINTR`, like std's I/O helpers, unless
 /// the sandbox this thread is serving was stopped (see
-/// [`Interrupt`](crate::runtime::interrupt::Interrupt)): then the `EINTR` is what
+/// [`Interrupt`](crate::interrupt::Interrupt)): then the `EINTR` is what
 /// ends the blocked call.
 fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
     loop {

@@ -51,7 +51,8 @@ fn send<T: CapsockView>(
         (sender, view.ctx.limits.clone(), view.ctx.interrupt.clone())
     };
     let bytes = data.as_le_slice(&*caller);
-    sender.send(&interrupt, bytes, convert::send_flags(flags), &limits)
+    let len = limits.send_size(sender.socket_type(), bytes.len())?;
+    sender.send(&interrupt, &bytes[..len], convert::send_flags(flags))
 }
 
 fn write<T: CapsockView>(

@@ -413,7 +413,8 @@ impl HostSocket for CapsockCtxView<'_> {
         option: ReceiveOption,
         enable: bool,
     ) -> CapsockResult<()> {
-        let (level, name) = convert::receive_option(option, self.socket(&s)?.kind())?;
+        let kind = self.socket(&s)?.kind();
+        let (level, name) = convert::receive_option(option, kind.family, kind.ty)?;
         self.set_option(&s, level, name, i32::from(enable))
     }
 

@@ -30,7 +30,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::limits::{StopReason, Stopped};
 use crate::sys;
 
 /// A sandbox's stop switch. Cloning shares it.
@@ -187,3 +186,51 @@ impl std::fmt::Debug for Interrupt {
             .finish()
     }
 }
+
+/// Why a sandbox was stopped before it finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// Its wall-clock time limit passed.
+    Timeout,
+    /// It used up its fuel.
+    Fuel,
+    /// A memory or table grow was refused with `trap_on_grow_failure`.
+    Memory,
+    /// Its host stopped it ([`Interrupt::stop`]).
+    Interrupted,
+}
+
+impl StopReason {
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            StopReason::Timeout => 1,
+            StopReason::Fuel => 2,
+            StopReason::Memory => 3,
+            StopReason::Interrupted => 4,
+        }
+    }
+
+    pub(crate) fn from_code(code: u8) -> Option<StopReason> {
+        Some(match code {
+            1 => StopReason::Timeout,
+            2 => StopReason::Fuel,
+            3 => StopReason::Memory,
+            4 => StopReason::Interrupted,
+            _ => return None,
+        })
+    }
+}
+
+/// The trap a host call, the epoch callback or the limiter raises to stop
+/// a guest; [`crate::Runtime`] turns it into a [`crate::GuestStopped`] error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped(pub StopReason);
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the sandbox was stopped ({:?})", self.0)
+    }
+}
+
+impl std::error::Error for Stopped {}
