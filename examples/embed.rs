@@ -50,7 +50,7 @@ fn main() -> anyhow::Result<()> {
     let engine = Engine::default();
     let mut linker: Linker<Host> = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-    capsock_host::add_to_linker(&mut linker)?;
+    capsock_host::add_to_linker_sync(&mut linker)?;
     let component = Component::from_file(&engine, &path)
         .map_err(anyhow::Error::from)
         .context("load component")?;
@@ -67,10 +67,7 @@ fn main() -> anyhow::Result<()> {
 
     let capsock = CapsockCtx::builder()
         .grant("client", guest_end)
-        .limits(Limits {
-            max_handles: 16,
-            ..Limits::default()
-        })
+        .limits(Limits::default().max_handles(16))
         .build();
     let wasi = WasiCtxBuilder::new()
         .inherit_stdio()

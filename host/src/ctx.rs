@@ -11,10 +11,11 @@ use wasmtime_wasi::p2::DynPollable;
 
 use crate::cmsg::uapi::SCM_MAX_FD;
 use crate::cmsg::ControlBuf;
-use crate::error::{CapsockError, ErrorCode};
+use crate::error::{CapsockError, CapsockResult, ErrorCode};
 use crate::interrupt::Interrupt;
 use crate::policy::{Limits, Policy};
-use crate::resources::readiness::{Readiness, Slot};
+use crate::resources::readiness::Readiness;
+use crate::resources::Slot;
 use crate::resources::{Descriptor, SharedFd, Socket};
 
 /// capsock's state for one guest: what it was granted, what it may do, and
@@ -46,6 +47,15 @@ impl CapsockCtx {
     /// Handles the guest holds now: sockets, descriptors and pollables.
     pub fn handles_held(&self) -> usize {
         self.handles.load(Ordering::Relaxed)
+    }
+
+    /// Grants `fd` under `name` after the context was built (a grant
+    /// made while the guest runs is seen by its next `preopens.take`), as
+    /// [`CapsockCtxBuilder::grant`] does.
+    pub fn grant(&mut self, name: impl Into<String>, fd: impl Into<OwnedFd>) {
+        let name = name.into();
+        self.grants.retain(|(n, _)| *n != name);
+        self.grants.push((name, fd.into()));
     }
 
     /// The guest's stop switch: [`Interrupt::stop`] ends a host call
@@ -115,7 +125,7 @@ pub trait CapsockView: Send {
     fn capsock(&mut self) -> CapsockCtxView<'_>;
 }
 
-/// Marker for [`crate::add_to_linker`]'s `HasData`.
+/// Marker for [`crate::add_to_linker_sync`]'s `HasData`.
 pub struct HasCapsock;
 
 impl HasData for HasCapsock {
@@ -123,11 +133,52 @@ impl HasData for HasCapsock {
 }
 
 impl CapsockCtxView<'_> {
-    fn reserve_handles(&self, n: usize) -> Result<(), ErrorCode> {
-        match self.ctx.handles_held().checked_add(n) {
-            Some(total) if total <= self.ctx.limits.max_handles => Ok(()),
-            _ => Err(ErrorCode::LimitReached),
-        }
+    /// Puts `socket` in the guest's table, counted against its handle limit
+    /// until the guest drops it (or the host takes it back with
+    /// [`take_socket`](Self::take_socket)): the accounted way for an
+    /// embedder to hand a guest a socket, e.g. as the argument of its own
+    /// export. `limit-reached` when the guest holds
+    /// [`Limits::max_handles`] already.
+    pub fn push_socket(&mut self, mut socket: Socket) -> CapsockResult<Resource<Socket>> {
+        socket.slot = Some(self.slot()?);
+        Ok(self.table.push(socket)?)
+    }
+
+    /// Puts `descriptor` in the guest's table, counted like
+    /// [`push_socket`](Self::push_socket).
+    pub fn push_descriptor(
+        &mut self,
+        mut descriptor: Descriptor,
+    ) -> CapsockResult<Resource<Descriptor>> {
+        descriptor.slot = Some(self.slot()?);
+        Ok(self.table.push(descriptor)?)
+    }
+
+    /// Takes a socket the guest handed the host (an owned handle: the
+    /// result of an export, the argument of the embedder's own import) out
+    /// of the table: its fd, or a duplicate while a pollable of the guest
+    /// still shares it. The guest's handle count goes down by one.
+    pub fn take_socket(&mut self, socket: Resource<Socket>) -> wasmtime::Result<OwnedFd> {
+        Ok(self.table.delete(socket)?.into_fd()?)
+    }
+
+    /// Takes a descriptor the guest handed the host, like
+    /// [`take_socket`](Self::take_socket).
+    pub fn take_descriptor(
+        &mut self,
+        descriptor: Resource<Descriptor>,
+    ) -> wasmtime::Result<OwnedFd> {
+        Ok(self.table.delete(descriptor)?.into_fd()?)
+    }
+
+    /// Handles the guest holds now: sockets, descriptors and pollables.
+    pub fn handles_held(&self) -> usize {
+        self.ctx.handles_held()
+    }
+
+    /// A unit of the handle count, if the limit allows one more.
+    fn slot(&self) -> Result<Slot, ErrorCode> {
+        Slot::take(&self.ctx.handles, self.ctx.limits.max_handles).ok_or(ErrorCode::LimitReached)
     }
 
     /// Handles the guest may still take before reaching its limit.
@@ -138,25 +189,6 @@ impl CapsockCtxView<'_> {
             .saturating_sub(self.ctx.handles_held())
     }
 
-    /// Pushes a socket for the guest, counting it against the handle limit.
-    pub(crate) fn push_socket(&mut self, s: Socket) -> Result<Resource<Socket>, CapsockError> {
-        self.reserve_handles(1)?;
-        let r = self.table.push(s)?;
-        self.ctx.handles.fetch_add(1, Ordering::Relaxed);
-        Ok(r)
-    }
-
-    /// Pushes a descriptor for the guest, counting it against the handle limit.
-    pub(crate) fn push_descriptor(
-        &mut self,
-        d: Descriptor,
-    ) -> Result<Resource<Descriptor>, CapsockError> {
-        self.reserve_handles(1)?;
-        let r = self.table.push(d)?;
-        self.ctx.handles.fetch_add(1, Ordering::Relaxed);
-        Ok(r)
-    }
-
     /// A pollable for `fd`'s readiness (to write, if `writable`), counted
     /// against the handle limit while it lives.
     pub(crate) fn subscribe_to(
@@ -164,8 +196,7 @@ impl CapsockCtxView<'_> {
         fd: Arc<SharedFd>,
         writable: bool,
     ) -> Result<Resource<DynPollable>, CapsockError> {
-        let slot = Slot::take(&self.ctx.handles, self.ctx.limits.max_handles)
-            .ok_or(ErrorCode::LimitReached)?;
+        let slot = self.slot()?;
         let interrupt = self.ctx.interrupt.clone();
         let readiness = self
             .table
@@ -175,13 +206,16 @@ impl CapsockCtxView<'_> {
 
     /// Checks that `n` more handles fit, before doing work that creates them.
     pub(crate) fn check_room(&self, n: usize) -> Result<(), ErrorCode> {
-        self.reserve_handles(n)
+        match self.ctx.handles_held().checked_add(n) {
+            Some(total) if total <= self.ctx.limits.max_handles => Ok(()),
+            _ => Err(ErrorCode::LimitReached),
+        }
     }
 
-    /// Deletes a handle the guest dropped; its fd closes here.
+    /// Deletes a handle the guest dropped; its fd closes here, and its unit
+    /// of the handle count (if it holds one) goes back.
     pub(crate) fn delete<T: 'static>(&mut self, r: Resource<T>) -> wasmtime::Result<()> {
         self.table.delete(r)?;
-        self.ctx.handles.fetch_sub(1, Ordering::Relaxed);
         Ok(())
     }
 }

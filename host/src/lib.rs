@@ -17,7 +17,7 @@
 
 // The layers, top down (see ARCHITECTURE.md): the WIT glue calls the
 // policy, the codec and the resources, which call the syscalls.
-mod bindings;
+pub mod bindings;
 mod cmsg;
 mod convert;
 mod ctx;
@@ -30,6 +30,7 @@ mod policy;
 mod resources;
 mod runtime;
 mod sys;
+mod wait;
 mod wit;
 
 /// The example guests of `examples/guests`, built with this crate: paths of
@@ -48,6 +49,6 @@ pub use policy::{BadRule, IpRule, Limits, Policy, Refusal};
 pub use resources::{Descriptor, Socket};
 pub use runtime::limits::{self, GuestStopped, SandboxLimits, StopReason};
 pub use runtime::{
-    GuestTrapped, Runtime, RuntimeBuilder, Sandbox, SandboxPre, SandboxState, StopHandle,
+    GuestTrapped, HostCalls, Runtime, RuntimeBuilder, Sandbox, SandboxPre, SandboxState, StopHandle,
 };
-pub use wit::add_to_linker;
+pub use wit::{add_to_linker_async, add_to_linker_sync};

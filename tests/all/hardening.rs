@@ -57,10 +57,7 @@ fn message_limit_makes_stream_io_short_and_refuses_big_datagrams() {
     let (r, w) = std::io::pipe().unwrap();
     let baseline = open_fds();
     let opts = Options {
-        limits: Some(Limits {
-            max_message_bytes: 1000,
-            ..Limits::default()
-        }),
+        limits: Some(Limits::default().max_message_bytes(1000)),
         ..Options::default()
     };
     let grants = vec![("pipe_r", r.into()), ("pipe_w", w.into())];
@@ -118,10 +115,7 @@ fn the_handle_limit_bounds_the_fds_a_guest_can_pin_with_pollables() {
             // SAFETY (test): gettid has no preconditions.
             tid_tx.send(unsafe { libc::gettid() }).unwrap();
             let opts = Options {
-                limits: Some(Limits {
-                    max_handles: LIMIT,
-                    ..Limits::default()
-                }),
+                limits: Some(Limits::default().max_handles(LIMIT)),
                 ..Options::default()
             };
             run_guest_with(
@@ -767,7 +761,7 @@ fn an_embedders_own_store_stops_a_blocked_guest_at_its_deadline() {
     let engine = wasmtime::Engine::new(&config).unwrap();
     let mut linker = wasmtime::component::Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).unwrap();
-    capsock_host::add_to_linker(&mut linker).unwrap();
+    capsock_host::add_to_linker_sync(&mut linker).unwrap();
     let component = wasmtime::component::Component::from_file(&engine, guests::HARDENING).unwrap();
 
     let (_ours, theirs) = UnixStream::pair().unwrap();

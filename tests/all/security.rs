@@ -117,11 +117,7 @@ fn handle_limit_defaults_to_1024_and_frees_on_drop() {
 #[test]
 fn configured_limits_apply() {
     let _fds = support::exclusive(&[guests::MISUSE]);
-    let limits = Limits {
-        max_handles: 12,
-        max_fds_per_message: 10,
-        ..Limits::default()
-    };
+    let limits = Limits::default().max_handles(12).max_fds_per_message(10);
     let run = misuse(
         "handle_limit",
         Options {
@@ -147,10 +143,7 @@ fn fds_over_the_handle_limit_are_closed_and_reported() {
     let baseline = open_fds();
     // "peer" takes one handle: room for 2 of the 4 fds.
     let opts = Options {
-        limits: Some(Limits {
-            max_handles: 3,
-            ..Limits::default()
-        }),
+        limits: Some(Limits::default().max_handles(3)),
         ..Options::default()
     };
     let run = run_guest_with(

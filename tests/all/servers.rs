@@ -172,10 +172,7 @@ fn many_sandboxes_from_one_engine_each_with_its_own_limits() {
                     let mut wasi = wasmtime_wasi::WasiCtxBuilder::new();
                     wasi.stdout(out.clone()).args(&["servers", "count_pairs"]);
                     let mut ctx = CapsockCtx::builder();
-                    ctx.limits(Limits {
-                        max_handles: 2 * k,
-                        ..Limits::default()
-                    });
+                    ctx.limits(Limits::default().max_handles(2 * k));
                     let sandbox = pre.instantiate(wasi.build(), ctx.build()).unwrap();
                     barrier.wait(); // all eight instantiated before any runs
                     assert_eq!(sandbox.run().unwrap(), 0);

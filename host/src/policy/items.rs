@@ -44,13 +44,27 @@ const DEFAULT_RAW: &[(i32, i32)] = &[
 ];
 
 /// Why an item was refused.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Refusal {
     /// The pair carries fds or identities: never allowed as raw.
     Forbidden,
     /// The pair is not on the allowlist.
     NotAllowed,
 }
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Refusal::Forbidden => {
+                "this ancillary item carries descriptors or identities and can never be sent raw"
+            }
+            Refusal::NotAllowed => "this ancillary item is not allowed by the policy",
+        })
+    }
+}
+
+impl std::error::Error for Refusal {}
 
 pub(super) fn is_never_raw(level: i32, ty: i32) -> bool {
     NEVER_RAW.contains(&(level, ty))
@@ -93,6 +107,7 @@ impl Policy {
         let mut fds = 0usize;
         for item in items {
             if !fits(item, kind) {
+                tracing::debug!(?item, family = ?kind.family, ty = ?kind.ty, "ancillary item of another family than the socket's");
                 return Err(ErrorCode::NotSupported);
             }
             let allowed = match item {
@@ -111,6 +126,7 @@ impl Policy {
                 _ => true,
             };
             if !allowed {
+                tracing::debug!(?item, "ancillary item refused: foreign credentials, a source address outside the IP rules, or a raw pair off the allowlist");
                 return Err(ErrorCode::AccessDenied);
             }
         }
@@ -120,7 +136,15 @@ impl Policy {
             {
                 Ok(())
             }
-            _ => Err(ErrorCode::LimitReached),
+            _ => {
+                tracing::debug!(
+                    fds,
+                    max_fds = limits.max_fds_per_message,
+                    max_control_bytes = limits.max_control_bytes,
+                    "ancillary data over the limits"
+                );
+                Err(ErrorCode::LimitReached)
+            }
         }
     }
 

@@ -7,7 +7,13 @@ use crate::error::ErrorCode;
 
 /// Per-guest limits. Exceeding one is an `error-code` (`limit-reached` or
 /// `message-size`), never a trap.
-#[derive(Clone, Debug)]
+///
+/// ```
+/// let limits = capsock_host::Limits::default().max_handles(64).max_message_bytes(1 << 20);
+/// assert_eq!(limits.max_handles, 64);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// Socket and descriptor handles the guest may hold at once (default 1024).
     /// File descriptors received beyond it are closed and the receive reports
@@ -35,6 +41,30 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// Sets [`Limits::max_handles`].
+    pub fn max_handles(mut self, n: usize) -> Limits {
+        self.max_handles = n;
+        self
+    }
+
+    /// Sets [`Limits::max_fds_per_message`] (capped at `SCM_MAX_FD`).
+    pub fn max_fds_per_message(mut self, n: usize) -> Limits {
+        self.max_fds_per_message = n.min(SCM_MAX_FD);
+        self
+    }
+
+    /// Sets [`Limits::max_message_bytes`].
+    pub fn max_message_bytes(mut self, n: usize) -> Limits {
+        self.max_message_bytes = n;
+        self
+    }
+
+    /// Sets [`Limits::max_control_bytes`].
+    pub fn max_control_bytes(mut self, n: usize) -> Limits {
+        self.max_control_bytes = n;
+        self
+    }
+
     /// How many of `len` bytes one send may pass on: all of them up to the
     /// message limit; above it, the limit on a stream socket (a short send,
     /// as `sendmsg(2)` may make), `message-size` on a socket that keeps

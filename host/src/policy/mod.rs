@@ -165,6 +165,19 @@ impl Policy {
         name: &SockName,
         use_: AddressUse,
     ) -> Result<Allowed, ErrorCode> {
+        let r = self.address(kind, name, use_);
+        if let Err(error) = &r {
+            tracing::debug!(family = ?kind.family, address = ?name, ?use_, ?error, "address refused");
+        }
+        r
+    }
+
+    fn address(
+        &self,
+        kind: SocketKind,
+        name: &SockName,
+        use_: AddressUse,
+    ) -> Result<Allowed, ErrorCode> {
         match (kind.family, name) {
             (AddressFamily::Unix, SockName::Unix(unix)) => self.unix.check(unix, use_),
             (AddressFamily::Ipv4, SockName::Ip(ip @ SocketAddr::V4(_)))
@@ -174,6 +187,7 @@ impl Policy {
                     AddressUse::Connect | AddressUse::SendTo => self.net.allows_destination(*ip),
                 };
                 if !allowed {
+                    tracing::debug!(address = %ip, "no IP rule of the policy allows this address");
                     return Err(ErrorCode::AccessDenied);
                 }
                 Ok(Allowed::plain(SockAddr::new(name)?))
@@ -190,7 +204,11 @@ impl Policy {
             AddressFamily::Ipv6 => self.net.allows_family(true),
             AddressFamily::Unix => true,
         };
-        allowed.then_some(()).ok_or(ErrorCode::AccessDenied)
+        if !allowed {
+            tracing::debug!(?family, "no IP rule of the policy covers this family");
+            return Err(ErrorCode::AccessDenied);
+        }
+        Ok(())
     }
 
     /// The guest's view of an address the kernel reported: a host path

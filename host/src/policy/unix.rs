@@ -145,7 +145,15 @@ impl UnixAuthority {
                 best = Some((d, dparts.len()));
             }
         }
-        let (dir, n) = best.ok_or(ErrorCode::AccessDenied)?;
+        let Some((dir, n)) = best else {
+            let granted: Vec<_> = self
+                .dirs
+                .iter()
+                .map(|d| String::from_utf8_lossy(&d.guest))
+                .collect();
+            tracing::debug!(path = %String::from_utf8_lossy(path), ?granted, "no granted directory holds this path");
+            return Err(ErrorCode::AccessDenied);
+        };
         Ok((dir, parts[n..].to_vec()))
     }
 
@@ -154,7 +162,10 @@ impl UnixAuthority {
     /// [`super::Policy::check_address`].
     pub fn check(&self, name: &UnixName, use_: AddressUse) -> Result<Allowed, ErrorCode> {
         match (name, use_) {
-            (UnixName::Abstract(_), _) if !self.abstract_names => Err(ErrorCode::AccessDenied),
+            (UnixName::Abstract(_), _) if !self.abstract_names => {
+                tracing::debug!("abstract socket names are not allowed by the policy");
+                Err(ErrorCode::AccessDenied)
+            }
             // Autobind: the kernel picks an abstract name. It makes the
             // socket reachable; it reaches nothing.
             (UnixName::Unnamed | UnixName::Abstract(_), AddressUse::Bind)
@@ -175,7 +186,10 @@ impl UnixAuthority {
             libc::O_PATH | libc::O_NOFOLLOW,
             RESOLVE,
         )
-        .map_err(resolve_error)?;
+        .map_err(|e| {
+            tracing::debug!(path = %String::from_utf8_lossy(path), error = %e, "the path does not resolve beneath its granted directory");
+            resolve_error(e)
+        })?;
         let meta = std::fs::File::from(target.try_clone()?).metadata()?;
         if meta.file_type().is_symlink() {
             // O_NOFOLLOW opened the link itself: never follow it.

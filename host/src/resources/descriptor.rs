@@ -9,12 +9,13 @@ use std::os::unix::fs::FileTypeExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::SharedFd;
+use super::{SharedFd, Slot};
 use crate::bindings::types::{DescriptorKind, ErrorCode, SocketType};
 use crate::convert::sock_type_from_libc;
 use crate::error::CapsockResult;
 use crate::interrupt::Interrupt;
 use crate::sys;
+use crate::wait::{self, Ready, Waiting};
 
 /// An open file descriptor held by a guest through a `descriptor` handle.
 ///
@@ -27,6 +28,8 @@ pub struct Descriptor {
     kind: OnceCell<(DescriptorKind, Option<SocketType>)>,
     /// Non-blocking mode and timeouts the guest set.
     pub(crate) modes: DescriptorModes,
+    /// The unit of the guest's handle count it holds (see `Socket`).
+    pub(crate) slot: Option<Slot>,
 }
 
 /// A descriptor's fd: owned outright until a pollable needs to share it
@@ -59,6 +62,7 @@ impl Descriptor {
             fd: Some(DescriptorFd::Owned(fd)),
             kind: OnceCell::new(),
             modes: Default::default(),
+            slot: None,
         }
     }
 
@@ -68,6 +72,7 @@ impl Descriptor {
             fd: Some(DescriptorFd::Shared(fd)),
             kind: OnceCell::new(),
             modes: Default::default(),
+            slot: None,
         }
     }
 
@@ -123,6 +128,17 @@ impl Descriptor {
         Ok(shared)
     }
 
+    /// The descriptor's fd, for the host: its own if no pollable shares it,
+    /// else a duplicate (`F_DUPFD_CLOEXEC`); `bad-descriptor` once it moved
+    /// out.
+    pub fn into_fd(mut self) -> io::Result<OwnedFd> {
+        match self.fd.take() {
+            Some(DescriptorFd::Owned(fd)) => Ok(fd),
+            Some(DescriptorFd::Shared(fd)) => SharedFd::into_owned(fd),
+            None => Err(io::Error::from_raw_os_error(libc::EBADF)),
+        }
+    }
+
     /// Moves the fd out; the descriptor answers `bad-descriptor` from then
     /// on (its kind is kept, as read before the move).
     pub(crate) fn take(&mut self) -> Option<Arc<SharedFd>> {
@@ -131,69 +147,142 @@ impl Descriptor {
     }
 }
 
-/// What a write needs of a descriptor, taken out of the resource table so
-/// that guest memory can be borrowed for the data meanwhile (the fd is
-/// shared, an `Arc`). Both `descriptor.write` paths go through
-/// [`DescriptorWriter::write`].
-pub(crate) struct DescriptorWriter {
+/// What a read or write needs of a descriptor, taken out of the resource
+/// table (the fd is shared, an `Arc`): guest memory can then be borrowed
+/// for the data meanwhile, and the call can go on on another thread.
+/// Both `descriptor.write` paths go through [`DescriptorIo::write`].
+pub(crate) struct DescriptorIo {
     fd: Arc<SharedFd>,
     kind: DescriptorKind,
     modes: DescriptorModes,
 }
 
 impl Descriptor {
-    /// A [`DescriptorWriter`] for this descriptor.
-    pub(crate) fn writer(&mut self) -> Result<DescriptorWriter, ErrorCode> {
-        Ok(DescriptorWriter {
+    /// A [`DescriptorIo`] for this descriptor.
+    pub(crate) fn io(&mut self) -> Result<DescriptorIo, ErrorCode> {
+        Ok(DescriptorIo {
             fd: self.shared_fd()?,
             kind: self.kind(),
             modes: self.modes,
         })
     }
+}
 
+impl DescriptorIo {
     /// `read(2)` or `pread(2)` of up to `len` bytes into a new buffer,
-    /// without zero-filling it, waiting as the modes say.
-    pub(crate) fn read(
+    /// without zero-filling it, waiting as the modes say, in the thread or
+    /// on the reactor (`how`).
+    pub(crate) async fn read(
         &self,
         interrupt: &Interrupt,
         len: usize,
         offset: Option<u64>,
+        how: Waiting,
     ) -> CapsockResult<Vec<u8>> {
-        let fd = self.fd()?;
-        let timeout = self.modes.read_timeout.filter(|_| can_wait(self.kind()));
+        let fd = self.fd.as_fd();
+        let timeout = self.modes.read_timeout.filter(|_| can_wait(self.kind));
         let mut buf = Vec::new();
-        transfer(interrupt, fd, false, timeout, |nowait| {
-            sys::read_into(fd, &mut buf, len, offset, nowait)
-        })?;
-        Ok(buf)
+        let mut op = |nowait| sys::read_into(fd, &mut buf, len, offset, nowait);
+        if how == Waiting::Thread {
+            transfer(interrupt, fd, false, timeout, op)?;
+            return Ok(buf);
+        }
+        if self
+            .on_reactor(interrupt, false, timeout, &mut op)
+            .await?
+            .is_some()
+        {
+            return Ok(buf);
+        }
+        let fd = Arc::clone(&self.fd);
+        let hop = move || {
+            let mut buf = Vec::new();
+            sys::read_into(fd.as_fd(), &mut buf, len, offset, false).map(|_| buf)
+        };
+        self.after_ready(interrupt, false, timeout, hop).await
     }
-}
 
-impl DescriptorWriter {
     /// `write(2)` / `pwrite(2)` of at most `max` bytes of `data`, never
-    /// raising `SIGPIPE`, waiting as the modes say.
-    pub(crate) fn write(
+    /// raising `SIGPIPE`, waiting as the modes say, in the thread or on the
+    /// reactor (`how`).
+    pub(crate) async fn write(
         &self,
         interrupt: &Interrupt,
         data: &[u8],
         offset: Option<u64>,
         max: usize,
+        how: Waiting,
     ) -> CapsockResult<u64> {
         let fd = self.fd.as_fd();
         let data = &data[..data.len().min(max)];
         let timeout = self.modes.write_timeout.filter(|_| can_wait(self.kind));
-        let n = transfer(interrupt, fd, true, timeout, |nowait| {
-            // Without RWF_NOWAIT (a FIFO opened by name), at most PIPE_BUF
-            // bytes: that much fits once poll(2) reported room.
-            let chunk = if timeout.is_some() && !nowait {
-                &data[..data.len().min(libc::PIPE_BUF)]
+        // Without RWF_NOWAIT (a FIFO opened by name), after poll(2), at
+        // most PIPE_BUF bytes: that much fits once room was reported.
+        let chunk = &data[..data.len().min(libc::PIPE_BUF)];
+        let mut op = |nowait: bool| {
+            let data = if timeout.is_some() && !nowait {
+                chunk
             } else {
                 data
             };
-            sys::write_nosignal(fd, chunk, offset, nowait)
-        })?;
-        Ok(n as u64)
+            sys::write_nosignal(fd, data, offset, nowait)
+        };
+        if how == Waiting::Thread {
+            return Ok(transfer(interrupt, fd, true, timeout, op)? as u64);
+        }
+        if let Some(n) = self.on_reactor(interrupt, true, timeout, &mut op).await? {
+            return Ok(n as u64);
+        }
+        let (fd, chunk) = (Arc::clone(&self.fd), chunk.to_vec());
+        let hop = move || sys::write_nosignal(fd.as_fd(), &chunk, offset, false);
+        Ok(self.after_ready(interrupt, true, timeout, hop).await? as u64)
     }
+
+    /// The reactor's half of a read or write: `op(true)` (`RWF_NOWAIT`)
+    /// until it does not meet `EAGAIN`, waiting for readiness in between;
+    /// `None` if the file cannot take `RWF_NOWAIT`. Files that never wait,
+    /// and non-blocking ones, get one plain call.
+    async fn on_reactor(
+        &self,
+        interrupt: &Interrupt,
+        writable: bool,
+        timeout: Option<Duration>,
+        op: &mut impl FnMut(bool) -> io::Result<usize>,
+    ) -> CapsockResult<Option<usize>> {
+        if !can_wait(self.kind) || self.modes.nonblocking {
+            interrupt.check()?;
+            return Ok(Some(op(false)?));
+        }
+        let deadline = wait::deadline(timeout);
+        let r = wait::retry(&self.fd, writable, interrupt, deadline, timed_out, || {
+            op(true)
+        });
+        match r.await? {
+            Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => Ok(None),
+            other => Ok(Some(other?)),
+        }
+    }
+
+    /// A read or write of a file that cannot take `RWF_NOWAIT` (a FIFO
+    /// opened by name, a terminal): readiness on the reactor, then the
+    /// plain call off it ([`wait::hop`]).
+    async fn after_ready<T: Send + 'static>(
+        &self,
+        interrupt: &Interrupt,
+        writable: bool,
+        timeout: Option<Duration>,
+        op: impl FnMut() -> io::Result<T> + Send + 'static,
+    ) -> CapsockResult<T> {
+        let deadline = wait::deadline(timeout);
+        if wait::ready(&self.fd, writable, interrupt, deadline).await? == Ready::TimedOut {
+            return Err(ErrorCode::from(timed_out()).into());
+        }
+        Ok(wait::hop(interrupt, op).await??)
+    }
+}
+
+fn timed_out() -> io::Error {
+    io::Error::from_raw_os_error(libc::ETIMEDOUT)
 }
 
 /// How a descriptor's reads and writes wait, as the guest set it.
@@ -238,7 +327,7 @@ fn transfer(
     let r = interrupt.blocking(|| loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if !sys::wait_ready(fd, writable, Some(left))? {
-            return Err(io::Error::from_raw_os_error(libc::ETIMEDOUT));
+            return Err(timed_out());
         }
         match op(true) {
             Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => continue,

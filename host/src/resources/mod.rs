@@ -10,8 +10,9 @@ pub(crate) mod readiness;
 mod socket;
 
 pub use descriptor::Descriptor;
-pub(crate) use descriptor::{kind_of, DescriptorWriter};
+pub(crate) use descriptor::{kind_of, DescriptorIo};
 pub use socket::Socket;
-pub(crate) use socket::{socket_kind, Sender, SocketKind, Wait};
+pub(crate) use socket::{socket_kind, SocketIo, SocketKind, Wait};
 
 pub(crate) use crate::sys::SharedFd;
+pub(crate) use readiness::Slot;

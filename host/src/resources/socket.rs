@@ -4,14 +4,16 @@
 use std::io::{self, IoSlice};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
+use std::time::Duration;
 
-use super::SharedFd;
+use super::{SharedFd, Slot};
 use crate::bindings::types::{AddressFamily, ErrorCode, SocketType};
 use crate::cmsg::layout::Control;
 use crate::convert::{sock_type_from_libc, sock_type_to_libc};
-use crate::error::CapsockResult;
+use crate::error::{CapsockError, CapsockResult};
 use crate::interrupt::Interrupt;
-use crate::sys::{self, MsgFlags};
+use crate::sys::{self, MsgFlags, SockAddr};
+use crate::wait::{self, Ready, Waiting};
 
 /// What a socket is, as far as the policy and the codec care.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,14 +65,22 @@ pub struct Socket {
     /// The guest path a socket was bound to through `/proc/self/fd`, which
     /// is what `local-address` shows instead of the kernel's name for it.
     pub(crate) bound_as: Option<Vec<u8>>,
+    /// The unit of the guest's handle count this socket holds while it is
+    /// in a guest's table, if it was put there through capsock (a socket an
+    /// embedder pushes with `ResourceTable::push` is not counted, and so
+    /// gives nothing back when the guest drops it).
+    pub(crate) slot: Option<Slot>,
 }
 
 /// The blocking behaviour a guest chose for a socket.
 #[derive(Clone, Copy, Default, Debug)]
 pub(crate) struct Modes {
     pub nonblocking: bool,
-    pub recv_timeout: bool,
-    pub send_timeout: bool,
+    /// `SO_RCVTIMEO` as the guest set it (the kernel keeps it too, for
+    /// calls that block their thread).
+    pub recv_timeout: Option<Duration>,
+    /// `SO_SNDTIMEO`, likewise.
+    pub send_timeout: Option<Duration>,
 }
 
 /// How a call on a socket was allowed to wait.
@@ -96,12 +106,21 @@ impl Wait {
 }
 
 impl Modes {
-    /// Records whether the guest set a timeout for `wait`.
-    pub fn set_timeout(&mut self, wait: Wait, on: bool) {
+    /// Records the timeout the guest set for `wait`.
+    pub fn set_timeout(&mut self, wait: Wait, timeout: Option<Duration>) {
         match wait {
-            Wait::Send => self.send_timeout = on,
-            Wait::Receive => self.recv_timeout = on,
+            Wait::Send => self.send_timeout = timeout,
+            Wait::Receive => self.recv_timeout = timeout,
             Wait::Never => {}
+        }
+    }
+
+    /// The timeout of a call that waits as `wait`.
+    pub fn timeout(self, wait: Wait) -> Option<Duration> {
+        match wait {
+            Wait::Never => None,
+            Wait::Send => self.send_timeout,
+            Wait::Receive => self.recv_timeout,
         }
     }
 
@@ -109,11 +128,7 @@ impl Modes {
     /// which on a blocking socket with a timeout, asked to wait, is
     /// `timed-out`.
     pub fn error(self, e: io::Error, wait: Wait) -> ErrorCode {
-        let timeout = match wait {
-            Wait::Never => false,
-            Wait::Send => self.send_timeout,
-            Wait::Receive => self.recv_timeout,
-        };
+        let timeout = self.timeout(wait).is_some();
         if e.raw_os_error() == Some(libc::EAGAIN) && timeout && !self.nonblocking {
             ErrorCode::TimedOut
         } else {
@@ -142,6 +157,7 @@ impl Socket {
             kind,
             modes: Modes::default(),
             bound_as: None,
+            slot: None,
         }
     }
 
@@ -172,11 +188,6 @@ impl Socket {
         Ok(Socket::from_parts(fd, kind))
     }
 
-    /// The next connection of a listening socket, of the same type.
-    pub(crate) fn accept(&self) -> io::Result<Socket> {
-        Ok(Socket::from_parts(sys::accept(self.fd.as_fd())?, self.kind))
-    }
-
     /// `SO_TYPE`.
     pub fn socket_type(&self) -> SocketType {
         self.kind.ty
@@ -191,9 +202,16 @@ impl Socket {
         self.kind
     }
 
-    /// The fd, given up by the socket (shared with any pollable).
-    pub(crate) fn into_shared_fd(self) -> Arc<SharedFd> {
-        self.fd
+    /// The fd, given up by the socket (shared with any pollable), and the
+    /// unit of the handle count it held.
+    pub(crate) fn into_parts(self) -> (Arc<SharedFd>, Option<Slot>) {
+        (self.fd, self.slot)
+    }
+
+    /// The socket's fd, for the host: the socket's own if no pollable
+    /// shares it, else a duplicate (`F_DUPFD_CLOEXEC`).
+    pub fn into_fd(self) -> io::Result<OwnedFd> {
+        SharedFd::into_owned(self.fd)
     }
 
     /// Another reference to the fd, which stays open while it lives.
@@ -208,45 +226,179 @@ impl AsFd for Socket {
     }
 }
 
-/// What a plain send needs of a socket, taken out of the resource table so
-/// that guest memory can be borrowed for the data meanwhile (the fd is
-/// shared, an `Arc`). Both `socket.send` paths go through
-/// [`Sender::send`].
-pub(crate) struct Sender {
+/// What a call that may wait needs of a socket, taken out of the resource
+/// table (the fd is shared, an `Arc`): the table, or for `socket.send` the
+/// guest's memory, can then be borrowed meanwhile, and the call can go on
+/// on another thread ([`wait::hop`]).
+pub(crate) struct SocketIo {
     fd: Arc<SharedFd>,
-    ty: SocketType,
+    kind: SocketKind,
     modes: Modes,
 }
 
 impl Socket {
-    /// A [`Sender`] for this socket.
-    pub(crate) fn sender(&self) -> Sender {
-        Sender {
+    /// A [`SocketIo`] for this socket.
+    pub(crate) fn io(&self) -> SocketIo {
+        SocketIo {
             fd: self.shared_fd(),
-            ty: self.kind.ty,
+            kind: self.kind,
             modes: self.modes,
         }
     }
 }
 
-impl Sender {
-    /// The socket's type.
-    pub(crate) fn socket_type(&self) -> SocketType {
-        self.ty
+impl SocketIo {
+    pub(crate) fn kind(&self) -> SocketKind {
+        self.kind
     }
 
-    /// `send(2)` of `data`, which the caller has bounded.
-    pub(crate) fn send(
+    pub(crate) fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Makes `op`, a send or receive given the flags to add to the guest's,
+    /// waiting (`wait`) in the thread or on the reactor (`how`, see
+    /// [`crate::wait`]).
+    pub(crate) async fn call<T>(
         &self,
         interrupt: &Interrupt,
-        data: &[u8],
+        wait: Wait,
+        how: Waiting,
+        mut op: impl FnMut(MsgFlags) -> io::Result<T>,
+    ) -> CapsockResult<T> {
+        let r = match how {
+            Waiting::Thread => interrupt.blocking(|| op(MsgFlags::empty()))?,
+            // Asked not to wait (the flags have `MSG_DONTWAIT` already), or
+            // non-blocking: one call, which the kernel does not make wait.
+            _ if wait == Wait::Never || self.modes.nonblocking => {
+                interrupt.check()?;
+                op(MsgFlags::empty())
+            }
+            Waiting::Reactor => {
+                let deadline = wait::deadline(self.modes.timeout(wait));
+                wait::retry(
+                    &self.fd,
+                    wait == Wait::Send,
+                    interrupt,
+                    deadline,
+                    // What the kernel reports when `SO_RCVTIMEO` passes.
+                    || io::Error::from_raw_os_error(libc::EAGAIN),
+                    || op(MsgFlags::DONTWAIT),
+                )
+                .await?
+            }
+        };
+        r.map_err(|e| self.modes.error(e, wait).into())
+    }
+
+    /// `sendmsg(2)` of the buffers `data` with `control` (to `to`, on a socket that is
+    /// not connected). A blocking send on a stream socket sends it all, as
+    /// Linux does when the call blocks its thread: on the reactor the data
+    /// goes in as many calls as the socket buffer takes, the control
+    /// messages with the first; an error or timeout after some data went
+    /// reports what went.
+    pub(crate) async fn send(
+        &self,
+        interrupt: &Interrupt,
+        data: &[&[u8]],
+        control: Control<'_, '_>,
+        to: Option<&SockAddr>,
         flags: MsgFlags,
+        how: Waiting,
     ) -> CapsockResult<u64> {
-        let iov = [IoSlice::new(data)];
         let wait = Wait::unless(flags.contains(MsgFlags::DONTWAIT), Wait::Send);
-        let sent = interrupt
-            .blocking(|| sys::sendmsg(self.fd.as_fd(), &iov, Control::EMPTY, None, flags))?
-            .map_err(|e| self.modes.error(e, wait))?;
+        let whole = how == Waiting::Reactor
+            && self.kind.ty == SocketType::Stream
+            && wait != Wait::Never
+            && !self.modes.nonblocking;
+        let total = data.iter().map(|b| b.len()).sum::<usize>();
+        let (mut sent, mut control) = (0, control);
+        loop {
+            let iov: Vec<IoSlice<'_>> = advance(data, sent).map(IoSlice::new).collect();
+            let r = self
+                .call(interrupt, wait, how, |more| {
+                    sys::sendmsg(self.fd.as_fd(), &iov, control, to, flags | more)
+                })
+                .await;
+            control = Control::EMPTY;
+            match r {
+                Ok(0) => break,
+                Ok(n) => sent += n,
+                Err(e) if sent == 0 => return Err(e),
+                Err(e @ CapsockError::Trap(_)) => return Err(e),
+                // What went, went: report it, as the kernel does.
+                Err(_) => break,
+            }
+            if !whole || sent >= total {
+                break;
+            }
+        }
         Ok(sent as u64)
     }
+
+    /// The next connection of a listening socket, of the same type.
+    pub(crate) async fn accept(
+        &self,
+        interrupt: &Interrupt,
+        how: Waiting,
+    ) -> CapsockResult<Socket> {
+        let r = match how {
+            Waiting::Thread => interrupt.blocking(|| sys::accept(self.fd.as_fd()))?,
+            _ if self.modes.nonblocking => {
+                interrupt.check()?;
+                sys::accept(self.fd.as_fd())
+            }
+            Waiting::Reactor => {
+                // `accept(2)` has no per-call non-blocking flag: wait for a
+                // connection here, then take it off the reactor's thread.
+                let deadline = wait::deadline(self.modes.recv_timeout);
+                loop {
+                    if wait::ready(&self.fd, false, interrupt, deadline).await? == Ready::TimedOut {
+                        break Err(io::Error::from_raw_os_error(libc::EAGAIN));
+                    }
+                    let fd = Arc::clone(&self.fd);
+                    match wait::hop(interrupt, move || sys::accept(fd.as_fd())).await? {
+                        // Someone sharing the listener took it first, and
+                        // the listener is non-blocking: wait again.
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                        other => break other,
+                    }
+                }
+            }
+        };
+        let fd = r.map_err(|e| self.modes.error(e, Wait::Receive))?;
+        Ok(Socket::from_parts(fd, self.kind))
+    }
+
+    /// `connect(2)` to `addr`.
+    pub(crate) async fn connect(
+        &self,
+        interrupt: &Interrupt,
+        addr: &SockAddr,
+        how: Waiting,
+    ) -> CapsockResult<()> {
+        let r = match how {
+            Waiting::Thread => interrupt.blocking(|| sys::connect(self.fd.as_fd(), addr))?,
+            _ if self.modes.nonblocking => {
+                interrupt.check()?;
+                sys::connect(self.fd.as_fd(), addr)
+            }
+            // No per-call non-blocking flag, and nothing to wait for
+            // before: the whole call goes off the reactor's thread.
+            Waiting::Reactor => {
+                let (fd, addr) = (Arc::clone(&self.fd), addr.clone());
+                wait::hop(interrupt, move || sys::connect(fd.as_fd(), &addr)).await?
+            }
+        };
+        Ok(r?)
+    }
+}
+
+/// The buffers `data` without their first `n` bytes.
+fn advance<'d, 'a>(data: &'d [&'a [u8]], mut n: usize) -> impl Iterator<Item = &'a [u8]> + 'd {
+    data.iter().filter_map(move |b| {
+        let skip = n.min(b.len());
+        n -= skip;
+        (skip < b.len()).then(|| &b[skip..])
+    })
 }

@@ -189,8 +189,12 @@ impl SandboxLimits {
         store: &mut Store<T>,
         interrupt: &Interrupt,
     ) -> wasmtime::Result<()> {
-        if let Some(fuel) = self.fuel {
-            store.set_fuel(fuel)?;
+        match self.fuel {
+            Some(fuel) => store.set_fuel(fuel)?,
+            // An engine that consumes fuel, and no fuel limit: all of it,
+            // rather than none (an instant trap).
+            None if store.get_fuel().is_ok() => store.set_fuel(u64::MAX)?,
+            None => {}
         }
         let interrupt = interrupt.clone();
         store.epoch_deadline_callback(move |_| match interrupt.reason() {

@@ -1,7 +1,7 @@
 //! A ready-made runner for `sandbox`-world components: one [`Engine`] and
 //! [`Linker`] (WASI 0.2 + capsock), many runs, each under
 //! [`SandboxLimits`]. The CLI, the demo and the tests use it; an embedder
-//! with its own store data uses [`crate::add_to_linker`] instead.
+//! with its own store data uses [`crate::add_to_linker_sync`] instead.
 //!
 //! Runs are asynchronous inside (wasmtime-wasi's async bindings, on its
 //! tokio runtime, which is started before the first guest runs) so that a
@@ -13,7 +13,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Cache, CacheConfig, Config, Engine, Store};
+use wasmtime::{
+    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
+};
 use wasmtime_wasi::p2::bindings::{Command, CommandPre};
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 
@@ -111,11 +113,28 @@ pub struct Runtime {
     limits: SandboxLimits,
 }
 
+/// Where a [`Runtime`]'s guests wait in capsock's calls that wait (`recv`,
+/// `accept`, ...).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HostCalls {
+    /// In the system call, on the thread that runs the guest
+    /// ([`crate::add_to_linker_sync`]): one thread per running sandbox.
+    #[default]
+    Blocking,
+    /// On the tokio reactor ([`crate::add_to_linker_async`]): a sandbox
+    /// waiting for a socket holds no thread. Run sandboxes with
+    /// [`Sandbox::run_async`] on a tokio runtime.
+    Async,
+}
+
 /// Builds a [`Runtime`]: its limits and its compile cache.
 #[derive(Default)]
 pub struct RuntimeBuilder {
     limits: SandboxLimits,
     cache_dir: Option<PathBuf>,
+    pooling: Option<PoolingAllocationConfig>,
+    calls: HostCalls,
 }
 
 impl RuntimeBuilder {
@@ -136,10 +155,30 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Allocate instances from wasmtime's pooling allocator, configured by
+    /// `pool` (its limits bound how many sandboxes can live at once, and
+    /// their memories and tables), instead of on demand. Instantiation is
+    /// then faster and memory is reserved up front; see
+    /// [`PoolingAllocationConfig`].
+    pub fn pooling_allocator(mut self, pool: PoolingAllocationConfig) -> Self {
+        self.pooling = Some(pool);
+        self
+    }
+
+    /// Where guests wait in capsock's calls that wait (default: blocking
+    /// their thread).
+    pub fn host_calls(mut self, calls: HostCalls) -> Self {
+        self.calls = calls;
+        self
+    }
+
     /// The runtime.
     pub fn build(self) -> anyhow::Result<Runtime> {
         let mut config = Runtime::config();
         self.limits.configure_engine(&mut config);
+        if let Some(pool) = self.pooling {
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
         if let Some(dir) = &self.cache_dir {
             crate::native::private_dir(dir)
                 .with_context(|| format!("compile cache {}", dir.display()))?;
@@ -148,7 +187,7 @@ impl RuntimeBuilder {
             config.cache(Some(Cache::new(cache).map_err(anyhow::Error::from)?));
         }
         let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
-        Runtime::with_engine_and_limits(engine, self.limits)
+        Runtime::assemble(engine, self.limits, self.calls)
     }
 }
 
@@ -209,22 +248,40 @@ impl Runtime {
             .or_else(|| var("HOME").and_then(abs).map(|d| d.join(".cache/capsock")))
     }
 
-    /// A runtime on the embedder's engine, with the default limits. For a
-    /// time limit that stops wasm code, the engine needs epoch
-    /// interruption; for fuel, fuel consumption
-    /// ([`SandboxLimits::configure_engine`]).
+    /// A runtime on the embedder's engine (its pooling allocator, fuel,
+    /// epoch interruption, ...), with the default limits and blocking
+    /// host calls. For a time limit that stops wasm code, the engine needs
+    /// epoch interruption; for [`SandboxLimits::fuel`], fuel consumption
+    /// ([`SandboxLimits::configure_engine`]). On an engine that consumes
+    /// fuel, a sandbox without a fuel limit gets all it can hold.
     pub fn with_engine(engine: Engine) -> anyhow::Result<Runtime> {
-        Runtime::with_engine_and_limits(engine, SandboxLimits::default())
+        Runtime::with_engine_and(engine, SandboxLimits::default(), HostCalls::Blocking)
     }
 
-    fn with_engine_and_limits(engine: Engine, limits: SandboxLimits) -> anyhow::Result<Runtime> {
+    /// [`Runtime::with_engine`] with `limits` and `calls`.
+    pub fn with_engine_and(
+        engine: Engine,
+        limits: SandboxLimits,
+        calls: HostCalls,
+    ) -> anyhow::Result<Runtime> {
+        Runtime::assemble(engine, limits, calls)
+    }
+
+    fn assemble(
+        engine: Engine,
+        limits: SandboxLimits,
+        calls: HostCalls,
+    ) -> anyhow::Result<Runtime> {
         // wasmtime-wasi starts its tokio runtime on first use, and panics
         // if it cannot (no fd left for its epoll instance): start it now,
         // before any guest can use up the fd table.
         crate::native::settle_process_fds();
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        crate::add_to_linker(&mut linker)?;
+        match calls {
+            HostCalls::Blocking => crate::add_to_linker_sync(&mut linker)?,
+            HostCalls::Async => crate::add_to_linker_async(&mut linker)?,
+        }
         Ok(Runtime {
             engine,
             linker,
@@ -320,6 +377,17 @@ impl SandboxPre {
         capsock: CapsockCtx,
         limits: SandboxLimits,
     ) -> anyhow::Result<Sandbox> {
+        wasmtime_wasi::runtime::in_tokio(self.instantiate_async(wasi, capsock, limits))
+    }
+
+    /// [`SandboxPre::instantiate_with`] for async embedders (it does not
+    /// block the thread).
+    pub async fn instantiate_async(
+        &self,
+        wasi: WasiCtx,
+        capsock: CapsockCtx,
+        limits: SandboxLimits,
+    ) -> anyhow::Result<Sandbox> {
         let interrupt = capsock.interrupt().clone();
         let state = SandboxState::with_limits(wasi, capsock, &limits);
         let mut store = Store::new(self.pre.engine(), state);
@@ -328,7 +396,7 @@ impl SandboxPre {
             .configure_store(&mut store, &interrupt)
             .map_err(anyhow::Error::from)
             .context("cannot apply the sandbox's limits")?;
-        let command = wasmtime_wasi::runtime::in_tokio(self.pre.instantiate_async(&mut store))
+        let command = (self.pre.instantiate_async(&mut store).await)
             .map_err(|e| instantiation_error(e, &store))?;
         Ok(Sandbox {
             store,
@@ -372,24 +440,39 @@ impl Sandbox {
         }
     }
 
+    /// The store: for what [`SandboxLimits`] does not cover (adding fuel,
+    /// moving the epoch deadline, reading [`SandboxState`]).
+    pub fn store(&self) -> &Store<SandboxState> {
+        &self.store
+    }
+
+    /// The store, mutably (see [`Sandbox::store`]).
+    pub fn store_mut(&mut self) -> &mut Store<SandboxState> {
+        &mut self.store
+    }
+
     /// Runs `main` to completion and returns the exit status; the store,
     /// and every fd the guest held, are dropped when this returns. A limit
     /// that stops the guest is a [`GuestStopped`] error, a trap a
     /// [`GuestTrapped`].
-    pub fn run(mut self) -> anyhow::Result<i32> {
+    pub fn run(self) -> anyhow::Result<i32> {
+        wasmtime_wasi::runtime::in_tokio(self.run_async())
+    }
+
+    /// [`Sandbox::run`] for async embedders, inside a tokio runtime: with
+    /// [`HostCalls::Async`], a guest waiting for a socket holds no thread.
+    pub async fn run_async(mut self) -> anyhow::Result<i32> {
         let _deadline = self
             .limits
             .timeout
             .map(|t| Deadline::start(t, &self.interrupt, self.store.engine()));
         let started = Instant::now();
         let (store, command, interrupt) = (&mut self.store, &self.command, &self.interrupt);
-        let outcome = wasmtime_wasi::runtime::in_tokio(async {
-            tokio::select! {
-                r = command.wasi_cli_run().call_run(&mut *store) => Some(r),
-                // A WASI wait cannot see the interrupt: drop the run.
-                () = interrupt.stopped() => None,
-            }
-        });
+        let outcome = tokio::select! {
+            r = command.wasi_cli_run().call_run(&mut *store) => Some(r),
+            // A WASI wait cannot see the interrupt: drop the run.
+            () = interrupt.stopped() => None,
+        };
         tracing::debug!(elapsed = ?started.elapsed(), "guest finished");
         let refused = self.store.data().limiter.refused();
         let stopped = |reason| GuestStopped::new(reason, &self.limits, refused).into();

@@ -374,6 +374,18 @@ impl SharedFd {
         })
     }
 
+    /// The fd itself if `shared` is its last owner (deregistered first),
+    /// else a duplicate.
+    pub fn into_owned(shared: std::sync::Arc<SharedFd>) -> io::Result<OwnedFd> {
+        match std::sync::Arc::try_unwrap(shared) {
+            Ok(SharedFd { registration, fd }) => {
+                drop(registration);
+                Ok(fd)
+            }
+            Err(shared) => Ok(shared.fd.try_clone()?),
+        }
+    }
+
     /// The reactor registration, made on first use (inside the tokio
     /// runtime that drives the pollables), for reading and writing. `None`
     /// if the fd cannot be registered: regular files and directories
@@ -384,7 +396,7 @@ impl SharedFd {
                 let interest = tokio::io::Interest::READABLE | tokio::io::Interest::WRITABLE;
                 // SAFETY: the fd stays open while it is registered: the
                 // registration is dropped before `self.fd` (field order),
-                // and `try_unwrap` drops it before it gives the fd away.
+                // and `into_owned` drops it before it gives the fd away.
                 let r = unsafe {
                     tokio::io::unix::AsyncFd::register_with_interest(
                         FdNumber(self.fd.as_raw_fd()),

@@ -13,21 +13,27 @@ use crate::ctx::CapsockCtxView;
 use crate::error::CapsockResult;
 use crate::resources::{kind_of, Descriptor};
 use crate::sys;
+use crate::wait::Waiting;
+
+use super::sync;
 
 impl CapsockCtxView<'_> {
     fn descriptor(&self, d: &Resource<Descriptor>) -> CapsockResult<&Descriptor> {
         Ok(self.table.get(d)?)
     }
 
-    /// A read of up to `len` bytes (at most the message limit: a short read).
-    fn read_new(
-        &self,
+    /// A read of up to `len` bytes (at most the message limit: a short
+    /// read), waiting in the thread or on the reactor (`how`).
+    pub(super) async fn read_with(
+        &mut self,
         d: &Resource<Descriptor>,
         len: u64,
         offset: Option<u64>,
+        how: Waiting,
     ) -> CapsockResult<Vec<u8>> {
         let len = self.ctx.limits.receive_size(len);
-        self.descriptor(d)?.read(&self.ctx.interrupt, len, offset)
+        let io = self.table.get_mut(d)?.io()?;
+        io.read(&self.ctx.interrupt, len, offset, how).await
     }
 
     fn set_descriptor_timeout(
@@ -70,7 +76,7 @@ impl HostDescriptor for CapsockCtxView<'_> {
     }
 
     fn read(&mut self, d: Resource<Descriptor>, len: u64) -> CapsockResult<Vec<u8>> {
-        self.read_new(&d, len, None)
+        sync(self.read_with(&d, len, None, Waiting::Thread))
     }
 
     // `write` and `write-at` are replaced by `wit::fast`, which reads the
@@ -85,7 +91,7 @@ impl HostDescriptor for CapsockCtxView<'_> {
         len: u64,
         offset: u64,
     ) -> CapsockResult<Vec<u8>> {
-        self.read_new(&d, len, Some(offset))
+        sync(self.read_with(&d, len, Some(offset), Waiting::Thread))
     }
 
     fn write_at(&mut self, _: Resource<Descriptor>, _: Vec<u8>, _: u64) -> CapsockResult<u64> {

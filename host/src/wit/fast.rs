@@ -19,10 +19,14 @@ use wasmtime::StoreContextMut;
 
 use super::instance_name;
 use crate::bindings::types::{ErrorCode, SendFlags};
+use crate::cmsg::layout::Control;
 use crate::convert;
 use crate::ctx::CapsockView;
 use crate::error::CapsockResult;
-use crate::resources::{Descriptor, DescriptorWriter, Sender, Socket};
+use crate::resources::{Descriptor, DescriptorIo, Socket, SocketIo};
+use crate::wait::Waiting;
+
+use super::sync;
 
 pub(super) const SEND: &str = "[method]socket.send";
 pub(super) const WRITE: &str = "[method]descriptor.write";
@@ -30,45 +34,59 @@ pub(super) const WRITE_AT: &str = "[method]descriptor.write-at";
 
 /// The result a WIT function returns: an error code goes to the guest, a
 /// trap ends it.
-fn returned<T>(r: CapsockResult<T>) -> wasmtime::Result<(Result<T, ErrorCode>,)> {
+pub(super) fn returned<T>(r: CapsockResult<T>) -> wasmtime::Result<(Result<T, ErrorCode>,)> {
     match r {
         Ok(v) => Ok((Ok(v),)),
         Err(e) => Ok((Err(e.into_code()?),)),
     }
 }
 
-fn send<T: CapsockView>(
+/// `socket.send` of the guest's bytes, waiting as `how` says.
+pub(super) async fn send<T: CapsockView>(
     caller: &mut StoreContextMut<'_, T>,
     s: &Resource<Socket>,
     data: &WasmList<u8>,
     flags: SendFlags,
+    how: Waiting,
 ) -> CapsockResult<u64> {
     // Everything the send needs leaves the table first: the store is then
     // borrowed for guest memory instead.
-    let (sender, limits, interrupt): (Sender, _, _) = {
+    let (io, limits, interrupt): (SocketIo, _, _) = {
         let view = caller.data_mut().capsock();
-        let sender = view.table.get(s)?.sender();
-        (sender, view.ctx.limits.clone(), view.ctx.interrupt.clone())
+        let io = view.table.get(s)?.io();
+        (io, view.ctx.limits.clone(), view.ctx.interrupt.clone())
     };
     let bytes = data.as_le_slice(&*caller);
-    let len = limits.send_size(sender.socket_type(), bytes.len())?;
-    sender.send(&interrupt, &bytes[..len], convert::send_flags(flags))
+    let len = limits.send_size(io.kind().ty, bytes.len())?;
+    let flags = convert::send_flags(flags);
+    io.send(
+        &interrupt,
+        &[&bytes[..len]],
+        Control::EMPTY,
+        None,
+        flags,
+        how,
+    )
+    .await
 }
 
-fn write<T: CapsockView>(
+/// `descriptor.write` (at `offset`: `write-at`) of the guest's bytes,
+/// waiting as `how` says.
+pub(super) async fn write<T: CapsockView>(
     caller: &mut StoreContextMut<'_, T>,
     d: &Resource<Descriptor>,
     data: &WasmList<u8>,
     offset: Option<u64>,
+    how: Waiting,
 ) -> CapsockResult<u64> {
-    let (writer, max, interrupt): (DescriptorWriter, _, _) = {
+    let (io, max, interrupt): (DescriptorIo, _, _) = {
         let view = caller.data_mut().capsock();
-        let writer = view.table.get_mut(d)?.writer()?;
+        let io = view.table.get_mut(d)?.io()?;
         let max = view.ctx.limits.max_message_bytes;
-        (writer, max, view.ctx.interrupt.clone())
+        (io, max, view.ctx.interrupt.clone())
     };
     let bytes = data.as_le_slice(&*caller);
-    writer.write(&interrupt, bytes, offset, max)
+    io.write(&interrupt, bytes, offset, max, how).await
 }
 
 /// What the generated `send`, `write` and `write-at` do: they are always
@@ -88,21 +106,27 @@ pub(super) fn add_to_linker<T: CapsockView + 'static>(
         SEND,
         |mut caller: StoreContextMut<'_, T>,
          (s, data, flags): (Resource<Socket>, WasmList<u8>, SendFlags)| {
-            returned(send(&mut caller, &s, &data, flags))
+            returned(sync(send(&mut caller, &s, &data, flags, Waiting::Thread)))
         },
     )?;
     let mut descriptors = linker.instance(&instance_name("descriptors"))?;
     descriptors.func_wrap(
         WRITE,
         |mut caller: StoreContextMut<'_, T>, (d, data): (Resource<Descriptor>, WasmList<u8>)| {
-            returned(write(&mut caller, &d, &data, None))
+            returned(sync(write(&mut caller, &d, &data, None, Waiting::Thread)))
         },
     )?;
     descriptors.func_wrap(
         WRITE_AT,
         |mut caller: StoreContextMut<'_, T>,
          (d, data, offset): (Resource<Descriptor>, WasmList<u8>, u64)| {
-            returned(write(&mut caller, &d, &data, Some(offset)))
+            returned(sync(write(
+                &mut caller,
+                &d,
+                &data,
+                Some(offset),
+                Waiting::Thread,
+            )))
         },
     )
 }
@@ -191,7 +215,7 @@ mod tests {
             format!("{trap:?}").contains("`[method]socket.send` was called"),
             "{trap:?}"
         );
-        let out = run_huge(crate::add_to_linker).expect("the fast functions take it");
+        let out = run_huge(crate::add_to_linker_sync).expect("the fast functions take it");
         assert!(out.contains("send=ok:true\n"), "{out}");
         assert!(out.contains(&format!("write=ok:{}\n", 8 << 20)), "{out}");
     }
@@ -213,13 +237,19 @@ mod tests {
         assert!(taken(&mut linker, "sockets", SEND));
         assert!(taken(&mut linker, "descriptors", WRITE));
         assert!(taken(&mut linker, "descriptors", WRITE_AT));
+        // The async versions of the calls that wait, likewise.
+        for (interface, name) in super::super::reactor::NAMES {
+            assert!(taken(&mut linker, interface, name), "{name}");
+        }
         assert!(!taken(
             &mut linker,
             "sockets",
             "[method]socket.no-such-method"
         ));
-        // And add_to_linker replaces them without complaint.
+        // And both add_to_linker functions replace them without complaint.
         let mut linker = Linker::<Host>::new(&engine);
-        crate::add_to_linker(&mut linker).unwrap();
+        crate::add_to_linker_sync(&mut linker).unwrap();
+        let mut linker = Linker::<Host>::new(&engine);
+        crate::add_to_linker_async(&mut linker).unwrap();
     }
 }

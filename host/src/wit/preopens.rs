@@ -19,7 +19,15 @@ impl Host for CapsockCtxView<'_> {
             .grants
             .iter()
             .position(|(n, _)| *n == name)
-            .ok_or(ErrorCode::NoEntry)?;
+            .ok_or_else(|| {
+                let granted: Vec<&str> = self.ctx.grants.iter().map(|(n, _)| n.as_str()).collect();
+                tracing::debug!(
+                    grant = name,
+                    ?granted,
+                    "the guest took a grant it was not given (or took it before)"
+                );
+                ErrorCode::NoEntry
+            })?;
         // Check the limit before the grant leaves the list, so a refused
         // take loses nothing.
         self.check_room(1)?;

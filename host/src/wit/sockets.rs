@@ -1,6 +1,5 @@
 //! `capsock:sockets/sockets`: `sendmsg` / `recvmsg` and friends.
 
-use std::io::IoSlice;
 use std::os::fd::AsFd;
 use std::time::Duration;
 
@@ -22,6 +21,9 @@ use crate::error::CapsockResult;
 use crate::policy::AddressUse;
 use crate::resources::{socket_kind, Descriptor, Socket, SocketKind, Wait};
 use crate::sys::{self, MsgFlags, Received, SockAddr};
+use crate::wait::Waiting;
+
+use super::sync;
 
 /// The ancillary items of one send, as the codec takes them: `rights`
 /// handles resolved to the fds they hold, borrowed from the table.
@@ -46,18 +48,18 @@ fn send_items<'a, 't>(
         .collect()
 }
 
-/// The first `len` bytes of the buffers, as iovecs.
-fn gather(data: &[Vec<u8>], mut len: usize) -> Vec<IoSlice<'_>> {
-    let mut iov = Vec::with_capacity(data.len());
+/// The first `len` bytes of the buffers.
+fn gather(data: &[Vec<u8>], mut len: usize) -> Vec<&[u8]> {
+    let mut bufs = Vec::with_capacity(data.len());
     for d in data {
         if len == 0 {
             break;
         }
         let n = d.len().min(len);
-        iov.push(IoSlice::new(&d[..n]));
+        bufs.push(&d[..n]);
         len -= n;
     }
-    iov
+    bufs
 }
 
 impl CapsockCtxView<'_> {
@@ -86,8 +88,9 @@ impl CapsockCtxView<'_> {
         }
         let sock = self.table.get_mut(s)?;
         let send = wait == Wait::Send;
-        sys::set_timeout(sock.as_fd(), send, ns.map(Duration::from_nanos))?;
-        sock.modes.set_timeout(wait, ns.is_some());
+        let timeout = ns.map(Duration::from_nanos);
+        sys::set_timeout(sock.as_fd(), send, timeout)?;
+        sock.modes.set_timeout(wait, timeout);
         Ok(())
     }
 
@@ -138,6 +141,135 @@ impl CapsockCtxView<'_> {
     }
 }
 
+/// The calls that may wait, written once for both bindings (see
+/// [`crate::wait`]): the sync trait methods below run them with
+/// [`Waiting::Thread`], `wit::reactor` with [`Waiting::Reactor`].
+impl CapsockCtxView<'_> {
+    pub(super) async fn connect_with(
+        &mut self,
+        s: &Resource<Socket>,
+        address: Address,
+        how: Waiting,
+    ) -> CapsockResult<()> {
+        let sock = self.socket(s)?;
+        let name = convert::sock_name(&address);
+        let allowed = self
+            .ctx
+            .policy
+            .check_address(sock.kind(), &name, AddressUse::Connect)?;
+        let io = sock.io();
+        io.connect(&self.ctx.interrupt, &allowed.addr, how).await
+    }
+
+    pub(super) async fn send_msg_with(
+        &mut self,
+        s: &Resource<Socket>,
+        data: &[Vec<u8>],
+        ancillary: &[AncillaryOut],
+        flags: SendFlags,
+        to: Option<Address>,
+        how: Waiting,
+    ) -> CapsockResult<u64> {
+        let CapsockCtxView { ctx, table } = self;
+        let io = table.get(s)?.io();
+        let kind = io.kind();
+        let total = data
+            .iter()
+            .map(Vec::len)
+            .fold(0usize, usize::saturating_add);
+        let len = ctx.limits.send_size(kind.ty, total)?;
+        let items = send_items(table, ancillary)?;
+        ctx.policy.check_items(kind, &items, &ctx.limits)?;
+        let to = (to.as_ref().map(convert::sock_name))
+            .map(|name| ctx.policy.check_address(kind, &name, AddressUse::SendTo))
+            .transpose()?;
+        let control =
+            cmsg::encode(&mut ctx.control, &items).map_err(|_| ErrorCode::LimitReached)?;
+        let bufs = gather(data, len);
+        let to = to.as_ref().map(|t| &t.addr);
+        io.send(
+            &ctx.interrupt,
+            &bufs,
+            control,
+            to,
+            convert::send_flags(flags),
+            how,
+        )
+        .await
+    }
+
+    pub(super) async fn recv_msg_with(
+        &mut self,
+        s: &Resource<Socket>,
+        max_data: u64,
+        control_space: u64,
+        flags: RecvFlags,
+        how: Waiting,
+    ) -> CapsockResult<Message> {
+        let CapsockCtx {
+            limits,
+            control,
+            interrupt,
+            ..
+        } = &mut *self.ctx;
+        let (max_data, space) = (
+            limits.receive_size(max_data),
+            limits.control_space(control_space)?,
+        );
+        let io = self.table.get(s)?.io();
+        let flags = convert::recv_flags(flags);
+        let wait = Wait::unless(flags.contains(MsgFlags::DONTWAIT), Wait::Receive);
+        let mut data = Vec::new();
+        let r = io
+            .call(interrupt, wait, how, |more| {
+                let control = control.zeroed(space);
+                sys::recvmsg_into(io.as_fd(), &mut data, max_data, control, flags | more)
+            })
+            .await?;
+        // From here on every received fd is owned by `r`: an early return
+        // closes the ones not yet in the table.
+        let mut msg_flags = convert::message_flags(r.flags);
+        let ancillary = self.adopt(r.control, &mut msg_flags)?;
+        Ok(Message {
+            data,
+            ancillary,
+            flags: msg_flags,
+            address: r.addr.map(|a| self.guest_address(&a)),
+        })
+    }
+
+    pub(super) async fn recv_with(
+        &mut self,
+        s: &Resource<Socket>,
+        max_data: u64,
+        flags: RecvFlags,
+        how: Waiting,
+    ) -> CapsockResult<Vec<u8>> {
+        let max_data = self.ctx.limits.receive_size(max_data);
+        let io = self.socket(s)?.io();
+        let flags = convert::recv_flags(flags);
+        let wait = Wait::unless(flags.contains(MsgFlags::DONTWAIT), Wait::Receive);
+        let mut data = Vec::new();
+        io.call(&self.ctx.interrupt, wait, how, |more| {
+            sys::recv_into(io.as_fd(), &mut data, max_data, flags | more)
+        })
+        .await?;
+        Ok(data)
+    }
+
+    pub(super) async fn accept_with(
+        &mut self,
+        s: &Resource<Socket>,
+        how: Waiting,
+    ) -> CapsockResult<Resource<Socket>> {
+        // Refuse before accepting, so the connection stays queued.
+        self.check_room(1)?;
+        let io = self.socket(s)?.io();
+        let conn = io.accept(&self.ctx.interrupt, how).await?;
+        self.push_socket(conn)
+    }
+}
+
 impl HostSocket for CapsockCtxView<'_> {
     fn pair(&mut self, ty: SocketType) -> CapsockResult<(Resource<Socket>, Resource<Socket>)> {
         self.check_room(2)?;
@@ -185,17 +317,7 @@ impl HostSocket for CapsockCtxView<'_> {
     }
 
     fn connect(&mut self, s: Resource<Socket>, address: Address) -> CapsockResult<()> {
-        let sock = self.socket(&s)?;
-        let name = convert::sock_name(&address);
-        let allowed = self
-            .ctx
-            .policy
-            .check_address(sock.kind(), &name, AddressUse::Connect)?;
-        let connected = self
-            .ctx
-            .interrupt
-            .blocking(|| sys::connect(sock.as_fd(), &allowed.addr))?;
-        Ok(connected?)
+        sync(self.connect_with(&s, address, Waiting::Thread))
     }
 
     fn from_descriptor(&mut self, d: Resource<Descriptor>) -> CapsockResult<Resource<Socket>> {
@@ -208,11 +330,12 @@ impl HostSocket for CapsockCtxView<'_> {
     }
 
     fn into_descriptor(&mut self, s: Resource<Socket>) -> wasmtime::Result<Resource<Descriptor>> {
-        // The socket's handle goes and a descriptor's comes: the count stays.
-        let sock = self.table.delete(s)?;
-        Ok(self
-            .table
-            .push(Descriptor::from_shared(sock.into_shared_fd()))?)
+        // The socket's handle goes and a descriptor's comes: its unit of
+        // the count goes along.
+        let (fd, slot) = self.table.delete(s)?.into_parts();
+        let mut desc = Descriptor::from_shared(fd);
+        desc.slot = slot;
+        Ok(self.table.push(desc)?)
     }
 
     fn duplicate(&mut self, s: Resource<Socket>) -> CapsockResult<Resource<Socket>> {
@@ -243,34 +366,7 @@ impl HostSocket for CapsockCtxView<'_> {
         flags: SendFlags,
         to: Option<Address>,
     ) -> CapsockResult<u64> {
-        let CapsockCtxView { ctx, table } = self;
-        let sock = table.get(&s)?;
-        let total = data
-            .iter()
-            .map(Vec::len)
-            .fold(0usize, usize::saturating_add);
-        let len = ctx.limits.send_size(sock.kind().ty, total)?;
-        let items = send_items(table, &ancillary)?;
-        ctx.policy.check_items(sock.kind(), &items, &ctx.limits)?;
-        let to = (to.as_ref().map(convert::sock_name))
-            .map(|name| {
-                ctx.policy
-                    .check_address(sock.kind(), &name, AddressUse::SendTo)
-            })
-            .transpose()?;
-        let control =
-            cmsg::encode(&mut ctx.control, &items).map_err(|_| ErrorCode::LimitReached)?;
-        let (iov, to, flags) = (
-            gather(&data, len),
-            to.as_ref().map(|t| &t.addr),
-            convert::send_flags(flags),
-        );
-        let wait = Wait::unless(flags.contains(MsgFlags::DONTWAIT), Wait::Send);
-        let sent = ctx
-            .interrupt
-            .blocking(|| sys::sendmsg(sock.as_fd(), &iov, control, to, flags))?
-            .map_err(|e| sock.modes.error(e, wait))?;
-        Ok(sent as u64)
+        sync(self.send_msg_with(&s, &data, &ancillary, flags, to, Waiting::Thread))
     }
 
     fn recv_msg(
@@ -280,36 +376,7 @@ impl HostSocket for CapsockCtxView<'_> {
         control_space: u64,
         flags: RecvFlags,
     ) -> CapsockResult<Message> {
-        let CapsockCtx {
-            limits,
-            control,
-            interrupt,
-            ..
-        } = &mut *self.ctx;
-        let (max_data, space) = (
-            limits.receive_size(max_data),
-            limits.control_space(control_space)?,
-        );
-        let sock = self.table.get(&s)?;
-        let flags = convert::recv_flags(flags);
-        let wait = Wait::unless(flags.contains(MsgFlags::DONTWAIT), Wait::Receive);
-        let mut data = Vec::new();
-        let r = interrupt
-            .blocking(|| {
-                let control = control.zeroed(space);
-                sys::recvmsg_into(sock.as_fd(), &mut data, max_data, control, flags)
-            })?
-            .map_err(|e| sock.modes.error(e, wait))?;
-        // From here on every received fd is owned by `r`: an early return
-        // closes the ones not yet in the table.
-        let mut msg_flags = convert::message_flags(r.flags);
-        let ancillary = self.adopt(r.control, &mut msg_flags)?;
-        Ok(Message {
-            data,
-            ancillary,
-            flags: msg_flags,
-            address: r.addr.map(|a| self.guest_address(&a)),
-        })
+        sync(self.recv_msg_with(&s, max_data, control_space, flags, Waiting::Thread))
     }
 
     // Replaced by `wit::fast`, which reads the data in guest memory.
@@ -323,16 +390,7 @@ impl HostSocket for CapsockCtxView<'_> {
         max_data: u64,
         flags: RecvFlags,
     ) -> CapsockResult<Vec<u8>> {
-        let max_data = self.ctx.limits.receive_size(max_data);
-        let sock = self.socket(&s)?;
-        let flags = convert::recv_flags(flags);
-        let wait = Wait::unless(flags.contains(MsgFlags::DONTWAIT), Wait::Receive);
-        let mut data = Vec::new();
-        self.ctx
-            .interrupt
-            .blocking(|| sys::recv_into(sock.as_fd(), &mut data, max_data, flags))?
-            .map_err(|e| sock.modes.error(e, wait))?;
-        Ok(data)
+        sync(self.recv_with(&s, max_data, flags, Waiting::Thread))
     }
 
     fn listen(&mut self, s: Resource<Socket>, backlog: u32) -> CapsockResult<()> {
@@ -340,15 +398,7 @@ impl HostSocket for CapsockCtxView<'_> {
     }
 
     fn accept(&mut self, s: Resource<Socket>) -> CapsockResult<Resource<Socket>> {
-        // Refuse before accepting, so the connection stays queued.
-        self.check_room(1)?;
-        let listener = self.socket(&s)?;
-        let conn = self
-            .ctx
-            .interrupt
-            .blocking(|| listener.accept())?
-            .map_err(|e| listener.modes.error(e, Wait::Receive))?;
-        self.push_socket(conn)
+        sync(self.accept_with(&s, Waiting::Thread))
     }
 
     fn subscribe(&mut self, s: Resource<Socket>) -> CapsockResult<Resource<DynPollable>> {
