@@ -176,35 +176,50 @@ fn sleeping(tid: libc::pid_t) {
 }
 
 /// Runs the hardening guest's `scenario` under a 300 ms time limit with
-/// `grants`, expects it to be stopped for it, and checks that every fd it
-/// held was closed. The caller holds [`support::exclusive`].
-fn stopped_after_timeout(scenario: &str, grants: Vec<(&str, OwnedFd)>) {
-    let closed = grants.len();
-    let baseline = open_fds();
-    let opts = Options {
-        sandbox: Some(SandboxLimits::default().timeout(Duration::from_millis(300))),
-        ..Options::default()
-    };
-    let err = run_guest_with(guests::HARDENING, &[scenario], grants, opts)
-        .expect_err("the guest must be stopped");
-    let stopped = err
-        .downcast_ref::<GuestStopped>()
-        .unwrap_or_else(|| panic!("{scenario}: not stopped by a limit: {err:#}"));
-    assert_eq!(stopped.reason, StopReason::Timeout, "{scenario}");
-    assert_eq!(open_fds(), baseline - closed, "{scenario} leaked fds");
+/// the grants `grants` makes, expects it to be stopped for it, and checks
+/// that every fd it held was closed: with its calls blocking their thread,
+/// then waiting on the reactor. The caller holds [`support::exclusive`].
+fn stopped_after_timeout(scenario: &str, grants: impl Fn() -> Vec<(&'static str, OwnedFd)>) {
+    for host_calls in support::HOST_CALLS {
+        let grants = grants();
+        let closed = grants.len();
+        let baseline = open_fds();
+        let opts = Options {
+            sandbox: Some(SandboxLimits::default().timeout(Duration::from_millis(300))),
+            host_calls,
+            ..Options::default()
+        };
+        let err = run_guest_with(guests::HARDENING, &[scenario], grants, opts)
+            .expect_err("the guest must be stopped");
+        let stopped = err
+            .downcast_ref::<GuestStopped>()
+            .unwrap_or_else(|| panic!("{scenario} ({host_calls:?}): not stopped: {err:#}"));
+        assert_eq!(
+            stopped.reason,
+            StopReason::Timeout,
+            "{scenario} ({host_calls:?})"
+        );
+        assert_eq!(
+            open_fds(),
+            baseline - closed,
+            "{scenario} ({host_calls:?}) leaked fds"
+        );
+    }
 }
 
 #[test]
 fn a_timeout_stops_a_guest_spinning_in_wasm() {
     let _fds = support::exclusive(&[guests::HARDENING]);
-    stopped_after_timeout("spin", Vec::new());
+    stopped_after_timeout("spin", Vec::new);
 }
 
 #[test]
 fn a_timeout_stops_a_guest_blocked_in_recv() {
     let _fds = support::exclusive(&[guests::HARDENING]);
     let (_ours, theirs) = UnixStream::pair().unwrap();
-    stopped_after_timeout("block_recv", vec![("peer", theirs.into())]);
+    stopped_after_timeout("block_recv", || {
+        vec![("peer", theirs.try_clone().unwrap().into())]
+    });
 }
 
 #[test]
@@ -212,27 +227,33 @@ fn a_timeout_stops_a_guest_blocked_in_accept() {
     let _fds = support::exclusive(&[guests::HARDENING]);
     let dir = tempfile::tempdir().unwrap();
     let listener = UnixListener::bind(dir.path().join("l.sock")).unwrap();
-    stopped_after_timeout("block_accept", vec![("listener", listener.into())]);
+    stopped_after_timeout("block_accept", || {
+        vec![("listener", listener.try_clone().unwrap().into())]
+    });
 }
 
 #[test]
 fn a_timeout_stops_a_guest_blocked_reading_a_pipe() {
     let _fds = support::exclusive(&[guests::HARDENING]);
     let (r, _w) = std::io::pipe().unwrap();
-    stopped_after_timeout("block_read", vec![("pipe", r.into())]);
+    stopped_after_timeout("block_read", || {
+        vec![("pipe", r.try_clone().unwrap().into())]
+    });
 }
 
 #[test]
 fn a_timeout_stops_a_guest_waiting_on_readiness() {
     let _fds = support::exclusive(&[guests::HARDENING]);
     let (_ours, theirs) = UnixStream::pair().unwrap();
-    stopped_after_timeout("block_wait", vec![("peer", theirs.into())]);
+    stopped_after_timeout("block_wait", || {
+        vec![("peer", theirs.try_clone().unwrap().into())]
+    });
 }
 
 #[test]
 fn a_timeout_stops_a_guest_sleeping_in_wasi() {
     let _fds = support::exclusive(&[guests::HARDENING]);
-    stopped_after_timeout("sleep", Vec::new());
+    stopped_after_timeout("sleep", Vec::new);
 }
 
 /// The same through the command line: `-W timeout=1s` stops a spinning
@@ -647,15 +668,18 @@ fn a_bind_that_fails_leaves_the_socket_unbound_and_nothing_behind() {
 #[test]
 fn sub_microsecond_socket_timeouts_still_time_out() {
     let _fds = support::shared();
-    let opts = Options {
-        // Were the timeouts lost, this stops the guest instead of a hang.
-        sandbox: Some(SandboxLimits::default().timeout(Duration::from_secs(20))),
-        ..Options::default()
-    };
-    let run = run_guest_with(guests::HARDENING, &["tiny_timeout"], Vec::new(), opts).unwrap();
-    run.assert_ok();
-    assert_eq!(run.get("read"), "err:TimedOut:timed-out");
-    assert_eq!(run.get("write"), "err:TimedOut:timed-out");
+    for host_calls in support::HOST_CALLS {
+        let opts = Options {
+            // Were the timeouts lost, this stops the guest instead of a hang.
+            sandbox: Some(SandboxLimits::default().timeout(Duration::from_secs(20))),
+            host_calls,
+            ..Options::default()
+        };
+        let run = run_guest_with(guests::HARDENING, &["tiny_timeout"], Vec::new(), opts).unwrap();
+        run.assert_ok();
+        assert_eq!(run.get("read"), "err:TimedOut:timed-out");
+        assert_eq!(run.get("write"), "err:TimedOut:timed-out");
+    }
 }
 
 /// Descriptors (a pipe, a FIFO opened by name) have non-blocking mode,
@@ -663,45 +687,49 @@ fn sub_microsecond_socket_timeouts_still_time_out() {
 #[test]
 fn descriptors_have_nonblocking_mode_timeouts_and_readiness() {
     let _fds = support::exclusive(&[guests::HARDENING]);
-    let dir = tempfile::tempdir().unwrap();
-    let fifo_path =
-        std::ffi::CString::new(dir.path().join("f").into_os_string().into_encoded_bytes()).unwrap();
-    // SAFETY (test): a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(fifo_path.as_ptr(), 0o600) }, 0);
-    let fifo = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(dir.path().join("f"))
-        .unwrap();
-    let (r, w) = std::io::pipe().unwrap();
-    let baseline = open_fds();
-    let opts = Options {
-        sandbox: Some(SandboxLimits::default().timeout(Duration::from_secs(20))),
-        ..Options::default()
-    };
-    let grants = vec![
-        ("pipe", r.into()),
-        ("pipe_w", w.into()),
-        ("fifo", fifo.into()),
-    ];
-    let run = run_guest_with(guests::HARDENING, &["descriptor_modes"], grants, opts).unwrap();
-    assert_eq!(open_fds(), baseline - 3);
-    run.assert_ok();
-    let ms = |k: &str| run.get(k).parse::<u64>().unwrap();
-    assert_eq!(run.get("pipe_timed_read"), "err:TimedOut:timed-out");
-    assert!(ms("pipe_timed_read_ms") >= 100, "{run:?}");
-    assert_eq!(
-        run.get("pipe_nonblocking_read"),
-        "err:WouldBlock:would-block"
-    );
-    assert_eq!(run.get("pipe_wait_empty"), "ok:[]");
-    assert_eq!(run.get("pipe_wait_data"), "ok:[0]");
-    assert_eq!(run.get("pipe_read"), "ok:1");
-    assert_eq!(run.get("pipe_timed_write"), "err:TimedOut:timed-out");
-    assert!(ms("pipe_timed_write_ms") >= 100, "{run:?}");
-    assert_eq!(run.get("pipe_wait_full"), "ok:[]");
-    assert_eq!(run.get("fifo_timed_read"), "err:TimedOut:timed-out");
-    assert_eq!(run.get("fifo_read"), "ok:yz");
+    for host_calls in support::HOST_CALLS {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo_path =
+            std::ffi::CString::new(dir.path().join("f").into_os_string().into_encoded_bytes())
+                .unwrap();
+        // SAFETY (test): a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo_path.as_ptr(), 0o600) }, 0);
+        let fifo = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(dir.path().join("f"))
+            .unwrap();
+        let (r, w) = std::io::pipe().unwrap();
+        let baseline = open_fds();
+        let opts = Options {
+            sandbox: Some(SandboxLimits::default().timeout(Duration::from_secs(20))),
+            host_calls,
+            ..Options::default()
+        };
+        let grants = vec![
+            ("pipe", r.into()),
+            ("pipe_w", w.into()),
+            ("fifo", fifo.into()),
+        ];
+        let run = run_guest_with(guests::HARDENING, &["descriptor_modes"], grants, opts).unwrap();
+        assert_eq!(open_fds(), baseline - 3);
+        run.assert_ok();
+        let ms = |k: &str| run.get(k).parse::<u64>().unwrap();
+        assert_eq!(run.get("pipe_timed_read"), "err:TimedOut:timed-out");
+        assert!(ms("pipe_timed_read_ms") >= 100, "{run:?}");
+        assert_eq!(
+            run.get("pipe_nonblocking_read"),
+            "err:WouldBlock:would-block"
+        );
+        assert_eq!(run.get("pipe_wait_empty"), "ok:[]");
+        assert_eq!(run.get("pipe_wait_data"), "ok:[0]");
+        assert_eq!(run.get("pipe_read"), "ok:1");
+        assert_eq!(run.get("pipe_timed_write"), "err:TimedOut:timed-out");
+        assert!(ms("pipe_timed_write_ms") >= 100, "{run:?}");
+        assert_eq!(run.get("pipe_wait_full"), "ok:[]");
+        assert_eq!(run.get("fifo_timed_read"), "err:TimedOut:timed-out");
+        assert_eq!(run.get("fifo_read"), "ok:yz");
+    }
 }
 
 /// A descriptor write of 200 MiB (more than wasmtime lets a guest hand the
@@ -728,32 +756,8 @@ fn a_huge_descriptor_write_is_short_not_a_trap() {
 #[test]
 fn an_embedders_own_store_stops_a_blocked_guest_at_its_deadline() {
     let _fds = support::shared();
-    use capsock_host::limits::{Deadline, SandboxLimiter, Stopped};
-    use capsock_host::{CapsockCtx, CapsockCtxView, CapsockView};
-    use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-
-    struct Host {
-        wasi: WasiCtx,
-        capsock: CapsockCtx,
-        table: wasmtime::component::ResourceTable,
-        limiter: SandboxLimiter,
-    }
-    impl WasiView for Host {
-        fn ctx(&mut self) -> WasiCtxView<'_> {
-            WasiCtxView {
-                ctx: &mut self.wasi,
-                table: &mut self.table,
-            }
-        }
-    }
-    impl CapsockView for Host {
-        fn capsock(&mut self) -> CapsockCtxView<'_> {
-            CapsockCtxView {
-                ctx: &mut self.capsock,
-                table: &mut self.table,
-            }
-        }
-    }
+    use capsock_host::limits::{Deadline, Stopped};
+    use capsock_host::{CapsockCtx, SandboxState};
 
     let limits = SandboxLimits::default().timeout(Duration::from_millis(300));
     let mut config = wasmtime::Config::new();
@@ -770,14 +774,9 @@ fn an_embedders_own_store_stops_a_blocked_guest_at_its_deadline() {
     let wasi = wasmtime_wasi::WasiCtxBuilder::new()
         .args(&["hardening", "block_recv"])
         .build();
-    let host = Host {
-        wasi,
-        capsock,
-        table: Default::default(),
-        limiter: limits.limiter(),
-    };
+    let host = SandboxState::with_limits(wasi, capsock, &limits);
     let mut store = wasmtime::Store::new(&engine, host);
-    store.limiter(|h| &mut h.limiter);
+    store.limiter(|h| h.limiter_mut());
     limits.configure_store(&mut store, &interrupt).unwrap();
     let command =
         wasmtime_wasi::p2::bindings::sync::Command::instantiate(&mut store, &component, &linker)

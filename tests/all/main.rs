@@ -8,6 +8,7 @@ mod support;
 
 mod cli;
 mod conformance;
+mod embedding;
 mod examples;
 mod hardening;
 mod inet;

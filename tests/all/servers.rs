@@ -52,19 +52,26 @@ fn wait_reports_timeout_then_data_then_end_of_file() {
 #[test]
 fn nonblocking_mode_and_timeouts() {
     let _fds = support::shared();
-    let (a, a_guest) = UnixStream::pair().unwrap();
-    let run = run_guest(guests::SERVERS, &["modes"], vec![("a", a_guest.into())]).unwrap();
-    run.assert_ok();
-    assert_eq!(run.get("nonblocking_read"), "err:WouldBlock:would-block");
-    assert_eq!(
-        run.get("timed_read"),
-        "err:TimedOut:timed-out",
-        "EAGAIN after SO_RCVTIMEO is timed-out, not would-block"
-    );
-    assert!(run.get("timed_read_ms").parse::<u64>().unwrap() >= 80);
-    assert_eq!(run.get("zero_timeout"), "err:InvalidInput");
-    assert_eq!(run.get("timed_write"), "err:TimedOut:timed-out");
-    drop(a);
+    for host_calls in support::HOST_CALLS {
+        let (a, a_guest) = UnixStream::pair().unwrap();
+        let opts = Options {
+            host_calls,
+            ..Options::default()
+        };
+        let grants = vec![("a", a_guest.into())];
+        let run = run_guest_with(guests::SERVERS, &["modes"], grants, opts).unwrap();
+        run.assert_ok();
+        assert_eq!(run.get("nonblocking_read"), "err:WouldBlock:would-block");
+        assert_eq!(
+            run.get("timed_read"),
+            "err:TimedOut:timed-out",
+            "EAGAIN after SO_RCVTIMEO is timed-out, not would-block"
+        );
+        assert!(run.get("timed_read_ms").parse::<u64>().unwrap() >= 80);
+        assert_eq!(run.get("zero_timeout"), "err:InvalidInput");
+        assert_eq!(run.get("timed_write"), "err:TimedOut:timed-out");
+        drop(a);
+    }
 }
 
 /// The SDK's std-shaped API end to end over abstract names: listeners and
@@ -110,49 +117,52 @@ fn the_sdks_std_shaped_api_over_abstract_names() {
 #[test]
 fn accepted_sockets_are_ordinary_handles() {
     let _fds = support::exclusive(&[guests::SERVERS]);
-    let dir = tempfile::tempdir().unwrap();
-    let mut policy = Policy::new();
-    policy.allow_unix_dir(dir.path(), "/run/t").unwrap();
-    let (mut peer, peer_guest) = UnixStream::pair().unwrap();
-    let baseline = open_fds();
-    let opts = Options {
-        policy: Some(policy.clone()),
-        ..Options::default()
-    };
-    let guest = std::thread::spawn(move || {
-        run_guest_with(
-            guests::SERVERS,
-            &["accept", "/run/t/l.sock"],
-            vec![("peer", peer_guest.into())],
-            opts,
-        )
-        .unwrap()
-    });
-    let mut word = [0u8; 9];
-    peer.read_exact(&mut word).unwrap();
-    assert_eq!(&word, b"listening");
-    let mut client = UnixStream::connect(dir.path().join("l.sock")).unwrap();
-    client.write_all(b"hi").unwrap();
-    let (data, mut fds, _) = native::recv_fds(peer.as_fd(), 16, 1).unwrap();
-    assert_eq!(data, b"conn");
-    let mut accepted = UnixStream::from(fds.pop().expect("the accepted socket"));
-    let mut hi = [0u8; 2];
-    accepted.read_exact(&mut hi).unwrap();
-    assert_eq!(&hi, b"hi");
-    accepted.write_all(b"yo").unwrap();
-    client.read_exact(&mut hi).unwrap();
-    assert_eq!(&hi, b"yo");
-    let run = guest.join().unwrap();
-    run.assert_ok();
-    assert_eq!(run.get("nonblocking_accept"), "err:WouldBlock:would-block");
-    assert_eq!(run.get("timed_accept"), "err:TimedOut:timed-out");
-    assert_eq!(run.get("local"), "/run/t/l.sock");
-    drop((accepted, client, peer));
-    assert_eq!(
-        open_fds(),
-        baseline - 2,
-        "both ends of the peer pair are closed, nothing else left open"
-    );
+    for host_calls in support::HOST_CALLS {
+        let dir = tempfile::tempdir().unwrap();
+        let mut policy = Policy::new();
+        policy.allow_unix_dir(dir.path(), "/run/t").unwrap();
+        let (mut peer, peer_guest) = UnixStream::pair().unwrap();
+        let baseline = open_fds();
+        let opts = Options {
+            policy: Some(policy.clone()),
+            host_calls,
+            ..Options::default()
+        };
+        let guest = std::thread::spawn(move || {
+            run_guest_with(
+                guests::SERVERS,
+                &["accept", "/run/t/l.sock"],
+                vec![("peer", peer_guest.into())],
+                opts,
+            )
+            .unwrap()
+        });
+        let mut word = [0u8; 9];
+        peer.read_exact(&mut word).unwrap();
+        assert_eq!(&word, b"listening");
+        let mut client = UnixStream::connect(dir.path().join("l.sock")).unwrap();
+        client.write_all(b"hi").unwrap();
+        let (data, mut fds, _) = native::recv_fds(peer.as_fd(), 16, 1).unwrap();
+        assert_eq!(data, b"conn");
+        let mut accepted = UnixStream::from(fds.pop().expect("the accepted socket"));
+        let mut hi = [0u8; 2];
+        accepted.read_exact(&mut hi).unwrap();
+        assert_eq!(&hi, b"hi");
+        accepted.write_all(b"yo").unwrap();
+        client.read_exact(&mut hi).unwrap();
+        assert_eq!(&hi, b"yo");
+        let run = guest.join().unwrap();
+        run.assert_ok();
+        assert_eq!(run.get("nonblocking_accept"), "err:WouldBlock:would-block");
+        assert_eq!(run.get("timed_accept"), "err:TimedOut:timed-out");
+        assert_eq!(run.get("local"), "/run/t/l.sock");
+        drop((accepted, client, peer));
+        assert_eq!(
+            open_fds(),
+            baseline - 2,
+            "both ends of the peer pair are closed, nothing else left open"
+        );
+    }
 }
 
 /// Eight sandboxes from one engine at once, each with its own limits.

@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Stdio};
 use std::sync::{Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use capsock_host::{CapsockCtx, Limits, Policy, Runtime, SandboxLimits};
+use capsock_host::{CapsockCtx, HostCalls, Limits, Policy, Runtime, SandboxLimits};
 use wasmtime::component::Component;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::WasiCtxBuilder;
@@ -165,6 +165,24 @@ pub fn runtime() -> &'static Runtime {
     rt
 }
 
+/// Both ways a guest's calls can wait, for tests that run a scenario under
+/// each.
+pub const HOST_CALLS: [HostCalls; 2] = [HostCalls::Blocking, HostCalls::Async];
+
+/// The runtime whose guests wait as `calls` says. Both share [`runtime`]'s
+/// engine, so a component compiled once serves both.
+pub fn runtime_for(calls: HostCalls) -> &'static Runtime {
+    static ASYNC: OnceLock<Runtime> = OnceLock::new();
+    match calls {
+        HostCalls::Async => ASYNC.get_or_init(|| {
+            let rt = runtime();
+            Runtime::with_engine_and(rt.engine().clone(), rt.limits().clone(), calls)
+                .expect("async runtime")
+        }),
+        _ => runtime(),
+    }
+}
+
 /// Compiled components, cached by path. Each is instantiated once when
 /// first compiled: wasmtime builds a module's copy-on-write memory image (a
 /// memfd, kept while the component lives) on first instantiation, and that
@@ -245,6 +263,8 @@ pub struct Options {
     pub policy: Option<Policy>,
     /// The sandbox's limits (default: the runtime's).
     pub sandbox: Option<SandboxLimits>,
+    /// Where the guest's calls wait (default: blocking its thread).
+    pub host_calls: HostCalls,
 }
 
 /// Runs the guest at `path` with `args` and these grants; a trap is `Err`.
@@ -269,7 +289,7 @@ pub fn run_guest_with(
     if let Some(p) = opts.policy {
         ctx.policy(p);
     }
-    let rt = runtime();
+    let rt = runtime_for(opts.host_calls);
     let sandbox = opts.sandbox.unwrap_or_else(|| rt.limits().clone());
     let status = rt
         .prepare(&component)
@@ -431,16 +451,36 @@ pub fn guest_against(
 }
 
 /// The conformance guest's `scenario` against the Python peer's
-/// `peer_scenario` (with `peer_args`), over a stream socket. The caller
-/// holds [`exclusive`].
+/// `peer_scenario` (with `peer_args`), over a stream socket: the run with
+/// the guest's calls blocking their thread, for the caller to check. The
+/// scenario also runs with the calls waiting on the reactor, which must
+/// succeed, leak nothing and print the same keys. The caller holds
+/// [`exclusive`].
 pub fn conformance_with(
     scenario: &[&str],
     peer_scenario: &str,
     peer_args: &[&str],
 ) -> (GuestRun, serde_json::Value) {
-    let mut peer = PythonPeer::start_with("python3", peer_scenario, "stream", peer_args);
-    let run = guest_against(&mut peer, scenario, Options::default(), None);
-    (run, peer.finish())
+    let [(blocking, peer), (on_reactor, _)] = HOST_CALLS.map(|host_calls| {
+        let mut peer = PythonPeer::start_with("python3", peer_scenario, "stream", peer_args);
+        let opts = Options {
+            host_calls,
+            ..Options::default()
+        };
+        let run = guest_against(&mut peer, scenario, opts, None);
+        (run, peer.finish())
+    });
+    let keys = |run: &GuestRun| {
+        let mut keys: Vec<String> = kv(&run.stdout).into_keys().collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(
+        keys(&blocking),
+        keys(&on_reactor),
+        "{scenario:?} printed other keys on the reactor: {on_reactor:#?}"
+    );
+    (blocking, peer)
 }
 
 /// [`conformance_with`] for a one-word guest scenario and no peer arguments.

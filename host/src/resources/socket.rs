@@ -386,7 +386,7 @@ impl SocketIo {
             // No per-call non-blocking flag, and nothing to wait for
             // before: the whole call goes off the reactor's thread.
             Waiting::Reactor => {
-                let (fd, addr) = (Arc::clone(&self.fd), addr.clone());
+                let (fd, addr) = (Arc::clone(&self.fd), *addr);
                 wait::hop(interrupt, move || sys::connect(fd.as_fd(), &addr)).await?
             }
         };

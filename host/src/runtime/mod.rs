@@ -59,6 +59,12 @@ impl SandboxState {
     pub fn limiter(&self) -> &SandboxLimiter {
         &self.limiter
     }
+
+    /// The memory limiter, for an embedder's own store:
+    /// `store.limiter(|s| s.limiter_mut())`.
+    pub fn limiter_mut(&mut self) -> &mut SandboxLimiter {
+        &mut self.limiter
+    }
 }
 
 impl WasiView for SandboxState {

@@ -135,37 +135,15 @@ pub(super) fn add_to_linker<T: CapsockView + 'static>(
 mod tests {
     use super::*;
     use crate::bindings;
-    use crate::ctx::{CapsockCtx, CapsockCtxView, HasCapsock};
+    use crate::ctx::{CapsockCtx, HasCapsock};
     use std::os::fd::AsFd;
-    use wasmtime::component::{Component, ResourceTable};
+    use wasmtime::component::Component;
     use wasmtime::{Config, Engine, Store};
     use wasmtime_wasi::p2::bindings::sync::Command;
     use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-    use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+    use wasmtime_wasi::WasiCtx;
 
-    struct Host {
-        ctx: CapsockCtx,
-        table: ResourceTable,
-        wasi: WasiCtx,
-    }
-
-    impl WasiView for Host {
-        fn ctx(&mut self) -> WasiCtxView<'_> {
-            WasiCtxView {
-                ctx: &mut self.wasi,
-                table: &mut self.table,
-            }
-        }
-    }
-
-    impl CapsockView for Host {
-        fn capsock(&mut self) -> CapsockCtxView<'_> {
-            CapsockCtxView {
-                ctx: &mut self.ctx,
-                table: &mut self.table,
-            }
-        }
-    }
+    type Host = crate::SandboxState;
 
     /// With shadowing off, defining a name the generated bindings already
     /// defined fails: so each fast function's name is one the generated
@@ -185,14 +163,11 @@ mod tests {
         let mut ctx = CapsockCtx::builder();
         ctx.grant("peer", peer)
             .grant("file", file.as_fd().try_clone_to_owned().unwrap());
-        let host = Host {
-            ctx: ctx.build(),
-            table: ResourceTable::new(),
-            wasi: WasiCtx::builder()
-                .args(&["misuse", "huge"])
-                .stdout(stdout.clone())
-                .build(),
-        };
+        let wasi = WasiCtx::builder()
+            .args(&["misuse", "huge"])
+            .stdout(stdout.clone())
+            .build();
+        let host = Host::new(wasi, ctx.build());
         let mut store = Store::new(&engine, host);
         let command = Command::instantiate(&mut store, &component, &linker)?;
         let _ = command.wasi_cli_run().call_run(&mut store)?;

@@ -43,6 +43,15 @@ pub(super) const NAMES: &[(&str, &str)] = &[
 
 const R: Waiting = Waiting::Reactor;
 
+/// `send-msg`'s parameters.
+type SendMsgArgs = (
+    Resource<Socket>,
+    Vec<Vec<u8>>,
+    Vec<AncillaryOut>,
+    SendFlags,
+    Option<Address>,
+);
+
 /// Defines the async functions over the sync ones (the linker must allow
 /// shadowing).
 pub(super) fn add_to_linker<T: CapsockView + 'static>(
@@ -60,14 +69,7 @@ pub(super) fn add_to_linker<T: CapsockView + 'static>(
     )?;
     i.func_wrap_async(
         SEND_MSG,
-        |mut store: StoreContextMut<'_, T>,
-         (s, data, ancillary, flags, to): (
-            Resource<Socket>,
-            Vec<Vec<u8>>,
-            Vec<AncillaryOut>,
-            SendFlags,
-            Option<Address>,
-        )| {
+        |mut store: StoreContextMut<'_, T>, (s, data, ancillary, flags, to): SendMsgArgs| {
             Box::new(async move {
                 let mut view = store.data_mut().capsock();
                 let sent = view.send_msg_with(&s, &data, &ancillary, flags, to, R);
