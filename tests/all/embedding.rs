@@ -337,3 +337,50 @@ fn runtimes_on_fuel_and_pooling_engines_run_guests() {
         assert!(printed(&stdout, "depth=100"), "{stdout:?}");
     }
 }
+
+/// What `RUST_LOG=capsock_host=trace` shows, captured in-process: a span
+/// for each call of the bindings, and each refusal at `debug` with what
+/// was refused and why (the missing grant by name, the path no granted
+/// directory holds).
+#[test]
+fn calls_are_traced_and_refusals_say_why() {
+    let _fds = support::shared();
+    #[derive(Clone, Default)]
+    struct Log(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl Write for Log {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let log = Log::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        // No grant named "peer"; then a bind outside any granted directory.
+        let missing = support::run_guest(guests::HARDENING, &["block_recv"], Vec::new());
+        assert!(missing.is_err(), "the guest fails without its grant");
+        let (_ours, theirs) = UnixStream::pair().unwrap();
+        let grants = vec![("peer", theirs.into())];
+        let denied = support::run_guest(guests::SERVERS, &["accept", "/run/t/l.sock"], grants);
+        assert!(denied.is_err(), "the guest fails without the directory");
+    });
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    for want in [
+        "wit-bindgen import{module=\"preopens\" function=\"take\"}",
+        "the guest took a grant it was not given",
+        "grant=\"peer\"",
+        "no granted directory holds this path",
+        "path=/run/t/l.sock",
+        "address refused",
+    ] {
+        assert!(text.contains(want), "no {want:?} in the log:\n{text}");
+    }
+}
