@@ -13,12 +13,16 @@
 //! Receives use `recv_vec`, which leaves the bytes where the host put them;
 //! `recv(&mut buf)` and `read` would add one copy inside the guest.
 //! `bench idle`            say "up" to "peer", then wait until it closes
+//! `bench idle_dgram`      say "up" on "peer" (a connected datagram
+//!                         socket), then echo each datagram until one is "q"
 //! `bench noop`            nothing
 
 use std::io::{IoSliceMut, Read, Write};
 use std::time::Instant;
 
-use capsock::{cmsg_space, RecvFlags, SocketExt, UnixSeqpacket, UnixStream, FD_SIZE};
+use capsock::{
+    cmsg_space, RecvFlags, SocketExt, UnixDatagram, UnixSeqpacket, UnixStream, FD_SIZE,
+};
 
 fn arg(i: usize) -> usize {
     std::env::args()
@@ -38,6 +42,7 @@ fn main() {
         "bulk_send" => bulk_send(arg(2)),
         "bulk_recv" => bulk_recv(arg(2)),
         "idle" => idle(),
+        "idle_dgram" => idle_dgram(),
         "noop" => {}
         other => panic!("unknown workload {other}"),
     }
@@ -113,4 +118,17 @@ fn idle() {
     peer.write_all(b"up").unwrap();
     let mut buf = [0u8; 1];
     let _ = peer.read(&mut buf);
+}
+
+/// One datagram socket per guest (the host's 10,000-sandbox figure: one fd
+/// each): waits in a receive, answers what arrives, ends on "q".
+fn idle_dgram() {
+    let peer = UnixDatagram::preopened("peer").unwrap();
+    peer.send(b"up").unwrap();
+    let mut buf = [0u8; 16];
+    while let Ok(n) = peer.recv(&mut buf) {
+        if &buf[..n] == b"q" || peer.send(&buf[..n]).is_err() {
+            break;
+        }
+    }
 }
