@@ -8,7 +8,7 @@
 #![allow(missing_docs)]
 
 wasmtime::component::bindgen!({
-    path: "../wit",
+    path: "wit",
     world: "capsock:sockets/imports",
     imports: { default: trappable },
     trappable_error_type: {
