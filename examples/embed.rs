@@ -45,7 +45,7 @@ impl CapsockView for Host {
 fn main() -> anyhow::Result<()> {
     let path = std::env::args()
         .nth(1)
-        .unwrap_or_else(|| capsock_host::examples::TEMPERATURE_SERVER.to_string());
+        .unwrap_or_else(|| capsock_test_artifacts::examples::TEMPERATURE_SERVER.to_string());
 
     let engine = Engine::default();
     let mut linker: Linker<Host> = Linker::new(&engine);

@@ -23,7 +23,7 @@ TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 
 
 def build():
-    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "capsock-host"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "capsock-cli"], cwd=ROOT, check=True)
     return os.path.join(TARGET, "release", "capsock"), os.path.join(TARGET, "wasm-guests", "wasm32-wasip2", "release")
 
 

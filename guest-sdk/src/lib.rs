@@ -42,7 +42,7 @@
 #[allow(missing_docs)]
 mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "capsock:sockets/sdk",
         // Borrowed parameter types: `send-msg` lends the guest's buffers to
         // the host without copying them into owned vectors first.

@@ -30,7 +30,7 @@
 #![allow(missing_docs)]
 
 wasmtime::component::bindgen!({
-    path: "../wit",
+    path: "wit",
     world: "capsock:sockets/imports",
     imports: { default: trappable | tracing },
     trappable_error_type: {

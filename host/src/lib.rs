@@ -33,14 +33,6 @@ mod sys;
 mod wait;
 mod wit;
 
-/// The example guests of `examples/guests`, built with this crate: paths of
-/// their components in the build tree, and the demo plugin embedded.
-#[doc(hidden)]
-pub mod examples {
-    include!(concat!(env!("OUT_DIR"), "/example_guests.rs"));
-    include!(concat!(env!("OUT_DIR"), "/embedded_guests.rs"));
-}
-
 pub use bindings::types::{ErrorCode, SocketType};
 pub use ctx::{CapsockCtx, CapsockCtxBuilder, CapsockCtxView, CapsockView, HasCapsock};
 pub use error::{CapsockError, CapsockResult};

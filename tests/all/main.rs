@@ -6,10 +6,9 @@
 
 mod support;
 
-mod cli;
 mod conformance;
+mod embed;
 mod embedding;
-mod examples;
 mod hardening;
 mod inet;
 mod security;
@@ -18,15 +17,20 @@ mod sigpipe;
 mod soak;
 
 /// The rule of `support`'s docs, checked: the first statement of every
-/// test in this directory takes the shared or the exclusive fd lock, so no
-/// test can open an fd while another counts them.
+/// test in this directory and in tests/cli (the other binary that shares
+/// `support`) takes the shared or the exclusive fd lock, so no test can
+/// open an fd while another counts them.
 #[test]
 fn every_test_takes_the_fd_lock_first() {
     let _fds = support::shared();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/all");
+    let tests_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests");
+    let files = ["all", "cli"].iter().flat_map(|dir| {
+        std::fs::read_dir(tests_dir.join(dir))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+    });
     let mut tests = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
+    for path in files {
         let text = std::fs::read_to_string(&path).unwrap();
         let mut lines = text.lines().map(str::trim);
         while let Some(line) = lines.next() {
@@ -63,7 +67,7 @@ fn every_test_takes_the_fd_lock_first() {
     }
     assert!(
         tests >= 100,
-        "only {tests} tests found in {}",
-        dir.display()
+        "only {tests} tests found in {}/{{all,cli}}",
+        tests_dir.display()
     );
 }

@@ -149,7 +149,7 @@ pub fn runtime() -> &'static Runtime {
     WARM.get_or_init(|| {
         settle_process_fds();
         let c = rt
-            .load_file(Path::new(capsock_host::examples::SEND_REPLACEMENT))
+            .load_file(Path::new(guests::examples::SEND_REPLACEMENT))
             .expect("warm-up guest");
         let status = rt.run(
             &c,
@@ -393,6 +393,7 @@ impl PythonPeer {
     }
 
     /// The path the peer listens on (or is bound to).
+    #[allow(dead_code)] // only tests/cli uses it
     pub fn socket_path(&self) -> &Path {
         &self.path
     }
@@ -567,29 +568,6 @@ pub fn twisted_python() -> PathBuf {
         .clone()
 }
 
-/// The `capsock` binary of this build.
-pub const CAPSOCK: &str = env!("CARGO_BIN_EXE_capsock");
-
-/// Runs `capsock ARGS` to completion.
-pub fn capsock(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(CAPSOCK)
-        .args(args)
-        .output()
-        .expect("run capsock")
-}
-
-/// Runs `capsock ARGS` under `ulimit LIMIT` (as `sh` sets it: `-n N` sets
-/// the soft and hard fd limits, `-Sn N` the soft one).
-pub fn capsock_under_ulimit(limit: &str, args: &[&str]) -> std::process::Output {
-    std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("ulimit {limit} && exec \"$0\" \"$@\""))
-        .arg(CAPSOCK)
-        .args(args)
-        .output()
-        .expect("run sh")
-}
-
 /// Standard output of a finished process, as text.
 pub fn stdout_of(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -598,16 +576,4 @@ pub fn stdout_of(o: &std::process::Output) -> String {
 /// Standard error of a finished process, as text.
 pub fn stderr_of(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Asserts one line on stderr, starting with `capsock: ` and containing
-/// `needle`; returns the exit status.
-pub fn one_line_error(out: &std::process::Output, needle: &str) -> i32 {
-    let err = stderr_of(out);
-    assert_eq!(err.lines().count(), 1, "one line: {err:?}");
-    assert!(
-        err.starts_with("capsock: ") && err.contains(needle),
-        "{err:?} should mention {needle:?}"
-    );
-    out.status.code().expect("an exit status")
 }

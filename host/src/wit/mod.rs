@@ -157,7 +157,7 @@ mod tests {
 
     #[test]
     fn package_and_version_match_the_wit() {
-        let wit = include_str!("../../../wit/types.wit");
+        let wit = include_str!("../../wit/types.wit");
         assert!(
             wit.contains(&format!("package {PACKAGE}@{VERSION};")),
             "wit/types.wit declares another package or version"

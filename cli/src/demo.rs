@@ -9,7 +9,7 @@ use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 
 use anyhow::{ensure, Context};
-use capsock_host::{examples, native, CapsockCtx, Runtime};
+use capsock_host::{native, CapsockCtx, Runtime};
 use wasmtime_wasi::WasiCtxBuilder;
 
 /// Two logs in the seed's format: "time temp(in degree Celsius)" then one
@@ -28,9 +28,10 @@ fn log_text(temps: &[u32]) -> String {
 }
 
 pub fn demo() -> anyhow::Result<i32> {
+    let plugin = crate::guests::temperature_plugin()?;
     crate::fds::settle();
     let fds_before = crate::fds::count()?;
-    let (status, report) = broker_and_plugin()?;
+    let (status, report) = broker_and_plugin(plugin)?;
     let fds_after = crate::fds::count()?;
 
     println!("plugin exited with status {status}; its report:");
@@ -54,7 +55,7 @@ pub fn demo() -> anyhow::Result<i32> {
 }
 
 /// Everything that opens fds, so they are all closed when it returns.
-fn broker_and_plugin() -> anyhow::Result<(i32, String)> {
+fn broker_and_plugin(plugin_wasm: &[u8]) -> anyhow::Result<(i32, String)> {
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
     let mut files = Vec::new();
     for (name, temps) in LOGS {
@@ -78,7 +79,7 @@ fn broker_and_plugin() -> anyhow::Result<(i32, String)> {
 
     let runtime = Runtime::new()?;
     let plugin = runtime
-        .load_bytes(examples::TEMPERATURE_PLUGIN_WASM)
+        .load_bytes(plugin_wasm)
         .context("cannot load the demo plugin")?;
     let mut capsock = CapsockCtx::builder();
     capsock.grant("broker", plugin_end);

@@ -1,7 +1,7 @@
 // Builds wasm32-wasip2 guest programs with a nested `cargo build`, the way
 // wasmtime's `crates/test-programs/artifacts` does. Shared (via `include!`)
-// by host/build.rs (the example guests; the demo plugin is embedded) and
-// tests/artifacts/build.rs (the test guests).
+// by cli/build.rs (the demo and bench guests, embedded in the command) and
+// tests/artifacts/build.rs (the test and example guests, by path).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -69,15 +69,4 @@ fn build_guests(package: &str, package_dir: &str) -> Vec<(String, PathBuf)> {
         assert!(Path::new(wasm).exists(), "guest {name} was not built at {}", wasm.display());
     }
     bins
-}
-
-/// Writes `$OUT_DIR/<file>` with one `pub const NAME: &str = "<path>";` per guest.
-fn write_path_constants(file: &str, bins: &[(String, PathBuf)]) {
-    let mut src = String::new();
-    for (name, wasm) in bins {
-        src += &format!("/// Path of the `{name}` guest component.\n");
-        src += &format!("pub const {}: &str = {:?};\n", name.to_uppercase(), wasm.display().to_string());
-    }
-    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
-    std::fs::write(out.join(file), src).expect("write guest path constants");
 }

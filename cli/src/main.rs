@@ -5,6 +5,7 @@
 mod bench;
 mod demo;
 mod fds;
+mod guests;
 mod pair;
 mod run;
 mod wasm_opts;

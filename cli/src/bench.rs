@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use capsock_host::native::{self, Messenger};
-use capsock_host::{examples, CapsockCtx, Runtime, SandboxPre, SocketType};
+use capsock_host::{CapsockCtx, Runtime, SandboxPre, SocketType};
 use clap::Args;
 use serde_json::json;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -317,7 +317,7 @@ struct Startup {
 }
 
 fn startup(rounds: usize) -> anyhow::Result<Startup> {
-    let bytes = examples::BENCH_WASM;
+    let bytes = crate::guests::bench()?;
     let plain = Runtime::new()?;
     let mut compile = Vec::new();
     for _ in 0..rounds.clamp(1, 3) {
@@ -452,7 +452,7 @@ fn machine() -> String {
 
 pub fn bench(a: BenchArgs) -> anyhow::Result<i32> {
     let runtime = Runtime::new()?;
-    let pre = runtime.prepare(&runtime.load_bytes(examples::BENCH_WASM)?)?;
+    let pre = runtime.prepare(&runtime.load_bytes(crate::guests::bench()?)?)?;
     let w = Workloads {
         pre: &pre,
         scale: a.scale,

@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::support::{self, capsock, capsock_under_ulimit, guests, peers_dir, PythonPeer, CAPSOCK};
+use crate::support::{self, guests, peers_dir, PythonPeer};
+use crate::{capsock, capsock_under_ulimit, CAPSOCK};
 
 fn stdout(o: &Output) -> String {
     support::stdout_of(o)
@@ -34,7 +35,7 @@ fn unix_connect_guest_receives_files_from_a_python_server() {
         "run",
         "--unix-connect",
         &format!("client={socket}"),
-        capsock_host::examples::TEMPERATURE_SERVER,
+        guests::examples::TEMPERATURE_SERVER,
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
@@ -62,7 +63,7 @@ fn unix_connect_picks_the_socket_type() {
         "run",
         "--unix-connect",
         &format!("client:seqpacket={socket}"),
-        capsock_host::examples::TEMPERATURE_SERVER,
+        guests::examples::TEMPERATURE_SERVER,
     ]);
     // The server guest wants a stream socket: a clear refusal, not a hang.
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -124,7 +125,7 @@ fn args_env_dir_and_exit_status_reach_the_guest() {
 /// Asserts a failed run: status 125 and exactly one line on stderr,
 /// starting with `capsock: ` and containing `needle`.
 fn assert_one_line_error(out: &Output, needle: &str) {
-    assert_eq!(support::one_line_error(out, needle), 125, "{}", stderr(out));
+    assert_eq!(crate::one_line_error(out, needle), 125, "{}", stderr(out));
 }
 
 #[test]
@@ -415,7 +416,7 @@ fn unix_listen_grants_a_listening_socket_and_removes_it_after() {
 #[test]
 fn pair_runs_a_capability_handoff_and_reports_fd_accounting() {
     let _fds = support::shared();
-    let dir = Path::new(capsock_host::examples::SEND_REPLACEMENT)
+    let dir = Path::new(guests::examples::SEND_REPLACEMENT)
         .parent()
         .unwrap();
     let (giver, taker) = (

@@ -5,12 +5,11 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::support;
-
-const CAPSOCK: &str = env!("CARGO_BIN_EXE_capsock");
+use crate::support::{self, guests};
+use crate::CAPSOCK;
 
 fn run_example(name: &str) -> String {
-    let wasm_dir = Path::new(capsock_host::examples::SEND_REPLACEMENT)
+    let wasm_dir = Path::new(guests::examples::SEND_REPLACEMENT)
         .parent()
         .unwrap();
     let out = Command::new("python3")
@@ -61,30 +60,6 @@ fn temperature_client_hands_two_files_to_the_server() {
     let contents = "contents: time temp(in degree Celsius) 00.00 23 01.00 22 02.00 22 03.00 19 04.00 17 05.00 18 06.00 19 07.00 19 08.00 23";
     assert!(out.contains(&format!("File 1 {contents}")), "{out}");
     assert!(out.contains(&format!("File 2 {contents}")), "{out}");
-}
-
-#[test]
-fn embedding_example_runs_a_guest_in_its_own_store() {
-    let _fds = support::shared();
-    // `cargo test` builds the examples next to the binaries it tests.
-    let embed = Path::new(CAPSOCK).parent().unwrap().join("examples/embed");
-    let out = Command::new(&embed)
-        .output()
-        .unwrap_or_else(|e| panic!("{}: {e}", embed.display()));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        stdout.contains("File 1 contents: time temp 00.00 21 01.00 20"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("handles it still held at exit: 0"),
-        "{stdout}"
-    );
 }
 
 #[test]
