@@ -28,6 +28,16 @@ pub struct BenchArgs {
     /// Sandboxes alive at once for the density figure.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     sandboxes: u32,
+    /// Idle sandboxes alive at once for the many-sandboxes figures (async
+    /// host calls, one process), with the pooling allocator off and on.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    async_sandboxes: u32,
+    /// Worker threads of the tokio runtime the many sandboxes run on.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
+    workers: u32,
+    /// Run only the many-sandboxes figures.
+    #[arg(long, conflicts_with = "only")]
+    many_only: bool,
     /// Run only the workloads whose name contains this (no startup or
     /// density figures): for profiling one of them.
     #[arg(long)]
@@ -377,7 +387,7 @@ fn startup(rounds: usize) -> anyhow::Result<Startup> {
     })
 }
 
-fn rss_kib() -> anyhow::Result<f64> {
+pub(crate) fn rss_kib() -> anyhow::Result<f64> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     status
         .lines()
@@ -450,7 +460,80 @@ fn machine() -> String {
     format!("{cpu}, {cores} cores, Linux {}", kernel.trim())
 }
 
+/// The many-sandboxes figures, pooling off then on.
+fn many(a: &BenchArgs) -> anyhow::Result<Vec<crate::many::Many>> {
+    [false, true]
+        .into_iter()
+        .map(|pooling| {
+            let n = a.async_sandboxes as usize;
+            crate::many::many(crate::guests::bench()?, n, pooling, a.workers as usize)
+        })
+        .collect()
+}
+
+fn print_many(figures: &[crate::many::Many]) {
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    for m in figures {
+        println!(
+            "{} idle sandboxes, async host calls, {} worker threads, pooling allocator {}:",
+            m.count,
+            m.workers,
+            if m.pooling { "on" } else { "off" }
+        );
+        println!(
+            "         started (instantiated, each waiting in a receive) in {:.2} s ({:.0} µs each)",
+            m.start_s,
+            m.start_s * 1e6 / m.count as f64
+        );
+        println!(
+            "         host RSS {:.0} KiB per sandbox, its linear memory included (of {:.0} KiB of \
+             memory and tables per guest, the pages it touched); target ≤ 256 KiB beyond linear \
+             memory: {}",
+            m.rss_kib,
+            m.linear_kib,
+            if m.rss_kib <= 256.0 {
+                "met".to_string()
+            } else {
+                "not shown (the total is above 256 KiB)".to_string()
+            }
+        );
+        println!(
+            "         OS threads: {} (target ≤ 16: {})",
+            m.threads,
+            verdict(m.threads <= 16)
+        );
+        println!(
+            "         wake-up of one chosen sandbox: median {:.0} µs, p99 {:.0} µs",
+            m.wake_median_us, m.wake_p99_us
+        );
+    }
+}
+
+fn many_json(figures: &[crate::many::Many]) -> serde_json::Value {
+    figures
+        .iter()
+        .map(|m| {
+            json!({
+                "sandboxes": m.count, "pooling": m.pooling, "workers": m.workers,
+                "start_s": m.start_s, "rss_kib_per_sandbox": m.rss_kib,
+                "linear_kib_per_sandbox": m.linear_kib, "threads": m.threads,
+                "wake_median_us": m.wake_median_us, "wake_p99_us": m.wake_p99_us,
+            })
+        })
+        .collect()
+}
+
 pub fn bench(a: BenchArgs) -> anyhow::Result<i32> {
+    if a.many_only {
+        let figures = many(&a)?;
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&many_json(&figures))?);
+        } else {
+            println!("capsock bench --many-only, on {}", machine());
+            print_many(&figures);
+        }
+        return Ok(0);
+    }
     let runtime = Runtime::new()?;
     let pre = runtime.prepare(&runtime.load_bytes(crate::guests::bench()?)?)?;
     let w = Workloads {
@@ -549,6 +632,7 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<i32> {
         None => Some((
             startup(a.rounds as usize)?,
             density(&pre, a.sandboxes as usize)?,
+            many(&a)?,
         )),
         Some(_) => None,
     };
@@ -567,16 +651,17 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<i32> {
             .collect();
         let out = json!({
             "machine": machine(), "rounds": a.rounds, "scale": a.scale, "workloads": workloads,
-            "startup": extra.as_ref().map(|(s, _)| json!({
+            "many": extra.as_ref().map(|(_, _, m)| many_json(m)),
+            "startup": extra.as_ref().map(|(s, _, _)| json!({
                 "compile_ms": s.compile_ms, "cache_load_ms": s.cache_load_ms,
                 "instantiate_us": s.instantiate_us, "run_warm_ms": s.run_warm_ms,
             })),
-            "density": extra.as_ref().map(|(_, mib)| json!({"sandboxes": a.sandboxes, "rss_mib_per_sandbox": mib})),
+            "density": extra.as_ref().map(|(_, mib, _)| json!({"sandboxes": a.sandboxes, "rss_mib_per_sandbox": mib})),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(0);
     }
-    let Some((s, mib)) = extra else {
+    let Some((s, mib, many_figures)) = extra else {
         unreachable!("--only without --json returned above")
     };
     println!();
@@ -633,6 +718,7 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<i32> {
         a.sandboxes,
         if mib <= 4.0 { "met" } else { "MISSED" }
     );
+    print_many(&many_figures);
     Ok(0)
 }
 

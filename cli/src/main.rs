@@ -6,6 +6,7 @@ mod bench;
 mod demo;
 mod fds;
 mod guests;
+mod many;
 mod pair;
 mod run;
 mod wasm_opts;

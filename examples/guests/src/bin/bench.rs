@@ -20,9 +20,7 @@
 use std::io::{IoSliceMut, Read, Write};
 use std::time::Instant;
 
-use capsock::{
-    cmsg_space, RecvFlags, SocketExt, UnixDatagram, UnixSeqpacket, UnixStream, FD_SIZE,
-};
+use capsock::{cmsg_space, RecvFlags, SocketExt, UnixDatagram, UnixSeqpacket, UnixStream, FD_SIZE};
 
 fn arg(i: usize) -> usize {
     std::env::args()
