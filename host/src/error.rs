@@ -30,6 +30,17 @@ impl CapsockError {
     }
 }
 
+impl std::fmt::Display for CapsockError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CapsockError::Code(c) => write!(f, "{}: {}", c.name(), c.message()),
+            CapsockError::Trap(e) => write!(f, "trap: {e:#}"),
+        }
+    }
+}
+
+impl std::error::Error for CapsockError {}
+
 impl From<ErrorCode> for CapsockError {
     fn from(c: ErrorCode) -> CapsockError {
         CapsockError::Code(c)

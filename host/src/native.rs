@@ -105,9 +105,13 @@ pub fn socket_pair(ty: crate::bindings::types::SocketType) -> io::Result<(OwnedF
 /// Starts the process-wide state that wasmtime-wasi creates lazily and keeps
 /// for the life of the process (its tokio runtime: an epoll instance and an
 /// eventfd or two) before any guest runs, so that a guest's first WASI call
-/// cannot fail for want of an fd.
+/// cannot fail for want of an fd. Inside a tokio runtime (an async
+/// embedder) there is nothing to do: wasmtime-wasi uses that runtime, and
+/// blocking on its own here would panic.
 pub(crate) fn settle_process_fds() {
-    wasmtime_wasi::runtime::in_tokio(async {});
+    if tokio::runtime::Handle::try_current().is_err() {
+        wasmtime_wasi::runtime::in_tokio(async {});
+    }
 }
 
 /// Raises this process's soft limit on open files (`RLIMIT_NOFILE`) to

@@ -185,8 +185,8 @@ fn a_timeout_around_an_async_run_cancels_the_wait_and_closes_the_guests_fds() {
 
 mod plugin {
     wasmtime::component::bindgen!({
-        path: ["../wit", "../tests/programs/wit"],
-        world: "capsock-test:plugin/plugin",
+        path: ["../wit", "../examples/guests/wit"],
+        world: "capsock-example:plugin/plugin",
         with: {
             "wasi:io": wasmtime_wasi::p2::bindings::sync::io,
             "capsock:sockets": capsock_host::bindings::capsock::sockets,
@@ -199,7 +199,7 @@ mod plugin {
 /// `WasiView` and `CapsockView` works the same, see examples/embed.rs.)
 fn plugin(limits: Limits) -> (Store<SandboxState>, plugin::Plugin) {
     let engine = Engine::default();
-    let component = Component::from_file(&engine, guests::PLUGIN).unwrap();
+    let component = Component::from_file(&engine, guests::examples::PLUGIN).unwrap();
     let mut linker = Linker::<SandboxState>::new(&engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).unwrap();
     capsock_host::add_to_linker_sync(&mut linker).unwrap();

@@ -1,9 +1,11 @@
-//! A plugin in an embedder's own world (`tests/programs/wit/plugin.wit`):
-//! the host hands it sockets through its export and takes sockets back.
+//! A plugin in an embedder's own world (`examples/guests/wit/plugin.wit`):
+//! the host hands it connections through its export `on-connection` and
+//! takes a socket back from `open-channel`. Its host is
+//! `examples/plugin_host.rs` (`cargo run --example plugin_host`).
 
 wit_bindgen::generate!({
     path: ["../../wit", "wit"],
-    world: "capsock-test:plugin/plugin",
+    world: "capsock-example:plugin/plugin",
     features: ["clocks-timezone"],
     generate_all,
 });
