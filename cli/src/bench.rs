@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use capsock_host::native::{self, Messenger};
-use capsock_host::{CapsockCtx, Runtime, SandboxPre, SocketType};
+use capsock_host::{CapsockCtx, HostCalls, Runtime, SandboxPre, SocketType};
 use clap::Args;
 use serde_json::json;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -196,6 +196,8 @@ fn nanos(d: Duration) -> f64 {
 /// The interleaved workloads: each returns (native, guest) for one round.
 struct Workloads<'a> {
     pre: &'a SandboxPre,
+    /// The same component on a runtime with async host calls.
+    pre_async: &'a SandboxPre,
     scale: f64,
 }
 
@@ -204,9 +206,23 @@ impl Workloads<'_> {
         ((base as f64 * self.scale) as usize).max(1)
     }
 
+    /// The guest's runtime: with async host calls or blocking ones.
+    fn pre(&self, calls: HostCalls) -> &SandboxPre {
+        match calls {
+            HostCalls::Async => self.pre_async,
+            _ => self.pre,
+        }
+    }
+
     /// ns per send+recv pair on one seqpacket pair, one thread; the guest
     /// runs `workload` (`bridge`: `recv_vec`, `bridge_copy`: `recv(&mut buf)`).
-    fn bridge(&self, workload: &str, size: usize, base: usize) -> anyhow::Result<(f64, f64)> {
+    fn bridge(
+        &self,
+        workload: &str,
+        size: usize,
+        base: usize,
+        calls: HostCalls,
+    ) -> anyhow::Result<(f64, f64)> {
         let n = self.n(base);
         let (a, b) = pair(SocketType::Seqpacket)?;
         let (mut ma, mut mb) = (Messenger::new(), Messenger::new());
@@ -218,12 +234,12 @@ impl Workloads<'_> {
             mb.recv(b.as_fd(), &mut back, 0)?;
         }
         let native = nanos(t.elapsed()) / n as f64;
-        let guest = guest(self.pre, &args(&[&workload, &size, &n]), vec![])? / n as f64;
+        let guest = guest(self.pre(calls), &args(&[&workload, &size, &n]), vec![])? / n as f64;
         Ok((native, guest))
     }
 
     /// µs per 64-byte round trip with a native echo thread.
-    fn pingpong(&self) -> anyhow::Result<(f64, f64)> {
+    fn pingpong(&self, calls: HostCalls) -> anyhow::Result<(f64, f64)> {
         let n = self.n(2000);
         let (a, b) = pair(SocketType::Seqpacket)?;
         let echoer = echo(b);
@@ -239,7 +255,8 @@ impl Workloads<'_> {
         echoer.join().ok();
         let (a, b) = pair(SocketType::Seqpacket)?;
         let echoer = echo(b);
-        let guest = guest(self.pre, &args(&[&"pingpong", &n]), vec![("peer", a)])? / n as f64 / 1e3;
+        let guest = guest(self.pre(calls), &args(&[&"pingpong", &n]), vec![("peer", a)])?;
+        let guest = guest / n as f64 / 1e3;
         echoer.join().ok();
         Ok((native, guest))
     }
@@ -536,8 +553,15 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<i32> {
     }
     let runtime = Runtime::new()?;
     let pre = runtime.prepare(&runtime.load_bytes(crate::guests::bench()?)?)?;
+    let runtime_async = Runtime::with_engine_and(
+        runtime.engine().clone(),
+        runtime.limits().clone(),
+        HostCalls::Async,
+    )?;
+    let pre_async = runtime_async.prepare(&runtime_async.load_bytes(crate::guests::bench()?)?)?;
     let w = Workloads {
         pre: &pre,
+        pre_async: &pre_async,
         scale: a.scale,
     };
     type Run<'w> = Box<dyn Fn() -> anyhow::Result<(f64, f64)> + 'w>;
@@ -545,19 +569,27 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<i32> {
     let mut table: Vec<(Row, Run<'_>)> = vec![
         (
             row("bridge cost, 64 B", "ns/pair", time, "≤ 1.30"),
-            Box::new(|| w.bridge("bridge", 64, 20_000)),
+            Box::new(|| w.bridge("bridge", 64, 20_000, HostCalls::Blocking)),
+        ),
+        (
+            row("bridge, 64 B, async calls", "ns/pair", time, "-"),
+            Box::new(|| w.bridge("bridge", 64, 20_000, HostCalls::Async)),
         ),
         (
             row("bridge cost, 64 KiB", "ns/pair", time, "≤ 1.20"),
-            Box::new(|| w.bridge("bridge", 65536, 4_000)),
+            Box::new(|| w.bridge("bridge", 65536, 4_000, HostCalls::Blocking)),
         ),
         (
             row("bridge, 64 KiB, recv(&mut)", "ns/pair", time, "-"),
-            Box::new(|| w.bridge("bridge_copy", 65536, 4_000)),
+            Box::new(|| w.bridge("bridge_copy", 65536, 4_000, HostCalls::Blocking)),
         ),
         (
             row("ping-pong, 64 B", "µs/round trip", time, "≤ 1.10"),
-            Box::new(|| w.pingpong()),
+            Box::new(|| w.pingpong(HostCalls::Blocking)),
+        ),
+        (
+            row("ping-pong, 64 B, async calls", "µs/round trip", time, "-"),
+            Box::new(|| w.pingpong(HostCalls::Async)),
         ),
         (
             row("fd passing, 1 fd/msg", "fds/s", rate, "≥ 0.70"),
