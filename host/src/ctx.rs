@@ -35,6 +35,26 @@ pub struct CapsockCtx {
 
 impl CapsockCtx {
     /// A builder with nothing granted, the default policy and limits.
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// use capsock_host::{CapsockCtx, Limits, Policy};
+    ///
+    /// let (_ours, theirs) = UnixStream::pair()?;
+    /// let mut policy = Policy::new();
+    /// policy.allow_abstract_names(false);
+    /// let mut ctx = CapsockCtx::builder()
+    ///     .grant("peer", theirs) // the guest takes it with preopens.take("peer")
+    ///     .policy(policy)
+    ///     .limits(Limits::default().max_handles(64))
+    ///     .build();
+    /// assert_eq!(ctx.limits().max_handles, 64);
+    /// assert_eq!(ctx.handles_held(), 0);
+    /// // Grants can also come after build(), while the guest runs.
+    /// let (_ours2, theirs2) = UnixStream::pair()?;
+    /// ctx.grant("later", theirs2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn builder() -> CapsockCtxBuilder {
         CapsockCtxBuilder::default()
     }
@@ -53,9 +73,7 @@ impl CapsockCtx {
     /// made while the guest runs is seen by its next `preopens.take`), as
     /// [`CapsockCtxBuilder::grant`] does.
     pub fn grant(&mut self, name: impl Into<String>, fd: impl Into<OwnedFd>) {
-        let name = name.into();
-        self.grants.retain(|(n, _)| *n != name);
-        self.grants.push((name, fd.into()));
+        replace_grant(&mut self.grants, name.into(), fd.into());
     }
 
     /// The guest's stop switch: [`Interrupt::stop`] ends a host call
@@ -63,6 +81,12 @@ impl CapsockCtx {
     pub fn interrupt(&self) -> &Interrupt {
         &self.interrupt
     }
+}
+
+/// Adds a grant, replacing (and closing) one of the same name.
+fn replace_grant(grants: &mut Vec<(String, OwnedFd)>, name: String, fd: OwnedFd) {
+    grants.retain(|(n, _)| *n != name);
+    grants.push((name, fd));
 }
 
 /// Builds a [`CapsockCtx`].
@@ -78,9 +102,7 @@ impl CapsockCtxBuilder {
     /// `preopens.take(name)`. A second grant of the same name replaces (and
     /// closes) the first.
     pub fn grant(&mut self, name: impl Into<String>, fd: impl Into<OwnedFd>) -> &mut Self {
-        let name = name.into();
-        self.grants.retain(|(n, _)| *n != name);
-        self.grants.push((name, fd.into()));
+        replace_grant(&mut self.grants, name.into(), fd.into());
         self
     }
 
