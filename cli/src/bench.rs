@@ -255,7 +255,11 @@ impl Workloads<'_> {
         echoer.join().ok();
         let (a, b) = pair(SocketType::Seqpacket)?;
         let echoer = echo(b);
-        let guest = guest(self.pre(calls), &args(&[&"pingpong", &n]), vec![("peer", a)])?;
+        let guest = guest(
+            self.pre(calls),
+            &args(&[&"pingpong", &n]),
+            vec![("peer", a)],
+        )?;
         let guest = guest / n as f64 / 1e3;
         echoer.join().ok();
         Ok((native, guest))
