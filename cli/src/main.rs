@@ -90,8 +90,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Logs go to stderr (stdout is the guest's), in colour only on a terminal.
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     // Like servers do: the guests share every fd the system lets us have.
     if let Err(e) = capsock_host::native::raise_fd_limit() {

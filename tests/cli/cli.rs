@@ -693,3 +693,40 @@ fn the_compile_cache_directory_is_private_or_unused() {
         "nothing was cached there"
     );
 }
+
+/// `RUST_LOG=capsock_host=debug` shows each refusal and why, on stderr
+/// only (stdout is the guest's), without colour codes when not a terminal:
+/// here the grant the guest asked for and the ones it has.
+#[test]
+fn rust_log_shows_refusals_on_stderr() {
+    let _fds = support::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let listen = format!("other={}", dir.path().join("l.sock").display());
+    let out = Command::new(CAPSOCK)
+        .env("RUST_LOG", "capsock_host=trace")
+        .args([
+            "run",
+            "--unix-listen",
+            &listen,
+            guests::HARDENING,
+            "block_recv",
+        ])
+        .output()
+        .expect("run capsock");
+    let (stdout, stderr) = (support::stdout_of(&out), support::stderr_of(&out));
+    assert!(
+        stderr.contains("the guest took a grant it was not given")
+            && stderr.contains("grant=\"peer\"")
+            && stderr.contains("granted=[\"other\"]"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("wit-bindgen import"),
+        "a span per call at trace: {stderr}"
+    );
+    assert!(!stderr.contains('\u{1b}'), "no colour codes: {stderr}");
+    assert!(
+        !stdout.contains("wit-bindgen"),
+        "logs stay off stdout: {stdout}"
+    );
+}
