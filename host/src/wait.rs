@@ -60,9 +60,11 @@ pub(crate) enum Ready {
 }
 
 /// Waits on the reactor for `fd` to be ready to read (or, with `writable`,
-/// to write), until `deadline`. An fd the reactor cannot take (a regular
-/// file: always ready) and a reactor error count as ready, so that the
-/// caller's next call answers for itself.
+/// to write), until `deadline`. A reactor error counts as ready, so that
+/// the caller's next call answers for itself. Without a reactor to wait on
+/// (no tokio runtime around the call, or an fd epoll refuses, such as a
+/// regular file, which is always ready) it waits in the thread with
+/// `poll(2)`, as the sync bindings would.
 pub(crate) async fn ready(
     fd: &SharedFd,
     writable: bool,
@@ -71,7 +73,12 @@ pub(crate) async fn ready(
 ) -> Result<Ready, Stopped> {
     interrupt.check()?;
     let Some(reg) = fd.registration() else {
-        return Ok(Ready::Yes);
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let fd = std::os::fd::AsFd::as_fd(fd);
+        return match interrupt.blocking(|| crate::sys::wait_ready(fd, writable, left))? {
+            Ok(false) => Ok(Ready::TimedOut),
+            Ok(true) | Err(_) => Ok(Ready::Yes),
+        };
     };
     let wait = async {
         let guard = if writable {

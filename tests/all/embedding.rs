@@ -10,8 +10,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use capsock_host::{
-    CapsockCtx, CapsockError, CapsockView, ErrorCode, HostCalls, Limits, Runtime, SandboxState,
-    Socket,
+    CapsockCtx, CapsockError, CapsockView, ErrorCode, HostCalls, Limits, Runtime, SandboxPre,
+    SandboxState, Socket,
 };
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
@@ -20,16 +20,22 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
 use crate::support::{self, guests, open_fds};
 
+/// The hardening guest on the async runtime. Made before entering a tokio
+/// runtime: the shared runtime's first use blocks on wasmtime-wasi's.
+fn hardening_pre() -> SandboxPre {
+    let runtime = support::runtime_for(HostCalls::Async);
+    let component = support::component(guests::HARDENING);
+    runtime.prepare(&component).unwrap()
+}
+
 /// A hardening guest scenario as an async sandbox of the async runtime,
 /// with "peer" granted; its stdout.
 async fn blocked_guest(
+    pre: &SandboxPre,
     scenario: &str,
     peer: UnixStream,
 ) -> (capsock_host::Sandbox, MemoryOutputPipe) {
     let runtime = support::runtime_for(HostCalls::Async);
-    let pre = runtime
-        .prepare(&support::component(guests::HARDENING))
-        .unwrap();
     let stdout = MemoryOutputPipe::new(1 << 12);
     let wasi = WasiCtxBuilder::new()
         .stdout(stdout.clone())
@@ -77,12 +83,13 @@ fn a_guest_blocked_in_recv_leaves_a_current_thread_runtime_free() {
     let _fds = support::shared();
     let (ours, theirs) = UnixStream::pair().unwrap();
     let (cancel, dog) = watchdog(&ours, Duration::from_secs(60));
+    let pre = hardening_pre();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let (status, stdout, ticks) = rt.block_on(async {
-        let (sandbox, stdout) = blocked_guest("block_recv", theirs).await;
+        let (sandbox, stdout) = blocked_guest(&pre, "block_recv", theirs).await;
         let guest = tokio::spawn(sandbox.run_async());
         let mut ticks = 0;
         while !printed(&stdout, "receiving") || ticks < 20 {
@@ -115,6 +122,7 @@ fn a_guest_blocked_in_recv_leaves_a_current_thread_runtime_free() {
 fn sixty_four_guests_wait_at_once_on_two_worker_threads() {
     let _fds = support::shared();
     const N: usize = 64;
+    let pre = hardening_pre();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -124,7 +132,7 @@ fn sixty_four_guests_wait_at_once_on_two_worker_threads() {
     let guests: Vec<_> = rt.block_on(async {
         let mut guests = Vec::new();
         for peer in theirs {
-            let (sandbox, stdout) = blocked_guest("block_recv", peer).await;
+            let (sandbox, stdout) = blocked_guest(&pre, "block_recv", peer).await;
             guests.push((rt.spawn(sandbox.run_async()), stdout));
         }
         guests
@@ -165,9 +173,10 @@ fn a_timeout_around_an_async_run_cancels_the_wait_and_closes_the_guests_fds() {
         .enable_all()
         .build()
         .unwrap();
+    let pre = hardening_pre();
     let started = Instant::now();
     let ended = rt.block_on(async {
-        let (sandbox, _stdout) = blocked_guest("block_recv", theirs).await;
+        let (sandbox, _stdout) = blocked_guest(&pre, "block_recv", theirs).await;
         tokio::time::timeout(Duration::from_millis(200), sandbox.run_async()).await
     });
     let _ = cancel.send(());
@@ -383,4 +392,62 @@ fn calls_are_traced_and_refusals_say_why() {
     ] {
         assert!(text.contains(want), "no {want:?} in the log:\n{text}");
     }
+}
+
+/// Polls `f` to completion on this thread, with no tokio runtime around it
+/// (as another executor would).
+fn block_on_without_tokio<F: std::future::Future>(f: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::sync::Arc::new(Unpark(std::thread::current())).into();
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => return v,
+            std::task::Poll::Pending => std::thread::park(),
+        }
+    }
+}
+
+/// The async bindings driven by an executor that is not tokio: a wait has
+/// no reactor to register with, and happens in the thread instead (no
+/// panic, no busy loop), until the peer writes.
+#[test]
+fn async_bindings_outside_a_tokio_runtime_wait_in_the_thread() {
+    let _fds = support::shared();
+    let engine = support::runtime().engine().clone();
+    let mut linker = Linker::<SandboxState>::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
+    capsock_host::add_to_linker_async(&mut linker).unwrap();
+    let component = support::component(guests::HARDENING);
+    let (mut ours, theirs) = UnixStream::pair().unwrap();
+    let stdout = MemoryOutputPipe::new(1 << 12);
+    let wasi = WasiCtxBuilder::new()
+        .stdout(stdout.clone())
+        .args(&["hardening", "block_recv"])
+        .build();
+    let mut capsock = CapsockCtx::builder();
+    capsock.grant("peer", theirs);
+    let mut store = Store::new(&engine, SandboxState::new(wasi, capsock.build()));
+    store.set_epoch_deadline(u64::MAX);
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        ours.write_all(b"hello").unwrap();
+        ours
+    });
+    let ran = block_on_without_tokio(async {
+        let command = wasmtime_wasi::p2::bindings::Command::instantiate_async(
+            &mut store, &component, &linker,
+        )
+        .await?;
+        command.wasi_cli_run().call_run(&mut store).await
+    });
+    let _ours = writer.join().unwrap();
+    assert!(matches!(ran, Ok(Ok(()))), "{ran:?}");
+    assert!(printed(&stdout, "returned=ok:5"), "{stdout:?}");
 }

@@ -389,8 +389,14 @@ impl SharedFd {
     /// The reactor registration, made on first use (inside the tokio
     /// runtime that drives the pollables), for reading and writing. `None`
     /// if the fd cannot be registered: regular files and directories
-    /// (epoll refuses them; they are always ready), or a failed reactor.
+    /// (epoll refuses them; they are always ready), a failed reactor, or no
+    /// tokio runtime around the caller.
     pub fn registration(&self) -> Option<&Registration> {
+        // Outside a tokio runtime there is no reactor to register with (and
+        // tokio would panic): no registration, and none remembered.
+        if self.registration.get().is_none() && tokio::runtime::Handle::try_current().is_err() {
+            return None;
+        }
         self.registration
             .get_or_init(|| {
                 let interest = tokio::io::Interest::READABLE | tokio::io::Interest::WRITABLE;
