@@ -314,10 +314,21 @@ impl SocketIo {
         let total = data.iter().map(|b| b.len()).sum::<usize>();
         let (mut sent, mut control) = (0, control);
         loop {
-            let iov: Vec<IoSlice<'_>> = advance(data, sent).map(IoSlice::new).collect();
+            // One buffer (every `send`) needs no allocation.
+            let (one, many): ([IoSlice<'_>; 1], Vec<IoSlice<'_>>);
+            let iov: &[IoSlice<'_>] = match data {
+                [only] => {
+                    one = [IoSlice::new(&only[sent.min(only.len())..])];
+                    &one
+                }
+                _ => {
+                    many = advance(data, sent).map(IoSlice::new).collect();
+                    &many
+                }
+            };
             let r = self
                 .call(interrupt, wait, how, |more| {
-                    sys::sendmsg(self.fd.as_fd(), &iov, control, to, flags | more)
+                    sys::sendmsg(self.fd.as_fd(), iov, control, to, flags | more)
                 })
                 .await;
             control = Control::EMPTY;
