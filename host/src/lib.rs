@@ -6,11 +6,18 @@
 //!
 //! 1. give its store data a [`CapsockCtx`] (built with [`CapsockCtx::builder`],
 //!    granting sockets by name) and implement [`CapsockView`];
-//! 2. call [`add_to_linker`] next to `wasmtime_wasi::p2::add_to_linker_sync`;
-//! 3. instantiate a component of the `capsock:sockets/sandbox` world.
+//! 2. call [`add_to_linker_sync`] next to
+//!    `wasmtime_wasi::p2::add_to_linker_sync`, or in a tokio host
+//!    [`add_to_linker_async`] next to `wasmtime_wasi::p2::add_to_linker_async`
+//!    (a guest waiting in `recv` then holds no thread);
+//! 3. instantiate a component of the `capsock:sockets/sandbox` world, or of
+//!    your own world that uses capsock's types through [`bindings`]; hand it
+//!    sockets with [`CapsockCtxView::push_socket`] and take back the ones it
+//!    returns with [`CapsockCtxView::take_socket`].
 //!
-//! [`Runtime`] does all three for command components.
-//! See `examples/embed.rs` for an embedder with its own store.
+//! [`Runtime`] does all three for command components. The repository's
+//! `docs/embedding.md` is the guide, with `examples/embed.rs`,
+//! `embed_async.rs` and `plugin_host.rs`.
 
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
