@@ -311,12 +311,18 @@ fn bench_reports_every_workload() {
         "0.01",
         "--sandboxes",
         "3",
+        "--async-sandboxes",
+        "20",
         "--json",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let workloads = json["workloads"].as_array().unwrap();
-    assert_eq!(workloads.len(), 8);
+    assert_eq!(
+        workloads.len(),
+        10,
+        "8 workloads and 2 again with async calls"
+    );
     for w in workloads {
         for key in ["native_median", "guest_median", "ratio"] {
             let v = w[key].as_f64().unwrap_or(f64::NAN);
@@ -332,6 +338,23 @@ fn bench_reports_every_workload() {
         assert!(json["startup"][key].as_f64().unwrap() > 0.0, "{key}");
     }
     assert!(json["density"]["rss_mib_per_sandbox"].as_f64().is_some());
+    // The many-sandboxes figures, pooling off and on.
+    let many = json["many"].as_array().unwrap();
+    assert_eq!(many.len(), 2);
+    for (m, pooling) in many.iter().zip([false, true]) {
+        assert_eq!(m["pooling"], pooling);
+        assert_eq!(m["sandboxes"], 20);
+        for key in [
+            "start_s",
+            "rss_kib_per_sandbox",
+            "wake_median_us",
+            "wake_p99_us",
+        ] {
+            let v = m[key].as_f64().unwrap_or(f64::NAN);
+            assert!(v.is_finite() && v >= 0.0, "{key}: {v}");
+        }
+        assert!(m["threads"].as_u64().unwrap() >= 1);
+    }
 }
 
 /// Socket activation with the real tool: `systemd-socket-activate` listens,
