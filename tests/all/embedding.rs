@@ -354,6 +354,14 @@ fn runtimes_on_fuel_and_pooling_engines_run_guests() {
 #[test]
 fn calls_are_traced_and_refusals_say_why() {
     let _fds = support::shared();
+    // The subscriber is the process's: other tests' threads must not race
+    // with it over tracing's global interest cache.
+    if !support::in_own_process(&format!(
+        "{}::calls_are_traced_and_refusals_say_why",
+        module_path!()
+    )) {
+        return;
+    }
     #[derive(Clone, Default)]
     struct Log(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
     impl Write for Log {
@@ -372,7 +380,8 @@ fn calls_are_traced_and_refusals_say_why() {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
-    tracing::subscriber::with_default(subscriber, || {
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+    {
         // No grant named "peer"; then a bind outside any granted directory.
         let missing = support::run_guest(guests::HARDENING, &["block_recv"], Vec::new());
         assert!(missing.is_err(), "the guest fails without its grant");
@@ -380,7 +389,7 @@ fn calls_are_traced_and_refusals_say_why() {
         let grants = vec![("peer", theirs.into())];
         let denied = support::run_guest(guests::SERVERS, &["accept", "/run/t/l.sock"], grants);
         assert!(denied.is_err(), "the guest fails without the directory");
-    });
+    }
     let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
     for want in [
         "wit-bindgen import{module=\"preopens\" function=\"take\"}",

@@ -8,32 +8,13 @@
 //! only itself selected and an environment variable that makes it the
 //! child, and checks that the child ran it and passed.
 
-use std::process::Command;
-
 use crate::support::{self, guests, run_guest};
-
-/// Set in the child process that runs the test itself.
-const CHILD: &str = "CAPSOCK_TEST_SIGPIPE_CHILD";
 
 #[test]
 fn writes_to_a_closed_pipe_or_socket_are_broken_pipe_not_sigpipe() {
     let _fds = support::shared();
-    if std::env::var_os(CHILD).is_none() {
-        // The test's name in this binary: its module path without the crate.
-        let module = module_path!().split_once("::").unwrap().1;
-        let name =
-            format!("{module}::writes_to_a_closed_pipe_or_socket_are_broken_pipe_not_sigpipe");
-        let out = Command::new(std::env::current_exe().unwrap())
-            .args([name.as_str(), "--exact", "--nocapture", "--test-threads=1"])
-            .env(CHILD, "1")
-            .output()
-            .unwrap();
-        let (stdout, stderr) = (support::stdout_of(&out), support::stderr_of(&out));
-        assert!(out.status.success(), "{:?}\n{stdout}\n{stderr}", out.status);
-        assert!(
-            stdout.contains("test result: ok. 1 passed"),
-            "the child ran the test: {stdout}"
-        );
+    let test = "writes_to_a_closed_pipe_or_socket_are_broken_pipe_not_sigpipe";
+    if !support::in_own_process(&format!("{}::{test}", module_path!())) {
         return;
     }
     // SAFETY (test): sets a signal's disposition back to its default, in a

@@ -315,6 +315,32 @@ pub fn run_guest(
     run_guest_with(path, args, grants, Options::default())
 }
 
+/// For a test that changes process-wide state (a signal's disposition, the
+/// global `tracing` subscriber): runs the test `path` (its
+/// `module_path!()::name`) again, alone, in a process of its own, and
+/// checks that it ran and passed there. `true` in that child process,
+/// where the test goes on; `false` in the caller's, where it is done.
+pub fn in_own_process(path: &str) -> bool {
+    const CHILD: &str = "CAPSOCK_TEST_CHILD";
+    // The test's name in this binary: its module path without the crate.
+    let name = path.split_once("::").map_or(path, |(_, rest)| rest);
+    if std::env::var(CHILD).as_deref() == Ok(name) {
+        return true;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, name)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (stdout_of(&out), stderr_of(&out));
+    assert!(out.status.success(), "{:?}\n{stdout}\n{stderr}", out.status);
+    assert!(
+        stdout.contains("test result: ok. 1 passed"),
+        "the child ran the test: {stdout}"
+    );
+    false
+}
+
 /// The directory of the Python peer scripts.
 pub fn peers_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/peers")
