@@ -26,6 +26,7 @@ mod bindings {
         world: "capsock-example:plugin/plugin",
         with: {
             "wasi:io": wasmtime_wasi::p2::bindings::sync::io,
+            "wasi:filesystem": wasmtime_wasi::p2::bindings::sync::filesystem,
             "capsock:sockets": capsock_host::bindings::capsock::sockets,
         },
     });

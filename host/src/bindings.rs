@@ -38,6 +38,7 @@ wasmtime::component::bindgen!({
     },
     with: {
         "wasi:io": wasmtime_wasi::p2::bindings::sync::io,
+        "wasi:filesystem": wasmtime_wasi::p2::bindings::sync::filesystem,
         "capsock:sockets/sockets.socket": crate::Socket,
         "capsock:sockets/descriptors.descriptor": crate::Descriptor,
     },

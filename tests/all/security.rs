@@ -76,24 +76,44 @@ fn oversize_messages_are_refused_or_short_and_control_space_is_bounded() {
 }
 
 /// `cmsg-space` is the host's `CMSG_SPACE` (here computed with libc's),
-/// and where that no longer fits in a `u32` it saturates at `u32::MAX`
-/// rather than wrapping to a small size (libc's `CMSG_SPACE` is a `u32`
-/// and wraps); a guest that sizes a buffer by it never asks for less than
-/// it needs.
+/// takes and returns `recv-msg`'s `control-space` type (`u64`), and where
+/// the true size no longer fits in a `u64` it saturates at `u64::MAX`
+/// rather than wrapping to a small size (libc's `CMSG_SPACE` wraps); a
+/// guest that sizes a buffer by it never asks for less than it needs.
 #[test]
-fn cmsg_space_is_the_hosts_and_saturates_at_the_top_of_u32() {
+fn cmsg_space_is_the_hosts_and_saturates_at_the_top_of_u64() {
     let _fds = support::exclusive(&[guests::MISUSE]);
     let run = misuse("cmsg_sizes", Options::default());
     let mut saturated = 0;
-    for len in [0, 1, 4, 12, 4 * 253, u32::MAX - 23, u32::MAX - 22, u32::MAX] {
-        // SAFETY (test): CMSG_SPACE only computes a size.
-        let libc_space = unsafe { libc::CMSG_SPACE(len) };
-        // Wrapped: the true size is at least `len`, the wrapped one tiny.
-        let expected = if libc_space >= len {
-            libc_space
-        } else {
-            saturated += 1;
-            u32::MAX
+    for len in [
+        0u64,
+        1,
+        4,
+        12,
+        4 * 253,
+        u32::MAX.into(),
+        u64::MAX - 23,
+        u64::MAX - 22,
+        u64::MAX,
+    ] {
+        // SAFETY (test): CMSG_SPACE only computes a size. It takes a u32,
+        // so lengths past that are computed by its definition instead.
+        let expected = match u32::try_from(len) {
+            Ok(small) if small < u32::MAX - 64 => unsafe { libc::CMSG_SPACE(small) }.into(),
+            _ => {
+                let header = u64::from(unsafe { libc::CMSG_LEN(0) });
+                let word = std::mem::size_of::<usize>() as u64;
+                match len
+                    .checked_next_multiple_of(word)
+                    .and_then(|n| n.checked_add(header))
+                {
+                    Some(n) => n,
+                    None => {
+                        saturated += 1;
+                        u64::MAX
+                    }
+                }
+            }
         };
         assert_eq!(
             run.get(&format!("cmsg_space_{len}")),

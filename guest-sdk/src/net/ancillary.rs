@@ -46,18 +46,18 @@ impl Layout {
         })
     }
 
-    /// `CMSG_SPACE(len)`, saturating at `u32::MAX` as the host's does.
+    /// `CMSG_SPACE(len)`, saturating at `usize::MAX` (the host saturates
+    /// at `u64::MAX`; either is refused by `recv-msg`).
     fn space(self, len: usize) -> usize {
         len.div_ceil(self.align)
             .checked_mul(self.align)
             .and_then(|n| n.checked_add(self.header))
-            .map_or(u32::MAX as usize, |n| n.min(u32::MAX as usize))
+            .unwrap_or(usize::MAX)
     }
 
-    /// `CMSG_LEN(len)`, saturating at `u32::MAX` as the host's does.
+    /// `CMSG_LEN(len)`, saturating as [`Layout::space`] does.
     fn len(self, len: usize) -> usize {
-        len.checked_add(self.header)
-            .map_or(u32::MAX as usize, |n| n.min(u32::MAX as usize))
+        len.checked_add(self.header).unwrap_or(usize::MAX)
     }
 }
 
@@ -434,8 +434,9 @@ mod tests {
         assert_eq!(l.space(2 * FD_SIZE), 24);
         assert_eq!(l.space(3 * FD_SIZE), 32);
         assert_eq!(l.space(12), 32);
-        assert_eq!(l.space(usize::MAX), u32::MAX as usize);
-        assert_eq!(l.len(usize::MAX), u32::MAX as usize);
-        assert_eq!(l.space(u32::MAX as usize), u32::MAX as usize);
+        assert_eq!(l.space(usize::MAX), usize::MAX);
+        assert_eq!(l.len(usize::MAX), usize::MAX);
+        assert_eq!(l.space(usize::MAX - 15), usize::MAX);
+        assert_eq!(l.space(usize::MAX - 23), usize::MAX - 7);
     }
 }

@@ -67,6 +67,36 @@ impl CapsockCtxView<'_> {
 }
 
 impl HostDescriptor for CapsockCtxView<'_> {
+    fn from_filesystem(
+        &mut self,
+        file: Resource<wasmtime_wasi::filesystem::Descriptor>,
+    ) -> CapsockResult<Resource<Descriptor>> {
+        use wasmtime_wasi::filesystem::Descriptor as Wasi;
+        use wasmtime_wasi::OpenMode;
+        self.check_room(1)?;
+        let f = match self.table.get(&file)? {
+            Wasi::File(f) => f,
+            Wasi::Dir(_) => return Err(ErrorCode::IsDirectory.into()),
+        };
+        let mut allowed = f.open_mode;
+        if f.perms.write_not_permitted() {
+            allowed.remove(OpenMode::WRITE);
+        }
+        // The fd's own access mode, which is what a receiver gets: never
+        // more than the guest had through WASI.
+        let mode = rustix::fs::fcntl_getfl(&*f.file).map_err(io::Error::from)?;
+        let fd_mode = match mode & rustix::fs::OFlags::RWMODE {
+            m if m == rustix::fs::OFlags::RDONLY => OpenMode::READ,
+            m if m == rustix::fs::OFlags::WRONLY => OpenMode::WRITE,
+            _ => OpenMode::READ | OpenMode::WRITE,
+        };
+        if !allowed.contains(fd_mode) {
+            return Err(ErrorCode::AccessDenied.into());
+        }
+        let copy = f.file.try_clone()?;
+        self.push_descriptor(Descriptor::new(copy.into()))
+    }
+
     fn get_kind(&mut self, d: Resource<Descriptor>) -> wasmtime::Result<DescriptorKind> {
         Ok(self.table.get(&d)?.kind())
     }

@@ -517,13 +517,19 @@ impl HostSocket for CapsockCtxView<'_> {
 }
 
 impl Host for CapsockCtxView<'_> {
-    fn cmsg_space(&mut self, data_len: u32) -> wasmtime::Result<u32> {
-        Ok(cmsg::layout::checked_space(data_len as usize)
-            .and_then(|n| u32::try_from(n).ok())
-            .unwrap_or(u32::MAX))
+    fn cmsg_space(&mut self, data_len: u64) -> wasmtime::Result<u64> {
+        Ok(usize::try_from(data_len)
+            .ok()
+            .and_then(cmsg::layout::checked_space)
+            .and_then(|n| u64::try_from(n).ok())
+            .unwrap_or(u64::MAX))
     }
 
-    fn cmsg_len(&mut self, data_len: u32) -> wasmtime::Result<u32> {
-        Ok(u32::try_from(cmsg::layout::len(data_len as usize)).unwrap_or(u32::MAX))
+    fn cmsg_len(&mut self, data_len: u64) -> wasmtime::Result<u64> {
+        Ok(usize::try_from(data_len)
+            .ok()
+            .and_then(|n| n.checked_add(cmsg::layout::len(0)))
+            .and_then(|n| u64::try_from(n).ok())
+            .unwrap_or(u64::MAX))
     }
 }

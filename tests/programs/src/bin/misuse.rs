@@ -372,10 +372,23 @@ fn oob_zero_length() {
     );
 }
 
-/// The host's `cmsg-space` at small lengths and at the top of `u32`,
-/// where the true `CMSG_SPACE` no longer fits: `cmsg_space_LEN=SPACE`.
+/// The host's `cmsg-space` at small lengths, past `u32` and at the top of
+/// `u64`, where the true `CMSG_SPACE` no longer fits:
+/// `cmsg_space_LEN=SPACE`.
+const CMSG_SIZES: [u64; 9] = [
+    0,
+    1,
+    4,
+    12,
+    4 * 253,
+    u32::MAX as u64,
+    u64::MAX - 23,
+    u64::MAX - 22,
+    u64::MAX,
+];
+
 fn cmsg_sizes() {
-    for len in [0, 1, 4, 12, 4 * 253, u32::MAX - 23, u32::MAX - 22, u32::MAX] {
+    for len in CMSG_SIZES {
         println!("cmsg_space_{len}={}", sockets::cmsg_space(len));
     }
 }
