@@ -1,19 +1,30 @@
 // Builds temperature_plugin.js into a WebAssembly component for capsock's
 // world `capsock:sockets/sandbox` with ComponentizeJS.
 //
-//     node build.mjs [OUT.wasm]        (default: temperature_plugin.wasm here)
+//     node build.mjs [OUT.wasm]     (default: temperature_plugin.wasm here)
+//     npm run build [-- OUT.wasm]   (the same)
 //
-// Paths in this script are relative to this file, not to the working
-// directory, so it can run from anywhere: `node examples/js/build.mjs
-// target/js/temperature_plugin.wasm` from the repository root works.
+// The JS source and ../../wit are found relative to this file, and OUT
+// relative to the directory the command was started in, so it runs from
+// anywhere: `node examples/js/build.mjs target/js/plugin.wasm` from the
+// repository root.
 //
-// Where ComponentizeJS comes from: an `npm ci` in this directory
-// (./node_modules), or one elsewhere named by NODE_PATH, e.g.
+// ComponentizeJS is imported from ./node_modules (`npm ci` here), or else
+// from the node_modules directory named by NODE_PATH, so that it can be
+// installed outside the source tree:
 //
-//     npm ci --prefix target/js-deps examples/js     # no: see README.md
-//     NODE_PATH=target/js-deps/node_modules node examples/js/build.mjs OUT.wasm
+//     mkdir -p target/js && cp examples/js/package*.json target/js/
+//     npm ci --prefix target/js
+//     NODE_PATH=target/js/node_modules node examples/js/build.mjs target/js/temperature_plugin.wasm
 //
-// NODE_PATH is honoured here by hand: Node's ES module loader ignores it.
+// (Node's ES module loader ignores NODE_PATH: this script reads it itself.)
+//
+// The same build with the command-line tool (the source must come before
+// `-d`, which takes several values):
+//
+//     componentize-js temperature_plugin.js --wit ../../wit \
+//       --world-name capsock:sockets/sandbox -d http fetch-event \
+//       -o temperature_plugin.wasm
 
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -23,18 +34,27 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const PACKAGE = '@bytecodealliance/componentize-js';
 
-const out = resolve(process.argv[2] ?? join(here, 'temperature_plugin.wasm'));
-if (process.argv.length > 3 || out.endsWith('.js')) {
+const args = process.argv.slice(2);
+if (args.length > 1 || args[0]?.startsWith('-')) {
   console.error('usage: node build.mjs [OUT.wasm]');
   process.exit(2);
 }
+// Under this package's `npm run build`, the working directory is this one;
+// INIT_CWD is where npm was started.
+const underNpm = process.env.npm_package_name === 'capsock-temperature-plugin-js';
+const start = (underNpm && process.env.INIT_CWD) || process.cwd();
+const out = args[0] ? resolve(start, args[0]) : join(here, 'temperature_plugin.wasm');
 
 const { componentize, version } = await loadComponentize();
 
+// ComponentizeJS records the source's path relative to the working
+// directory (it shows in stack traces): make it `temperature_plugin.js`.
+process.chdir(here);
+
 const started = performance.now();
 const { component } = await componentize({
-  sourcePath: join(here, 'temperature_plugin.js'),
-  witPath: resolve(here, '../../wit'),
+  sourcePath: 'temperature_plugin.js',
+  witPath: join(here, '..', '..', 'wit'),
   worldName: 'capsock:sockets/sandbox',
   // The engine's default features include outgoing HTTP (`fetch`) and
   // incoming HTTP (`fetch-event`), which would make the component import
@@ -54,7 +74,8 @@ async function loadComponentize() {
   try {
     return await import(PACKAGE);
   } catch (e) {
-    if (e?.code !== 'ERR_MODULE_NOT_FOUND') throw e;
+    // Not found at all (a missing dependency of it is another error).
+    if (e?.code !== 'ERR_MODULE_NOT_FOUND' || !e.message.includes(`'${PACKAGE}'`)) throw e;
   }
   for (const dir of (process.env.NODE_PATH ?? '').split(delimiter)) {
     const pkgDir = resolve(dir || '.', PACKAGE);

@@ -22,13 +22,18 @@
 //   turned into a Number before ordinary arithmetic with Numbers. Arguments
 //   accept a Number too (the bindings call `BigInt(x)`), but only an
 //   integer one: `BigInt(1.5)` throws.
-// - `list<u8>` is a Uint8Array; enums are strings ("send"); variants are
-//   `{ tag: "rights", val: [...] }`; flags are objects of booleans
-//   (`{ peek: true }`, missing flags are off).
-// - Resources (`descriptor`, `socket`) are objects holding a handle. The
-//   garbage collector may drop them eventually, but a handle the guest no
-//   longer needs should be dropped at once with `handle[Symbol.dispose]()`
-//   (that closes the host's file descriptor).
+// - `list<u8>` is a Uint8Array; enums are their WIT names as strings
+//   ("send", "would-block"); variants are `{ tag: "rights", val: [...] }`
+//   with the WIT case name as tag; records and flags are objects whose keys
+//   are camelCase (`{ dontWait: true }`; a missing flag is off); `option`
+//   is the value or `undefined`.
+// - Resources (`descriptor`, `socket`) are objects holding a handle. Drop
+//   a handle you no longer need with `handle[Symbol.dispose]()`: that
+//   closes the host's file descriptor. Do not count on the garbage
+//   collector: the bindings stop tracking a handle for collection once it
+//   has been passed to any call (a method call included), so such a handle
+//   stays open, and counts against the host's handle limit, until disposed
+//   or until the program ends.
 
 import { take } from 'capsock:sockets/preopens@0.1.0';
 import { Socket, cmsgSpace } from 'capsock:sockets/sockets@0.1.0';
@@ -89,9 +94,13 @@ function plugin() {
     }
   }
 
-  // `message.flags` is an object of booleans (`truncated`,
-  // `control-truncated`, ...); list the ones that are set.
-  const flags = Object.keys(message.flags).filter((f) => message.flags[f]);
+  // `message.flags` is an object of booleans whose keys are the WIT flag
+  // names in camelCase (`truncated`, `controlTruncated`, ...: unlike enum
+  // and variant cases, which stay kebab-case strings). List the ones set,
+  // by their WIT names.
+  const flags = Object.keys(message.flags)
+    .filter((f) => message.flags[f])
+    .map((f) => f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`));
   const data = new TextDecoder().decode(message.data); // invalid UTF-8 -> U+FFFD
   let report =
     `plugin received ${JSON.stringify(data)} with ${fds.length} handle(s)` +

@@ -13,13 +13,12 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{
-    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
-};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::p2::bindings::{Command, CommandPre};
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 
 use crate::ctx::{CapsockCtx, CapsockCtxView, CapsockView};
+mod cache;
 pub mod limits;
 
 use crate::interrupt::Interrupt;
@@ -117,6 +116,7 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<SandboxState>,
     limits: SandboxLimits,
+    cache: Option<cache::CompileCache>,
 }
 
 /// Where a [`Runtime`]'s guests wait in capsock's calls that wait (`recv`,
@@ -185,15 +185,14 @@ impl RuntimeBuilder {
         if let Some(pool) = self.pooling {
             config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
-        if let Some(dir) = &self.cache_dir {
-            crate::native::private_dir(dir)
-                .with_context(|| format!("compile cache {}", dir.display()))?;
-            let mut cache = CacheConfig::new();
-            cache.with_directory(dir);
-            config.cache(Some(Cache::new(cache).map_err(anyhow::Error::from)?));
-        }
         let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
-        Runtime::assemble(engine, self.limits, self.calls)
+        let cache = self
+            .cache_dir
+            .map(|dir| cache::CompileCache::new(&dir, &engine))
+            .transpose()?;
+        let mut runtime = Runtime::assemble(engine, self.limits, self.calls)?;
+        runtime.cache = cache;
+        Ok(runtime)
     }
 }
 
@@ -292,6 +291,7 @@ impl Runtime {
             engine,
             linker,
             limits,
+            cache: None,
         })
     }
 
@@ -313,12 +313,28 @@ impl Runtime {
     /// Reads and compiles a component file, with a one-line error for a
     /// missing file, one that is not a regular file (a FIFO, a device), one
     /// larger than 512 MiB (`MAX_COMPONENT_FILE`), a core module, or anything else
-    /// that is not a component.
+    /// that is not a component. With a compile cache, an unchanged file
+    /// that was loaded before is not even read (see
+    /// [`RuntimeBuilder::cache_dir`]).
     pub fn load_file(&self, path: &Path) -> anyhow::Result<Component> {
+        let pointer = self
+            .cache
+            .as_ref()
+            .and_then(|c| Some((c, c.pointer(path)?)));
+        if let Some((cache, pointer)) = &pointer {
+            if let Some(component) = cache.load_pointer(&self.engine, pointer) {
+                return Ok(component);
+            }
+        }
         let bytes = crate::native::read_regular_file(path, MAX_COMPONENT_FILE)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        self.load_bytes(&bytes)
-            .with_context(|| format!("cannot load {}", path.display()))
+        let component = self
+            .load_bytes(&bytes)
+            .with_context(|| format!("cannot load {}", path.display()))?;
+        if let Some((cache, pointer)) = &pointer {
+            cache.point(pointer, &bytes);
+        }
+        Ok(component)
     }
 
     /// Compiles a component from its binary (or loads it from the cache).
@@ -330,7 +346,10 @@ impl Runtime {
             }
             _ => bail!("not a WebAssembly component"),
         }
-        Component::new(&self.engine, bytes).map_err(anyhow::Error::from)
+        match &self.cache {
+            Some(cache) => cache.load(&self.engine, bytes),
+            None => Component::new(&self.engine, bytes).map_err(anyhow::Error::from),
+        }
     }
 
     /// Resolves every import of a command component once; the result
