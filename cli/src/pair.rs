@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use capsock_host::{native, CapsockCtx, Runtime, SocketType};
+use capsock_host::{native, CapsockCtx, SocketType};
 use clap::Args;
 use wasmtime_wasi::WasiCtxBuilder;
 
@@ -17,6 +17,10 @@ pub struct PairArgs {
     a: PathBuf,
     /// The second guest; it finds the other end as "peer".
     b: PathBuf,
+    /// Compile the components even if compiled copies are cached (as
+    /// `capsock run --no-cache`).
+    #[arg(long = "no-cache")]
+    no_cache: bool,
     #[command(flatten)]
     limits: crate::wasm_opts::LimitArgs,
     /// Arguments for both guests (after `--`).
@@ -50,7 +54,7 @@ pub fn pair(args: PairArgs) -> anyhow::Result<i32> {
     crate::fds::settle();
     let before = crate::fds::count()?;
     let results = {
-        let runtime = Runtime::builder().limits(args.limits.limits()).build()?;
+        let runtime = crate::run::runtime(args.limits.limits(), args.no_cache)?;
         let a = runtime.prepare(&runtime.load_file(&args.a)?)?;
         let b = runtime.prepare(&runtime.load_file(&args.b)?)?;
         let (end_a, end_b) = native::socket_pair(args.ty).context("socketpair")?;

@@ -225,19 +225,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         seen_names.push(name);
     }
 
-    let limits = args.limits.limits();
-    let runtime = match Runtime::default_cache_dir().filter(|_| !args.no_cache) {
-        Some(dir) => Runtime::builder()
-            .limits(limits.clone())
-            .cache_dir(&dir)
-            .build()
-            .or_else(|e| {
-                // Compiling afresh is safe; the user should still hear why.
-                eprintln!("capsock: warning: not using the compile cache: {e:#}");
-                Runtime::builder().limits(limits).build()
-            })?,
-        None => Runtime::builder().limits(limits).build()?,
-    };
+    let runtime = runtime(args.limits.limits(), args.no_cache)?;
     let component = runtime.load_file(&args.component)?;
 
     let mut created = RemoveOnDrop(Vec::new());
@@ -304,4 +292,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         capsock.grant(name, fd);
     }
     runtime.run(&component, wasi.build(), capsock.build())
+}
+
+/// The runtime `capsock run` and `capsock pair` use: `limits`, and the
+/// compile cache unless `no_cache` (or there is no place for one).
+pub fn runtime(limits: capsock_host::SandboxLimits, no_cache: bool) -> anyhow::Result<Runtime> {
+    match Runtime::default_cache_dir().filter(|_| !no_cache) {
+        Some(dir) => Runtime::builder()
+            .limits(limits.clone())
+            .cache_dir(&dir)
+            .build()
+            .or_else(|e| {
+                // Compiling afresh is safe; the user should still hear why.
+                eprintln!("capsock: warning: not using the compile cache: {e:#}");
+                Runtime::builder().limits(limits).build()
+            }),
+        None => Runtime::builder().limits(limits).build(),
+    }
 }

@@ -3,6 +3,7 @@
 ``capsock:sockets/sandbox``) with componentize-py.
 
     python3 examples/python/build.py -o OUT.wasm SCRIPT.py [SCRIPT.py ...]
+    python3 examples/python/build.py --examples   # every example here -> target/python-guests/examples.wasm
 
 The component holds CPython, the standard library, the ``capsock`` package
 beside this file and the scripts. With one script it runs that script; with
@@ -29,6 +30,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 WIT = os.path.join(ROOT, "wit")
 WORLD = "capsock:sockets/sandbox"
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+EXAMPLES_WASM = os.path.join(TARGET, "python-guests", "examples.wasm")
+
+
+def examples():
+    """The example scripts: every .py file beside this one, but this one."""
+    return sorted(os.path.join(HERE, f) for f in os.listdir(HERE)
+                  if f.endswith(".py") and f != os.path.basename(__file__))
 
 
 def tools(directory):
@@ -64,11 +73,18 @@ def inputs_digest(scripts):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-o", "--output", required=True, help="the component to write")
-    parser.add_argument("--tools", default=os.path.join(ROOT, "target", "componentize-py"),
+    parser.add_argument("-o", "--output", help="the component to write")
+    parser.add_argument("--examples", action="store_true",
+                        help="build every script beside this one into %s" % EXAMPLES_WASM)
+    parser.add_argument("--tools", default=os.path.join(TARGET, "componentize-py"),
                         help="where componentize-py is installed (default: target/componentize-py)")
-    parser.add_argument("scripts", nargs="+", help="Python scripts, run as __main__")
+    parser.add_argument("scripts", nargs="*", help="Python scripts, run as __main__")
     args = parser.parse_args()
+    if args.examples:
+        args.output = args.output or EXAMPLES_WASM
+        args.scripts = examples()
+    if not args.output or not args.scripts:
+        parser.error("give -o OUT.wasm and scripts, or --examples")
 
     scripts = [os.path.abspath(s) for s in args.scripts]
     names = [os.path.splitext(os.path.basename(s))[0] for s in scripts]
@@ -81,6 +97,7 @@ def main():
     stamp = args.output + ".inputs"
     if os.path.exists(args.output) and os.path.exists(stamp) and open(stamp).read() == digest:
         print("%s is up to date" % args.output, file=sys.stderr)
+        print(args.output)
         return
     exe = tools(args.tools)
     with tempfile.TemporaryDirectory() as staging:
@@ -104,6 +121,7 @@ def main():
     with open(stamp, "w") as f:
         f.write(digest)
     print("built %s (%s)" % (args.output, ", ".join(names)), file=sys.stderr)
+    print(args.output)
 
 
 if __name__ == "__main__":
