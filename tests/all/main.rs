@@ -12,6 +12,7 @@ mod embedding;
 mod hardening;
 mod inet;
 mod security;
+mod script_guests;
 mod servers;
 mod sigpipe;
 mod soak;

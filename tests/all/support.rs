@@ -157,6 +157,7 @@ pub fn runtime() -> &'static Runtime {
                 &[],
                 &MemoryOutputPipe::new(1 << 16),
                 &MemoryOutputPipe::new(1 << 16),
+                None,
             ),
             CapsockCtx::builder().build(),
         );
@@ -210,12 +211,17 @@ fn wasi(
     args: &[&str],
     stdout: &MemoryOutputPipe,
     stderr: &MemoryOutputPipe,
+    dir: Option<&Path>,
 ) -> wasmtime_wasi::WasiCtx {
     let mut b = WasiCtxBuilder::new();
     b.stdout(stdout.clone())
         .stderr(stderr.clone())
         .arg("guest")
         .args(args);
+    if let Some(dir) = dir {
+        b.preopened_dir(dir, "/", wasmtime_wasi::FsPerms::ReadWrite)
+            .expect("preopen the guest's directory");
+    }
     b.build()
 }
 
@@ -265,6 +271,8 @@ pub struct Options {
     pub sandbox: Option<SandboxLimits>,
     /// Where the guest's calls wait (default: blocking its thread).
     pub host_calls: HostCalls,
+    /// A host directory the guest sees as `/` (WASI preopen, read-write).
+    pub dir: Option<PathBuf>,
 }
 
 /// Runs the guest at `path` with `args` and these grants; a trap is `Err`.
@@ -293,7 +301,11 @@ pub fn run_guest_with(
     let sandbox = opts.sandbox.unwrap_or_else(|| rt.limits().clone());
     let status = rt
         .prepare(&component)
-        .and_then(|pre| pre.instantiate_with(wasi(args, &stdout, &stderr), ctx.build(), sandbox))
+        .and_then(|pre| pre.instantiate_with(
+                wasi(args, &stdout, &stderr, opts.dir.as_deref()),
+                ctx.build(),
+                sandbox,
+            ))
         .and_then(|sandbox| sandbox.run())
         .map_err(|e| {
             let err = String::from_utf8_lossy(&stderr.contents()).into_owned();
@@ -552,13 +564,7 @@ pub fn twisted_python() -> PathBuf {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON
         .get_or_init(|| {
-            // The test binary is <target>/<profile>/deps/<name>.
-            let exe = std::env::current_exe().expect("test binary path");
-            let target = exe
-                .ancestors()
-                .nth(3)
-                .expect("target directory")
-                .to_path_buf();
+            let target = target_dir();
             let venv = target.join("twisted-venv");
             let python = venv.join("bin/python");
             let lock = std::fs::File::create(target.join("twisted-venv.lock")).expect("lock file");
@@ -590,6 +596,88 @@ pub fn twisted_python() -> PathBuf {
                 );
             }
             python
+        })
+        .clone()
+}
+
+/// The target directory of this build (the test binary is
+/// `<target>/<profile>/deps/<name>`).
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.ancestors()
+        .nth(3)
+        .expect("target directory")
+        .to_path_buf()
+}
+
+/// Runs a build command that prints the path of what it built last on
+/// stdout, under a file lock (other test binaries may build the same).
+fn built_by(what: &str, cmd: &mut std::process::Command) -> String {
+    let target = target_dir();
+    let lock = std::fs::File::create(target.join("script-guests.lock")).expect("lock file");
+    lock.lock().expect("lock the script guests");
+    let out = cmd
+        .env("CARGO_TARGET_DIR", &target)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_else(|| panic!("{what} printed no path"))
+        .to_string();
+    assert!(Path::new(&path).is_file(), "{what}: no {path}");
+    path
+}
+
+/// The component `python3 examples/run.py EXAMPLE --build-only` builds:
+/// `python` (every Python example, with componentize-py) or `js` (the
+/// JavaScript plugin, with ComponentizeJS). The tools are installed under
+/// the target directory on first use; later builds are skipped while the
+/// inputs are unchanged. Once per test process.
+pub fn script_guest(example: &str) -> String {
+    static BUILT: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    let mut built = built.lock().unwrap_or_else(|p| p.into_inner());
+    built
+        .entry(example.to_string())
+        .or_insert_with(|| {
+            built_by(
+                &format!("examples/run.py {example} --build-only"),
+                std::process::Command::new("python3")
+                    .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/run.py"))
+                    .args([example, "--build-only"]),
+            )
+        })
+        .clone()
+}
+
+/// The test scripts of tests/python, built into one Python component
+/// (examples/python/build.py); its first argument names the script.
+pub fn python_test_guest() -> String {
+    static BUILT: OnceLock<String> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+            let mut scripts: Vec<PathBuf> = std::fs::read_dir(root.join("tests/python"))
+                .expect("tests/python")
+                .map(|e| e.expect("tests/python entry").path())
+                .filter(|p| p.extension().is_some_and(|x| x == "py"))
+                .collect();
+            scripts.sort();
+            built_by(
+                "examples/python/build.py (tests/python)",
+                std::process::Command::new("python3")
+                    .arg(root.join("examples/python/build.py"))
+                    .arg("-o")
+                    .arg(target_dir().join("python-guests/tests.wasm"))
+                    .args(&scripts),
+            )
         })
         .clone()
 }

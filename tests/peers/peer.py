@@ -47,6 +47,33 @@ def recv_all(conn):
         chunks.append(data)
 
 
+def guest_files(conn):
+    """Files a guest opened itself and sent (capsock's
+    descriptor.from-filesystem): each one's access mode, contents, and
+    whether this side can write it; "ok" back to the guest."""
+    import fcntl
+
+    msg, fds, flags, _ = socket.recv_fds(conn, 1024, 8)
+    files = []
+    for fd in fds:
+        mode = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE
+        text = os.pread(fd, 1024, 0).decode()
+        try:
+            os.write(fd, b"!")
+            writable = True
+        except OSError:
+            writable = False
+        files.append({
+            "mode": {os.O_RDONLY: "r", os.O_WRONLY: "w", os.O_RDWR: "rw"}[mode],
+            "text": text,
+            "writable": writable,
+        })
+        os.close(fd)
+    conn.sendall(b"ok")
+    rest, items = recv_all(conn)
+    return {"data": msg.decode(), "files": files, "after": rest.decode(), "after_ancillary": items}
+
+
 def c01(conn):
     data, anc, flags, _ = conn.recvmsg(1024, 1024)
     return {"data": data.decode(), "ancillary": describe(anc), "flags": flags}
@@ -414,7 +441,7 @@ SCENARIOS = {
     f.__name__: f
     for f in [
         c01, c02, c03, c09, c10, c11_wrong_socket_type, c12, c13, c14, c15, c16, c17, c18, c19, c20,
-        lend_and_watch, misuse, parity, twisted_c01, twisted_c03, hostile,
+        lend_and_watch, misuse, parity, twisted_c01, twisted_c03, hostile, guest_files,
     ]
 }
 

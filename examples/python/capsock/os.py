@@ -81,6 +81,8 @@ def open(path, flags, mode=0o777, *, dir_fd=None):
         how |= fs.OpenFlags.EXCLUSIVE
     if flags & _real.O_TRUNC:
         how |= fs.OpenFlags.TRUNCATE
+    if flags & _real.O_DIRECTORY:
+        how |= fs.OpenFlags.DIRECTORY
     # The preopen with the longest guest path above `path`.
     best = None
     dirs = _wit.fs_preopens.get_directories()

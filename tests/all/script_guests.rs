@@ -1,0 +1,162 @@
+//! Guests written in Python (componentize-py) and JavaScript
+//! (ComponentizeJS) from capsock's WIT alone: the examples of
+//! examples/python and examples/js, built as `examples/run.py` builds them,
+//! run in this process against CPython peers, with the host's fd count
+//! checked after each run.
+
+use std::os::fd::OwnedFd;
+
+use capsock_host::HostCalls;
+
+use crate::support::{self, Options, PythonPeer, HOST_CALLS};
+
+/// Builds (or finds built) and compiles `path`'s component before the
+/// caller takes the exclusive lock, so the minutes of a first build never
+/// hold every other test up.
+fn prepared(path: String) -> String {
+    support::component(&path);
+    path
+}
+
+/// The plugin at `wasm` (args `args`) fed by the CPython broker `c02`
+/// (two temporary files with "Temperature data"), under `host_calls`:
+/// what the broker got back, after checking the guest's status and that
+/// no host fd is left over. The caller holds the exclusive lock.
+fn plugin_against_cpython(wasm: &str, args: &[&str], host_calls: HostCalls) -> String {
+    let peer = PythonPeer::start("c02", "stream");
+    let baseline = support::open_fds();
+    let grants: Vec<(&str, OwnedFd)> = vec![("broker", peer.connect())];
+    let opts = Options {
+        host_calls,
+        ..Options::default()
+    };
+    let run = support::run_guest_with(wasm, args, grants, opts).expect("guest run");
+    assert_eq!(support::open_fds(), baseline, "host fds leaked: {run:#?}");
+    run.assert_ok();
+    let report = peer.finish();
+    assert_eq!(report["sent"], 16, "{report}");
+    assert_eq!(report["after_ancillary"], serde_json::json!([]));
+    let after = report["after"].as_str().expect("the report").to_string();
+    assert!(
+        run.stdout.contains(&after),
+        "the guest printed its report too: {run:#?}"
+    );
+    after
+}
+
+/// The two files of `c02` summarized as the Rust plugin summarizes them.
+const SUMMARY: [&str; 2] = [
+    "file 1: 2 readings, min 22 °C, max 23 °C, mean 22.50 °C\n",
+    "file 2: 1 readings, min 12 °C, max 12 °C, mean 12.00 °C\n",
+];
+
+#[test]
+fn python_temperature_plugin_reads_the_files_a_cpython_broker_sends() {
+    let fds = support::shared();
+    let wasm = prepared(support::script_guest("python"));
+    drop(fds);
+    let _fds = support::exclusive(&[]);
+    for host_calls in HOST_CALLS {
+        let report = plugin_against_cpython(&wasm, &["temperature_plugin"], host_calls);
+        assert_eq!(
+            report,
+            format!(
+                "plugin received \"Temperature data\" with 2 handle(s); no filesystem access (No such file or directory)\n{}{}",
+                SUMMARY[0], SUMMARY[1]
+            ),
+            "{host_calls:?}"
+        );
+    }
+}
+
+#[test]
+fn javascript_temperature_plugin_reads_the_files_a_cpython_broker_sends() {
+    let fds = support::shared();
+    let wasm = prepared(support::script_guest("js"));
+    drop(fds);
+    let _fds = support::exclusive(&[]);
+    for host_calls in HOST_CALLS {
+        let report = plugin_against_cpython(&wasm, &[], host_calls);
+        assert_eq!(
+            report,
+            format!(
+                "plugin received \"Temperature data\" with 2 handle(s)\n{}{}",
+                SUMMARY[0], SUMMARY[1]
+            ),
+            "{host_calls:?}"
+        );
+    }
+}
+
+/// Twisted's send_replacement.py with its two import lines changed prints
+/// what the original prints (`Sent 12 bytes`, the bytes, no flags, no
+/// ancillary data).
+#[test]
+fn python_send_replacement_prints_what_twisteds_listing_prints() {
+    let _fds = support::shared();
+    let wasm = prepared(support::script_guest("python"));
+    let run = support::run_guest(&wasm, &["send_replacement"], vec![]).expect("guest run");
+    run.assert_ok();
+    assert_eq!(
+        run.stdout,
+        "Sent 12 bytes\nReceived b'Hello, world'\nExtra stuff, boring in this case 0 []\n"
+    );
+}
+
+/// A file a Python guest opens below its WASI preopen becomes a handle it
+/// can send (`descriptor.from-filesystem`): the peer gets exactly the
+/// access mode the guest opened it with, a directory and a path outside
+/// are refused, and nothing is left open in the host.
+#[test]
+fn python_guest_sends_files_it_opened_at_their_access_mode() {
+    let fds = support::shared();
+    let wasm = prepared(support::python_test_guest());
+    drop(fds);
+    let _fds = support::exclusive(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("readings.txt"), "00.00 23\n").unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "notes\n").unwrap();
+    let peer = PythonPeer::start("guest_files", "stream");
+    let baseline = support::open_fds();
+    let opts = Options {
+        dir: Some(dir.path().to_path_buf()),
+        ..Options::default()
+    };
+    let run = support::run_guest_with(
+        &wasm,
+        &["guest_files"],
+        vec![("peer", peer.connect())],
+        opts,
+    )
+    .expect("guest run");
+    assert_eq!(support::open_fds(), baseline, "host fds leaked: {run:#?}");
+    run.assert_ok();
+    for (key, value) in [
+        ("ro_write", "EBADF"),
+        ("rw_write", "ok"),
+        ("directory", "EISDIR"),
+        ("missing", "ENOENT"),
+        ("outside", "ENOENT"),
+        ("not_ours", "EBADF"),
+        ("ro_size", "9"),
+        ("ro_is_file", "True"),
+        ("sent", "9"),
+        ("closed_read", "EBADF"),
+        ("reply", "ok"),
+    ] {
+        assert_eq!(run.get(key), value, "{key}: {run:#?}");
+    }
+    let seen = peer.finish();
+    assert_eq!(
+        seen,
+        serde_json::json!({
+            "data": "two files",
+            "files": [
+                {"mode": "r", "text": "00.00 23\n", "writable": false},
+                {"mode": "rw", "text": "guest wrote this; ", "writable": true},
+            ],
+            "after": "done",
+            "after_ancillary": [],
+        })
+    );
+}

@@ -1,0 +1,37 @@
+"""Test guest: files a Python guest opens itself (capsock.os.open, through
+its WASI preopen "/") and sends with SCM_RIGHTS, at the access mode it
+opened them with; what may not become a descriptor. Prints key=value
+lines; the peer (tests/peers/peer.py guest_files) reports what arrived."""
+
+import errno
+
+from capsock import os, socket
+
+
+def code(f):
+    try:
+        f()
+        return "ok"
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e.errno))
+
+
+peer = socket.preopened("peer")
+ro = os.open("readings.txt", os.O_RDONLY)
+rw = os.open("/notes.txt", os.O_RDWR)
+print("ro_write=%s" % code(lambda: os.write(ro, b"no")))
+print("rw_write=%s" % code(lambda: os.write(rw, b"guest wrote this; ")))
+print("directory=%s" % code(lambda: os.open("/", os.O_RDONLY | os.O_DIRECTORY)))
+print("missing=%s" % code(lambda: os.open("/missing.txt", os.O_RDONLY)))
+print("outside=%s" % code(lambda: os.open("/../etc/passwd", os.O_RDONLY)))
+print("not_ours=%s" % code(lambda: socket.send_fds(peer, [b"x"], [ro + 1000])))
+st = os.fstat(ro)
+print("ro_size=%d" % st.st_size)
+print("ro_is_file=%s" % (st.st_mode & 0o170000 == 0o100000))
+print("sent=%d" % socket.send_fds(peer, [b"two files"], [ro, rw]))
+os.close(ro)
+os.close(rw)
+print("closed_read=%s" % code(lambda: os.read(ro, 1)))
+print("reply=%s" % peer.recv(16).decode())
+peer.sendall(b"done")
+peer.close()
