@@ -301,11 +301,13 @@ pub fn run_guest_with(
     let sandbox = opts.sandbox.unwrap_or_else(|| rt.limits().clone());
     let status = rt
         .prepare(&component)
-        .and_then(|pre| pre.instantiate_with(
+        .and_then(|pre| {
+            pre.instantiate_with(
                 wasi(args, &stdout, &stderr, opts.dir.as_deref()),
                 ctx.build(),
                 sandbox,
-            ))
+            )
+        })
         .and_then(|sandbox| sandbox.run())
         .map_err(|e| {
             let err = String::from_utf8_lossy(&stderr.contents()).into_owned();

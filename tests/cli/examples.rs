@@ -81,3 +81,37 @@ fn prefork_acceptor_hands_connections_to_two_workers() {
         "{out}"
     );
 }
+
+/// `examples/run.py python`: the Python plugin fed by the native broker,
+/// Twisted's send_replacement, and the seed's server and client as two
+/// Python guests.
+#[test]
+fn python_examples_run_as_examples_readme_says() {
+    let _fds = support::shared();
+    let out = run_example("python");
+    let summary = "file 1: 9 readings, min 17 °C, max 23 °C, mean 20.22 °C\nfile 2: 9 readings, min 17 °C, max 23 °C, mean 20.22 °C\n";
+    assert!(
+        out.contains(&format!("broker got the report:\nplugin received \"Temperature data\" with 2 handle(s); no filesystem access (No such file or directory)\n{summary}")),
+        "{out}"
+    );
+    assert!(
+        out.contains("Sent 12 bytes\nReceived b'Hello, world'\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Non-ancillary message:Temperature data"),
+        "{out}"
+    );
+    assert!(out.contains("Returned file starts: time temp"), "{out}");
+}
+
+/// `examples/run.py js`: the JavaScript plugin fed by the native broker.
+#[test]
+fn javascript_plugin_runs_as_examples_readme_says() {
+    let _fds = support::shared();
+    let out = run_example("js");
+    assert!(
+        out.contains("broker got the report:\nplugin received \"Temperature data\" with 2 handle(s)\nfile 1: 9 readings, min 17 °C, max 23 °C, mean 20.22 °C\n"),
+        "{out}"
+    );
+}

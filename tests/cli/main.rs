@@ -11,6 +11,7 @@ mod support;
 mod cli;
 mod examples;
 mod hardening;
+mod scripts;
 
 /// The `capsock` binary of this build.
 pub const CAPSOCK: &str = env!("CARGO_BIN_EXE_capsock");
