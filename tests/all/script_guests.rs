@@ -5,6 +5,7 @@
 //! checked after each run.
 
 use std::os::fd::OwnedFd;
+use std::path::Path;
 
 use capsock_host::HostCalls;
 
@@ -159,4 +160,38 @@ fn python_guest_sends_files_it_opened_at_their_access_mode() {
             "after_ancillary": [],
         })
     );
+}
+
+/// tests/python/shapes.py prints what CPython's socket and os give on
+/// socket pairs (gather, `MSG_CTRUNC` with room for one fd of two, fds
+/// received and used, `send_fds`/`recv_fds`, `socket(fileno=)`, peek,
+/// non-blocking, timeouts, datagram truncation, exit status): run as a
+/// guest it prints exactly what it prints run natively by CPython, with
+/// the import line changed back.
+#[test]
+fn python_guest_sees_cpythons_socket_shapes() {
+    let fds = support::shared();
+    let wasm = prepared(support::python_test_guest());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/python/shapes.py");
+    let text = std::fs::read_to_string(&script).unwrap();
+    let native_text = text.replace(
+        "from capsock import os, socket  # natively: import os, socket",
+        "import os, socket",
+    );
+    assert_ne!(text, native_text, "the import line is there to change");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("shapes.py"), native_text).unwrap();
+    let native = std::process::Command::new("python3")
+        .arg(dir.path().join("shapes.py"))
+        .arg("7")
+        .output()
+        .unwrap();
+    drop(fds);
+    let _fds = support::exclusive(&[]);
+    let baseline = support::open_fds();
+    let guest = support::run_guest(&wasm, &["shapes", "7"], vec![]).expect("guest run");
+    assert_eq!(support::open_fds(), baseline, "host fds leaked: {guest:#?}");
+    assert_eq!(native.status.code(), Some(7), "{native:?}");
+    assert_eq!(guest.status, 7, "{guest:#?}");
+    assert_eq!(guest.stdout, support::stdout_of(&native));
 }

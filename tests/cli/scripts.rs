@@ -219,3 +219,29 @@ fn python_and_rust_guests_hand_off_a_socket_under_capsock_pair() {
         );
     }
 }
+
+/// A Python guest's `sys.argv` and `os.environ` are its run's (not the
+/// build's, when componentize-py initialized the interpreter), and an
+/// uncaught exception ends it as `python3` would: a traceback on stderr,
+/// status 1.
+#[test]
+fn a_python_guest_sees_its_arguments_and_environment_and_fails_like_python() {
+    let _fds = support::shared();
+    let wasm = support::python_test_guest();
+    let out = Command::new(CAPSOCK)
+        .args(["run", "--env", "GREETING=hello", &wasm, "fails", "a b", "c"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        support::stdout_of(&out),
+        "argv=['fails', 'a b', 'c']\nGREETING=hello\n"
+    );
+    let err = support::stderr_of(&out);
+    assert!(
+        err.starts_with("Traceback (most recent call last):\n")
+            && err.contains("in deep\n")
+            && err.ends_with("RuntimeError: boom\n"),
+        "{err}"
+    );
+}
