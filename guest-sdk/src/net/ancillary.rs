@@ -57,7 +57,7 @@ impl Layout {
 
     /// `CMSG_LEN(len)`, saturating as [`Layout::space`] does.
     fn len(self, len: usize) -> usize {
-        len.checked_add(self.header).unwrap_or(usize::MAX)
+        len.saturating_add(self.header)
     }
 }
 
