@@ -56,11 +56,12 @@ fn every_test_takes_the_fd_lock_first() {
             let locked = ["shared()", "exclusive("].iter().any(|f| {
                 first.starts_with(&format!("let _fds = support::{f}"))
                     || first.starts_with(&format!("let _fds = {f}"))
-            });
+            }) || first.starts_with("let (_fds, wasm) = support::exclusive_after(");
             assert!(
                 locked,
-                "{}: {name} must start with `let _fds = support::shared();` or \
-                 `let _fds = support::exclusive(...);`, not {first:?}",
+                "{}: {name} must start with `let _fds = support::shared();`, \
+                 `let _fds = support::exclusive(...);` or \
+                 `let (_fds, wasm) = support::exclusive_after(...);`, not {first:?}",
                 path.display()
             );
             tests += 1;

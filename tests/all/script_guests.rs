@@ -11,14 +11,6 @@ use capsock_host::HostCalls;
 
 use crate::support::{self, Options, PythonPeer, HOST_CALLS};
 
-/// Builds (or finds built) and compiles `path`'s component before the
-/// caller takes the exclusive lock, so the minutes of a first build never
-/// hold every other test up.
-fn prepared(path: String) -> String {
-    support::component(&path);
-    path
-}
-
 /// The plugin at `wasm` (args `args`) fed by the CPython broker `c02`
 /// (two temporary files with "Temperature data"), under `host_calls`:
 /// what the broker got back, after checking the guest's status and that
@@ -53,10 +45,7 @@ const SUMMARY: [&str; 2] = [
 
 #[test]
 fn python_temperature_plugin_reads_the_files_a_cpython_broker_sends() {
-    let fds = support::shared();
-    let wasm = prepared(support::script_guest("python"));
-    drop(fds);
-    let _fds = support::exclusive(&[]);
+    let (_fds, wasm) = support::exclusive_after(|| support::script_guest("python"));
     for host_calls in HOST_CALLS {
         let report = plugin_against_cpython(&wasm, &["temperature_plugin"], host_calls);
         assert_eq!(
@@ -72,10 +61,7 @@ fn python_temperature_plugin_reads_the_files_a_cpython_broker_sends() {
 
 #[test]
 fn javascript_temperature_plugin_reads_the_files_a_cpython_broker_sends() {
-    let fds = support::shared();
-    let wasm = prepared(support::script_guest("js"));
-    drop(fds);
-    let _fds = support::exclusive(&[]);
+    let (_fds, wasm) = support::exclusive_after(|| support::script_guest("js"));
     for host_calls in HOST_CALLS {
         let report = plugin_against_cpython(&wasm, &[], host_calls);
         assert_eq!(
@@ -95,7 +81,7 @@ fn javascript_temperature_plugin_reads_the_files_a_cpython_broker_sends() {
 #[test]
 fn python_send_replacement_prints_what_twisteds_listing_prints() {
     let _fds = support::shared();
-    let wasm = prepared(support::script_guest("python"));
+    let wasm = support::script_guest("python");
     let run = support::run_guest(&wasm, &["send_replacement"], vec![]).expect("guest run");
     run.assert_ok();
     assert_eq!(
@@ -110,10 +96,7 @@ fn python_send_replacement_prints_what_twisteds_listing_prints() {
 /// are refused, and nothing is left open in the host.
 #[test]
 fn python_guest_sends_files_it_opened_at_their_access_mode() {
-    let fds = support::shared();
-    let wasm = prepared(support::python_test_guest());
-    drop(fds);
-    let _fds = support::exclusive(&[]);
+    let (_fds, wasm) = support::exclusive_after(support::python_test_guest);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("readings.txt"), "00.00 23\n").unwrap();
     std::fs::write(dir.path().join("notes.txt"), "notes\n").unwrap();
@@ -170,8 +153,7 @@ fn python_guest_sends_files_it_opened_at_their_access_mode() {
 /// the import line changed back.
 #[test]
 fn python_guest_sees_cpythons_socket_shapes() {
-    let fds = support::shared();
-    let wasm = prepared(support::python_test_guest());
+    let (_fds, wasm) = support::exclusive_after(support::python_test_guest);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/python/shapes.py");
     let text = std::fs::read_to_string(&script).unwrap();
     let native_text = text.replace(
@@ -186,8 +168,6 @@ fn python_guest_sees_cpythons_socket_shapes() {
         .arg("7")
         .output()
         .unwrap();
-    drop(fds);
-    let _fds = support::exclusive(&[]);
     let baseline = support::open_fds();
     let guest = support::run_guest(&wasm, &["shapes", "7"], vec![]).expect("guest run");
     assert_eq!(support::open_fds(), baseline, "host fds leaked: {guest:#?}");

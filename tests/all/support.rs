@@ -116,6 +116,18 @@ pub fn exclusive(guests: &[&str]) -> FdLock {
     lock
 }
 
+/// [`exclusive`] for a test whose guest must be built first (minutes, the
+/// first time: see [`script_guest`]): `build` runs, and the component it
+/// names is compiled, under the [`shared`] lock, so other tests go on
+/// meanwhile; then the exclusive lock is taken. Returns it and the path.
+pub fn exclusive_after(build: impl FnOnce() -> String) -> (FdLock, String) {
+    let shared = take(Mode::Shared);
+    let path = build();
+    component(&path);
+    drop(shared);
+    (exclusive(&[]), path)
+}
+
 /// This process's open fds (the entries of `/proc/self/fd`). Only a test
 /// holding [`exclusive`] may count them.
 pub fn open_fds() -> usize {
