@@ -72,7 +72,6 @@ _ERRNO = {
     "NOT_PERMITTED": _errno.EPERM,
     "EXIST": _errno.EEXIST,
     "NOT_DIRECTORY": _errno.ENOTDIR,
-    "BAD_DESCRIPTOR_": _errno.EBADF,
     "INVALID": _errno.EINVAL,
     "READ_ONLY": _errno.EROFS,
     "NO_SPACE": _errno.ENOSPC,
