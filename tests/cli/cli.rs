@@ -1,7 +1,7 @@
 //! The `capsock` binary: `run` with every grant flag, exit statuses, and
 //! one-line errors; `demo`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::support::{self, guests, peers_dir, PythonPeer};
@@ -674,6 +674,61 @@ fn bench_refuses_nonsense_arguments() {
         );
         assert!(stdout(&out).is_empty(), "{args:?}");
     }
+}
+
+/// `capsock run` with a compile cache: the first run stores the compiled
+/// component and a pointer for its file; the next run of the unchanged file
+/// loads that entry (the same file, not compiled and written again); the
+/// file rewritten in place with another component, its modification time
+/// put back, runs the new component.
+#[test]
+fn the_compile_cache_serves_an_unchanged_file_and_never_a_stale_one() {
+    let _fds = support::shared();
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let wasm = dir.path().join("guest.wasm");
+    std::fs::copy(guests::examples::SEND_REPLACEMENT, &wasm).unwrap();
+    // A file changed in the last two seconds gets no pointer.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let run = || {
+        let out = Command::new(CAPSOCK)
+            .env("CAPSOCK_CACHE_DIR", &cache)
+            .args(["run", wasm.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let entries = |ext: &str| -> Vec<(PathBuf, u64)> {
+        let mut v: Vec<_> = std::fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == ext))
+            .map(|p| {
+                let ino = std::fs::metadata(&p).unwrap().ino();
+                (p, ino)
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(run().contains("Sent 12 bytes"));
+    let first = entries("cwasm");
+    assert_eq!(first.len(), 1, "one compiled entry");
+    assert_eq!(entries("path").len(), 1, "and a pointer for the file");
+    assert!(run().contains("Sent 12 bytes"));
+    assert_eq!(entries("cwasm"), first, "a hit: the entry was not rewritten");
+    let mtime = std::fs::metadata(&wasm).unwrap().modified().unwrap();
+    std::fs::write(&wasm, std::fs::read(guests::CLI_PROBE).unwrap()).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&wasm)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    assert!(run().contains("args=[]"), "the new component ran");
+    assert_eq!(entries("cwasm").len(), 2, "compiled afresh");
 }
 
 /// The compile cache holds native code that is run: capsock creates its

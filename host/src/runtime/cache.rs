@@ -46,6 +46,8 @@ pub(crate) struct CompileCache {
     dir: PathBuf,
     /// Hex hash of the engine's compilation settings.
     engine: String,
+    /// A component file changed less than this long ago gets no pointer.
+    racy: Duration,
 }
 
 impl CompileCache {
@@ -61,6 +63,7 @@ impl CompileCache {
         Ok(CompileCache {
             dir: dir.to_path_buf(),
             engine: format!("{:016x}", h.finish()),
+            racy: Duration::from_secs(2),
         })
     }
 
@@ -119,10 +122,14 @@ impl CompileCache {
     /// seconds, or one that cannot be examined.
     pub(crate) fn pointer(&self, path: &Path) -> Option<PathBuf> {
         let meta = std::fs::metadata(path).ok()?;
+        // The later of the two times: a copy that kept its old
+        // modification time (`cp -p`, tar) was still changed just now.
+        let changed = SystemTime::UNIX_EPOCH
+            + Duration::new(meta.ctime().max(0) as u64, meta.ctime_nsec() as u32);
         let age = SystemTime::now()
-            .duration_since(meta.modified().ok()?)
+            .duration_since(meta.modified().ok()?.max(changed))
             .ok()?;
-        if !meta.is_file() || age < Duration::from_secs(2) {
+        if !meta.is_file() || age < self.racy {
             return None;
         }
         let mut h = Sha256::new();
@@ -170,26 +177,19 @@ impl CompileCache {
         }
     }
 
-    /// Writes `bytes` to `path`, whole or not at all: a temporary file
-    /// renamed over it.
+    /// Writes `bytes` to `path`, whole or not at all: a new temporary file
+    /// (a random name, created exclusively, 0600, so no two writers ever
+    /// share one), synced, then renamed over `path`. A reader sees the old
+    /// file or the whole new one.
     fn store(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-        let tmp = self.dir.join(format!(
-            ".{}.{}.tmp",
-            path.file_name().and_then(|n| n.to_str()).unwrap_or("entry"),
-            std::process::id()
-        ));
-        let written = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .and_then(|mut f| f.write_all(bytes))
-            .and_then(|()| std::fs::rename(&tmp, path));
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        written
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".entry-")
+            .suffix(".tmp")
+            .tempfile_in(&self.dir)?;
+        tmp.write_all(bytes)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(())
     }
 
     /// Removes the least recently used entries until at most `max` bytes
@@ -199,8 +199,16 @@ impl CompileCache {
         let Ok(dir) = std::fs::read_dir(&self.dir) else {
             return;
         };
+        let hour_ago = SystemTime::now() - Duration::from_secs(3600);
         for pointer in dir.flatten().map(|e| e.path()) {
-            if pointer.extension().is_some_and(|x| x == "path")
+            // A temporary file a crashed writer left behind.
+            let stale_tmp = pointer.extension().is_some_and(|x| x == "tmp")
+                && std::fs::metadata(&pointer)
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t < hour_ago);
+            if stale_tmp {
+                let _ = std::fs::remove_file(&pointer);
+            } else if pointer.extension().is_some_and(|x| x == "path")
                 && std::fs::read_to_string(&pointer)
                     .map_or(true, |name| !self.dir.join(name.trim()).is_file())
             {
@@ -245,7 +253,8 @@ mod tests {
     fn a_stored_component_is_mapped_back_and_a_changed_one_compiles_afresh() {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::default();
-        let cache = CompileCache::new(&dir.path().join("c"), &engine).unwrap();
+        let mut cache = CompileCache::new(&dir.path().join("c"), &engine).unwrap();
+        cache.racy = Duration::ZERO;
         cache.load(&engine, EMPTY).unwrap();
         let files = || std::fs::read_dir(dir.path().join("c")).unwrap().count();
         assert_eq!(files(), 1, "one entry, no temporary file left");
@@ -272,7 +281,7 @@ mod tests {
     fn a_pointer_finds_an_unchanged_file_and_loses_a_changed_one() {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::default();
-        let cache = CompileCache::new(&dir.path().join("c"), &engine).unwrap();
+        let mut cache = CompileCache::new(&dir.path().join("c"), &engine).unwrap();
         let file = dir.path().join("guest.wasm");
         std::fs::write(&file, EMPTY).unwrap();
         assert_eq!(
@@ -290,6 +299,13 @@ mod tests {
                 .unwrap()
         };
         set_mtime(past);
+        assert_eq!(
+            cache.pointer(&file),
+            None,
+            "nor one whose modification time was set back just now"
+        );
+        // The rest is about what a pointer's name covers, not the window.
+        cache.racy = Duration::ZERO;
         let pointer = cache.pointer(&file).expect("an old file gets a pointer");
         assert!(
             cache.load_pointer(&engine, &pointer).is_none(),
@@ -298,9 +314,10 @@ mod tests {
         cache.load(&engine, EMPTY).unwrap();
         cache.point(&pointer, EMPTY);
         assert!(cache.load_pointer(&engine, &pointer).is_some(), "a hit");
-        // Rewritten with other bytes and its old modification time put
-        // back: the change time still tells.
-        std::fs::write(&file, wat_component()).unwrap();
+        // Rewritten with other bytes of the same length and its old
+        // modification time put back: only the change time tells.
+        std::fs::write(&file, b"\0asm\x0d\0\x01\x01").unwrap();
+        assert_eq!(std::fs::metadata(&file).unwrap().len(), EMPTY.len() as u64);
         set_mtime(past);
         assert_ne!(cache.pointer(&file), Some(pointer.clone()));
         // A pointer naming anything but an entry is refused and removed.
