@@ -8,6 +8,7 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use capsock_host::HostCalls;
+use wasmtime_wasi::FsPerms;
 
 use crate::support::{self, Options, PythonPeer, HOST_CALLS};
 
@@ -102,8 +103,9 @@ fn python_guest_sends_files_it_opened_at_their_access_mode() {
     std::fs::write(dir.path().join("notes.txt"), "notes\n").unwrap();
     let peer = PythonPeer::start("guest_files", "stream");
     let baseline = support::open_fds();
+    std::os::unix::fs::symlink("/etc", dir.path().join("escape")).unwrap();
     let opts = Options {
-        dir: Some(dir.path().to_path_buf()),
+        dir: Some((dir.path().to_path_buf(), FsPerms::ReadWrite)),
         ..Options::default()
     };
     let run = support::run_guest_with(
@@ -121,10 +123,14 @@ fn python_guest_sends_files_it_opened_at_their_access_mode() {
         ("directory", "EISDIR"),
         ("missing", "ENOENT"),
         ("outside", "ENOENT"),
+        ("symlink_out", "EPERM"),
+        ("created_write", "EBADF"),
+        ("append_write", "ok"),
+        ("append_send", "EBADF"),
         ("not_ours", "EBADF"),
         ("ro_size", "9"),
         ("ro_is_file", "True"),
-        ("sent", "9"),
+        ("sent", "11"),
         ("closed_read", "EBADF"),
         ("reply", "ok"),
     ] {
@@ -134,10 +140,11 @@ fn python_guest_sends_files_it_opened_at_their_access_mode() {
     assert_eq!(
         seen,
         serde_json::json!({
-            "data": "two files",
+            "data": "three files",
             "files": [
                 {"mode": "r", "text": "00.00 23\n", "writable": false},
                 {"mode": "rw", "text": "guest wrote this; ", "writable": true},
+                {"mode": "r", "text": "", "writable": false},
             ],
             "after": "done",
             "after_ancillary": [],
@@ -174,4 +181,35 @@ fn python_guest_sees_cpythons_socket_shapes() {
     assert_eq!(native.status.code(), Some(7), "{native:?}");
     assert_eq!(guest.status, 7, "{guest:#?}");
     assert_eq!(guest.stdout, support::stdout_of(&native));
+}
+
+/// Below a read-only preopen, `capsock.os.open` gives read-only handles:
+/// reading works, writing through the handle does not, and opening for
+/// writing is refused, so nothing writable can be passed on.
+#[test]
+fn python_guest_files_below_a_read_only_preopen_stay_read_only() {
+    let (_fds, wasm) = support::exclusive_after(support::python_test_guest);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("readings.txt"), "00.00 23\n").unwrap();
+    let baseline = support::open_fds();
+    let opts = Options {
+        dir: Some((dir.path().to_path_buf(), FsPerms::ReadOnly)),
+        ..Options::default()
+    };
+    let run = support::run_guest_with(&wasm, &["readonly_files"], vec![], opts).expect("guest run");
+    assert_eq!(support::open_fds(), baseline, "host fds leaked: {run:#?}");
+    run.assert_ok();
+    for (key, value) in [
+        ("read", "00.00"),
+        ("ro_write", "EBADF"),
+        ("rdwr", "EPERM"),
+        ("create", "EPERM"),
+    ] {
+        assert_eq!(run.get(key), value, "{key}: {run:#?}");
+    }
+    assert!(!dir.path().join("new.txt").exists());
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("readings.txt")).unwrap(),
+        "00.00 23\n"
+    );
 }

@@ -223,15 +223,15 @@ fn wasi(
     args: &[&str],
     stdout: &MemoryOutputPipe,
     stderr: &MemoryOutputPipe,
-    dir: Option<&Path>,
+    dir: Option<&(PathBuf, wasmtime_wasi::FsPerms)>,
 ) -> wasmtime_wasi::WasiCtx {
     let mut b = WasiCtxBuilder::new();
     b.stdout(stdout.clone())
         .stderr(stderr.clone())
         .arg("guest")
         .args(args);
-    if let Some(dir) = dir {
-        b.preopened_dir(dir, "/", wasmtime_wasi::FsPerms::ReadWrite)
+    if let Some((dir, perms)) = dir {
+        b.preopened_dir(dir, "/", *perms)
             .expect("preopen the guest's directory");
     }
     b.build()
@@ -283,8 +283,9 @@ pub struct Options {
     pub sandbox: Option<SandboxLimits>,
     /// Where the guest's calls wait (default: blocking its thread).
     pub host_calls: HostCalls,
-    /// A host directory the guest sees as `/` (WASI preopen, read-write).
-    pub dir: Option<PathBuf>,
+    /// A host directory the guest sees as `/` (a WASI preopen), and
+    /// whether it is read-only.
+    pub dir: Option<(PathBuf, wasmtime_wasi::FsPerms)>,
 }
 
 /// Runs the guest at `path` with `args` and these grants; a trap is `Err`.
@@ -315,7 +316,7 @@ pub fn run_guest_with(
         .prepare(&component)
         .and_then(|pre| {
             pre.instantiate_with(
-                wasi(args, &stdout, &stderr, opts.dir.as_deref()),
+                wasi(args, &stdout, &stderr, opts.dir.as_ref()),
                 ctx.build(),
                 sandbox,
             )

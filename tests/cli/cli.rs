@@ -718,7 +718,11 @@ fn the_compile_cache_serves_an_unchanged_file_and_never_a_stale_one() {
     assert_eq!(first.len(), 1, "one compiled entry");
     assert_eq!(entries("path").len(), 1, "and a pointer for the file");
     assert!(run().contains("Sent 12 bytes"));
-    assert_eq!(entries("cwasm"), first, "a hit: the entry was not rewritten");
+    assert_eq!(
+        entries("cwasm"),
+        first,
+        "a hit: the entry was not rewritten"
+    );
     let mtime = std::fs::metadata(&wasm).unwrap().modified().unwrap();
     std::fs::write(&wasm, std::fs::read(guests::CLI_PROBE).unwrap()).unwrap();
     std::fs::File::options()

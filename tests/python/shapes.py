@@ -44,6 +44,9 @@ show("both", data, flags, [(lv, t, len(d)) for lv, t, d in anc])
 show("write through the copy", os.write(fds[1], b"through the copy"), r.recv(100))
 st = os.fstat(fds[0])
 show("received is a socket", (st.st_mode & 0o170000) == 0o140000)
+copy = socket.fromfd(fds[0], socket.AF_UNIX, socket.SOCK_STREAM)
+show("fromfd keeps the original", (os.fstat(fds[0]).st_mode & 0o170000) == 0o140000, copy.type == socket.SOCK_STREAM)
+copy.close()
 for fd in fds:
     os.close(fd)
 show("closed", error_of(lambda: os.read(fds[0], 1)))
@@ -53,7 +56,7 @@ show("send_fds", socket.send_fds(a, [b"fds"], [r.fileno()]))
 msg, got, flags, addr = socket.recv_fds(b, 10, 1)
 show("recv_fds", msg, len(got), flags, addr)
 sock = socket.socket(fileno=got[0])
-show("socket(fileno=)", sock.family == socket.AF_UNIX, sock.type == socket.SOCK_STREAM)
+show("socket(fileno=)", sock.family == socket.AF_UNIX, sock.type == socket.SOCK_STREAM, sock.fileno() == got[0])
 sock.sendall(b"via the received socket")
 show("peer got", w.recv(100))
 sock.close()
@@ -68,6 +71,23 @@ show("timeout", b.gettimeout(), error_of(lambda: b.recv(1)))
 b.settimeout(None)
 a.shutdown(socket.SHUT_WR)
 show("eof", b.recv(10))
+
+# A socket object nobody holds is closed: its peer reads end-of-file.
+def only_one_end():
+    mine, dropped = socket.socketpair()
+    return mine
+
+
+show("collected", only_one_end().recv(10))
+x, y = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+show("SOCK_NONBLOCK pair", error_of(lambda: x.recv(1)), x.gettimeout())
+y.sendall(b"kept")
+try:
+    x.recv_into(bytearray(2), 5)
+except ValueError as e:
+    show("recv_into", type(e).__name__, x.recv(10))
+x.close()
+y.close()
 
 # Datagrams keep boundaries; MSG_TRUNC reports a cut one.
 d1, d2 = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)

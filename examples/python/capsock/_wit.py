@@ -12,6 +12,7 @@ plain ``types`` and ``preopens``. Both are accepted here.
 
 import errno as _errno
 import os as _os
+import weakref as _weakref
 
 from componentize_py_types import Err
 from wit_world.imports import descriptors, sockets
@@ -119,19 +120,24 @@ FIRST = 65536
 _table = {}
 
 
-def register(obj):
-    """Numbers `obj` (a `socket.socket` or a `Handle`) with the lowest free
-    number, as `open(2)` numbers fds."""
-    n = FIRST
-    while n in _table:
+def register(obj, number=None, weak=False):
+    """Numbers `obj` (a `socket.socket` or a `Handle`) with `number` if it is
+    free, else the lowest free number, as `open(2)` numbers fds. A `weak`
+    entry (a socket object) does not keep `obj` alive: CPython closes a
+    socket object nobody holds, and so does this package."""
+    n = number if number is not None and lookup(number) is None else FIRST
+    while lookup(n) is not None:
         n += 1
-    _table[n] = obj
+    _table[n] = _weakref.ref(obj) if weak else obj
     return n
 
 
 def lookup(n):
     """What number `n` names, or `None` when it is not one of ours."""
-    return _table.get(n)
+    obj = _table.get(n)
+    if isinstance(obj, _weakref.ref):
+        obj = obj()
+    return obj
 
 
 def forget(n):
@@ -140,7 +146,7 @@ def forget(n):
 
 def handle_ref(n):
     """The `handle-ref` that `SCM_RIGHTS` data naming `n` stands for."""
-    obj = _table.get(n)
+    obj = lookup(n)
     if obj is None:
         raise OSError(_errno.EBADF, "%d is not a descriptor this guest holds" % n)
     return obj._handle_ref()

@@ -8,10 +8,14 @@ numbers of descriptors this package holds (received with ``SCM_RIGHTS``,
 - ``open(path, flags, mode=0o777)``: opens through the guest's WASI
   preopened directories (``capsock run --dir``), like ``os.open``, but gives
   a descriptor capsock can send with ``SCM_RIGHTS`` (capsock's
-  ``descriptor.from-filesystem``). Its access mode is the one asked for;
-  a read-only preopen gives read-only files.
+  ``descriptor.from-filesystem``). Its access mode is the one asked for
+  (``O_RDONLY | O_CREAT`` too); a read-only preopen gives read-only files.
+  WASI has no file modes: ``mode`` is ignored, and a new file gets the
+  host's default (0666 less the host's umask). WASI has no append mode
+  either: ``O_APPEND`` opens go to the real ``os.open``, whose descriptors
+  work here but cannot be sent.
 - ``read``, ``write``, ``pread``, ``pwrite``, ``lseek``, ``fstat``, ``dup``,
-  ``close``, ``get_blocking``, ``set_blocking``, ``fdopen``.
+  ``close``, ``set_blocking``, ``fdopen``.
 
 Any other number goes to the real ``os`` function.
 """
@@ -62,7 +66,7 @@ def _socket(fd):
 def open(path, flags, mode=0o777, *, dir_fd=None):
     """``os.open``, giving a descriptor that can travel with ``SCM_RIGHTS``."""
     fs = _wit.fs_types
-    if fs is None or dir_fd is not None:
+    if fs is None or dir_fd is not None or flags & _real.O_APPEND:
         return _real.open(path, flags, mode, dir_fd=dir_fd)
     path = _real.fsdecode(path)
     if not path.startswith("/"):
@@ -96,6 +100,12 @@ def open(path, flags, mode=0o777, *, dir_fd=None):
             raise OSError(_wit._errno.ENOENT, "no preopened directory holds %r" % path)
         rest = path[len(best[1]):].lstrip("/") or "."
         follow = fs.PathFlags(0) if flags & _real.O_NOFOLLOW else fs.PathFlags.SYMLINK_FOLLOW
+        if access == _real.O_RDONLY and how & (fs.OpenFlags.CREATE | fs.OpenFlags.TRUNCATE):
+            # WASI opens a file it creates or truncates for writing too;
+            # do that, then open it again for reading only, as asked.
+            with _call("open %r" % path):
+                _wit.release(best[0].open_at(follow, rest, how, want))
+            how &= ~(fs.OpenFlags.CREATE | fs.OpenFlags.EXCLUSIVE | fs.OpenFlags.TRUNCATE)
         with _call("open %r" % path):
             f = best[0].open_at(follow, rest, how, want)
         try:
@@ -106,11 +116,7 @@ def open(path, flags, mode=0o777, *, dir_fd=None):
     finally:
         for handle, _ in dirs:
             _wit.release(handle)
-    n = _wit.adopt(d)
-    if flags & _real.O_APPEND:
-        with _call("open %r" % path):
-            d.seek(_d.SeekFrom_End(0))
-    return n
+    return _wit.adopt(d)
 
 
 def read(fd, n):

@@ -291,6 +291,7 @@ class socket:
 
     def __init__(self, family=AF_INET, type=SOCK_STREAM, proto=0, fileno=None, *, _handle=None):
         self._timeout = None
+        self._handle = None
         if _handle is None and fileno is not None:
             _handle = _take_number(fileno)
         if _handle is None:
@@ -310,9 +311,13 @@ class socket:
         self.family = _FAMILY_NUMBERS[_handle.family()]
         self.type = _TYPE_NUMBERS[_handle.get_type()]
         self.proto = proto
-        self._number = _wit.register(self)
+        self._number = _wit.register(self, fileno, weak=True)
         if self._timeout == 0.0:
             self.setblocking(False)
+
+    def __del__(self):
+        # As CPython's: a socket object nobody holds is closed.
+        self.close()
 
     # -- the handle table --
 
@@ -329,7 +334,8 @@ class socket:
 
     def close(self):
         if self._handle is not None:
-            _wit.forget(self._number)
+            if hasattr(self, "_number"):
+                _wit.forget(self._number)
             _wit.release(self._handle)
             self._handle = None
 
@@ -429,6 +435,8 @@ class socket:
 
     def recv_into(self, buffer, nbytes=0, flags=0):
         view = memoryview(buffer).cast("B")
+        if nbytes < 0 or nbytes > len(view):
+            raise ValueError("buffer too small for requested bytes")
         data = self.recv(nbytes or len(view), flags)
         view[: len(data)] = data
         return len(data)
@@ -532,16 +540,30 @@ def fromfd(fd, family, type, proto=0):
         raise OSError(_wit._errno.EBADF, "%d is not a descriptor this guest holds" % fd)
     if isinstance(obj, socket):
         return obj.dup()
+    # A copy, as CPython's `dup`: `from-descriptor` moves the fd out of the
+    # descriptor it is given, and the original number must stay usable.
     with _call("fromfd"):
-        return socket(_handle=_sockets.Socket.from_descriptor(obj.live()))
+        copy = obj.live().duplicate()
+    try:
+        with _call("fromfd"):
+            return socket(_handle=_sockets.Socket.from_descriptor(copy))
+    finally:
+        _wit.release(copy)
 
 
 def socketpair(family=AF_UNIX, type=SOCK_STREAM, proto=0):
     if family != AF_UNIX:
         raise OSError(_wit._errno.EAFNOSUPPORT, "socketpair is AF_UNIX only")
+    kind = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)
+    if kind not in _TYPES:
+        raise OSError(_wit._errno.EPROTONOSUPPORT, "socket type %r" % type)
     with _call("socketpair"):
-        a, b = _sockets.Socket.pair(_TYPES[type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)])
-    return socket(_handle=a), socket(_handle=b)
+        a, b = _sockets.Socket.pair(_TYPES[kind])
+    pair = socket(_handle=a), socket(_handle=b)
+    if type & SOCK_NONBLOCK:
+        for s in pair:
+            s.setblocking(False)
+    return pair
 
 
 def preopened(name):

@@ -18,8 +18,9 @@
 //! `stat(2)` says of it (path, device, inode, size, modification and change
 //! times, as git's index decides whether a file changed), that names its
 //! entry: a hit through it reads nothing of the component. A file changed
-//! in the last two seconds gets no pointer, since a rewrite within the
-//! timestamps' granularity could keep them all (git's "racy clean" rule).
+//! in the last two seconds (by its modification or its change time) gets
+//! no pointer, since a rewrite within the timestamps' granularity could
+//! keep them all (git's "racy clean" rule).
 //!
 //! The directory is private to the user (see
 //! [`crate::native::private_dir`]). The cache keeps at most [`MAX_BYTES`]
