@@ -12,21 +12,32 @@ use wasmtime_wasi::FsPerms;
 
 use crate::support::{self, Options, PythonPeer, HOST_CALLS};
 
+/// Runs `wasm` with `args`, `grants` and `opts`, and checks that it
+/// succeeded and left no host fd open. The caller holds the exclusive lock.
+fn run_counted(
+    wasm: &str,
+    args: &[&str],
+    grants: Vec<(&str, OwnedFd)>,
+    opts: Options,
+) -> support::GuestRun {
+    let baseline = support::open_fds();
+    let run = support::run_guest_with(wasm, args, grants, opts).expect("guest run");
+    assert_eq!(support::open_fds(), baseline, "host fds leaked: {run:#?}");
+    run.assert_ok();
+    run
+}
+
 /// The plugin at `wasm` (args `args`) fed by the CPython broker `c02`
 /// (two temporary files with "Temperature data"), under `host_calls`:
 /// what the broker got back, after checking the guest's status and that
 /// no host fd is left over. The caller holds the exclusive lock.
 fn plugin_against_cpython(wasm: &str, args: &[&str], host_calls: HostCalls) -> String {
     let peer = PythonPeer::start("c02", "stream");
-    let baseline = support::open_fds();
-    let grants: Vec<(&str, OwnedFd)> = vec![("broker", peer.connect())];
     let opts = Options {
         host_calls,
         ..Options::default()
     };
-    let run = support::run_guest_with(wasm, args, grants, opts).expect("guest run");
-    assert_eq!(support::open_fds(), baseline, "host fds leaked: {run:#?}");
-    run.assert_ok();
+    let run = run_counted(wasm, args, vec![("broker", peer.connect())], opts);
     let report = peer.finish();
     assert_eq!(report["sent"], 16, "{report}");
     assert_eq!(report["after_ancillary"], serde_json::json!([]));
@@ -102,21 +113,17 @@ fn python_guest_sends_files_it_opened_at_their_access_mode() {
     std::fs::write(dir.path().join("readings.txt"), "00.00 23\n").unwrap();
     std::fs::write(dir.path().join("notes.txt"), "notes\n").unwrap();
     let peer = PythonPeer::start("guest_files", "stream");
-    let baseline = support::open_fds();
     std::os::unix::fs::symlink("/etc", dir.path().join("escape")).unwrap();
     let opts = Options {
         dir: Some((dir.path().to_path_buf(), FsPerms::ReadWrite)),
         ..Options::default()
     };
-    let run = support::run_guest_with(
+    let run = run_counted(
         &wasm,
         &["guest_files"],
         vec![("peer", peer.connect())],
         opts,
-    )
-    .expect("guest run");
-    assert_eq!(support::open_fds(), baseline, "host fds leaked: {run:#?}");
-    run.assert_ok();
+    );
     for (key, value) in [
         ("ro_write", "EBADF"),
         ("rw_write", "ok"),
@@ -191,14 +198,11 @@ fn python_guest_files_below_a_read_only_preopen_stay_read_only() {
     let (_fds, wasm) = support::exclusive_after(support::python_test_guest);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("readings.txt"), "00.00 23\n").unwrap();
-    let baseline = support::open_fds();
     let opts = Options {
         dir: Some((dir.path().to_path_buf(), FsPerms::ReadOnly)),
         ..Options::default()
     };
-    let run = support::run_guest_with(&wasm, &["readonly_files"], vec![], opts).expect("guest run");
-    assert_eq!(support::open_fds(), baseline, "host fds leaked: {run:#?}");
-    run.assert_ok();
+    let run = run_counted(&wasm, &["readonly_files"], vec![], opts);
     for (key, value) in [
         ("read", "00.00"),
         ("ro_write", "EBADF"),

@@ -5,18 +5,17 @@ import errno
 
 from capsock import os
 
-
-def code(f):
-    try:
-        f()
-        return "ok"
-    except OSError as e:
-        return errno.errorcode.get(e.errno, str(e.errno))
-
-
 ro = os.open("/readings.txt", os.O_RDONLY)
 print("read=%s" % os.read(ro, 5).decode())
-print("ro_write=%s" % code(lambda: os.write(ro, b"no")))
-print("rdwr=%s" % code(lambda: os.open("/readings.txt", os.O_RDWR)))
-print("create=%s" % code(lambda: os.open("/new.txt", os.O_WRONLY | os.O_CREAT)))
+attempts = {
+    "ro_write": lambda: os.write(ro, b"no"),
+    "rdwr": lambda: os.open("/readings.txt", os.O_RDWR),
+    "create": lambda: os.open("/new.txt", os.O_WRONLY | os.O_CREAT),
+}
+for name, attempt in attempts.items():
+    try:
+        attempt()
+        print("%s=ok" % name)
+    except OSError as e:
+        print("%s=%s" % (name, errno.errorcode.get(e.errno, e.errno)))
 os.close(ro)

@@ -29,7 +29,7 @@
 use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -201,19 +201,19 @@ impl CompileCache {
             return;
         };
         let hour_ago = SystemTime::now() - Duration::from_secs(3600);
-        for pointer in dir.flatten().map(|e| e.path()) {
-            // A temporary file a crashed writer left behind.
-            let stale_tmp = pointer.extension().is_some_and(|x| x == "tmp")
-                && std::fs::metadata(&pointer)
+        for file in dir.flatten().map(|e| e.path()) {
+            let is = |ext: &str| file.extension().is_some_and(|x| x == ext);
+            // A temporary file a crashed writer left behind, or a pointer
+            // whose entry is gone.
+            let stale_tmp = is("tmp")
+                && std::fs::metadata(&file)
                     .and_then(|m| m.modified())
                     .is_ok_and(|t| t < hour_ago);
-            if stale_tmp {
-                let _ = std::fs::remove_file(&pointer);
-            } else if pointer.extension().is_some_and(|x| x == "path")
-                && std::fs::read_to_string(&pointer)
-                    .map_or(true, |name| !self.dir.join(name.trim()).is_file())
-            {
-                let _ = std::fs::remove_file(&pointer);
+            let dangling = is("path")
+                && std::fs::read_to_string(&file)
+                    .map_or(true, |name| !self.dir.join(name.trim()).is_file());
+            if stale_tmp || dangling {
+                let _ = std::fs::remove_file(&file);
             }
         }
     }
