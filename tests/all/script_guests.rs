@@ -12,16 +12,17 @@ use wasmtime_wasi::FsPerms;
 
 use crate::support::{self, Options, PythonPeer, HOST_CALLS};
 
-/// Runs `wasm` with `args`, `grants` and `opts`, and checks that it
+/// Runs `wasm` with `args`, the grants `grants` makes (after the fd
+/// baseline: the guest closes them) and `opts`, and checks that it
 /// succeeded and left no host fd open. The caller holds the exclusive lock.
-fn run_counted(
+fn run_counted<'a>(
     wasm: &str,
     args: &[&str],
-    grants: Vec<(&str, OwnedFd)>,
+    grants: impl FnOnce() -> Vec<(&'a str, OwnedFd)>,
     opts: Options,
 ) -> support::GuestRun {
     let baseline = support::open_fds();
-    let run = support::run_guest_with(wasm, args, grants, opts).expect("guest run");
+    let run = support::run_guest_with(wasm, args, grants(), opts).expect("guest run");
     assert_eq!(support::open_fds(), baseline, "host fds leaked: {run:#?}");
     run.assert_ok();
     run
@@ -37,7 +38,7 @@ fn plugin_against_cpython(wasm: &str, args: &[&str], host_calls: HostCalls) -> S
         host_calls,
         ..Options::default()
     };
-    let run = run_counted(wasm, args, vec![("broker", peer.connect())], opts);
+    let run = run_counted(wasm, args, || vec![("broker", peer.connect())], opts);
     let report = peer.finish();
     assert_eq!(report["sent"], 16, "{report}");
     assert_eq!(report["after_ancillary"], serde_json::json!([]));
@@ -121,7 +122,7 @@ fn python_guest_sends_files_it_opened_at_their_access_mode() {
     let run = run_counted(
         &wasm,
         &["guest_files"],
-        vec![("peer", peer.connect())],
+        || vec![("peer", peer.connect())],
         opts,
     );
     for (key, value) in [
@@ -202,7 +203,7 @@ fn python_guest_files_below_a_read_only_preopen_stay_read_only() {
         dir: Some((dir.path().to_path_buf(), FsPerms::ReadOnly)),
         ..Options::default()
     };
-    let run = run_counted(&wasm, &["readonly_files"], vec![], opts);
+    let run = run_counted(&wasm, &["readonly_files"], Vec::new, opts);
     for (key, value) in [
         ("read", "00.00"),
         ("ro_write", "EBADF"),
