@@ -113,6 +113,17 @@ fn served(mut server: std::process::Child) -> String {
     out
 }
 
+/// The seed's client and server saw what each prints natively: the client
+/// exited 0 with its lines, the server printed its greeting and one client.
+fn assert_seed_exchange(client: &std::process::Output, server_out: &str) {
+    assert!(client.status.success(), "{}", support::stderr_of(client));
+    assert_eq!(support::stdout_of(client), CLIENT_SAW);
+    assert_eq!(
+        server_out,
+        format!("Unix domain socket listening...\n{SERVER_SAW}")
+    );
+}
+
 #[test]
 fn the_seeds_client_runs_as_a_guest_against_the_seeds_server_run_by_cpython() {
     let _fds = support::shared();
@@ -141,13 +152,7 @@ fn the_seeds_client_runs_as_a_guest_against_the_seeds_server_run_by_cpython() {
         ])
         .output()
         .unwrap();
-    let server_out = served(server);
-    assert!(client.status.success(), "{}", support::stderr_of(&client));
-    assert_eq!(support::stdout_of(&client), CLIENT_SAW);
-    assert_eq!(
-        server_out,
-        format!("Unix domain socket listening...\n{SERVER_SAW}")
-    );
+    assert_seed_exchange(&client, &served(server));
 }
 
 #[test]
@@ -168,13 +173,7 @@ fn the_seeds_server_runs_as_a_guest_for_the_seeds_client_run_by_cpython() {
         .current_dir(dir.path())
         .output()
         .unwrap();
-    let server_out = served(server);
-    assert!(client.status.success(), "{}", support::stderr_of(&client));
-    assert_eq!(support::stdout_of(&client), CLIENT_SAW);
-    assert_eq!(
-        server_out,
-        format!("Unix domain socket listening...\n{SERVER_SAW}")
-    );
+    assert_seed_exchange(&client, &served(server));
 }
 
 /// `capsock pair` of a Python and a Rust guest, each way round: the giver
