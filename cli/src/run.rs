@@ -286,6 +286,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         policy.allow_ip(rule.clone());
     }
 
+    // std::net (wasi:sockets) gets the same IP rules as capsock's sockets.
+    policy.apply_to_wasi(&mut wasi);
     let mut capsock = CapsockCtx::builder();
     capsock.policy(policy);
     for (name, fd) in grants {

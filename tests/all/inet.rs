@@ -380,6 +380,59 @@ fn without_a_network_policy_no_ip_socket_exists() {
     assert_eq!(run.get("tcp"), "access-denied");
 }
 
+/// Plain `std::net` in the guest (`wasi:sockets`) is allowed exactly what
+/// the same rules allow capsock's sockets, through
+/// `Policy::apply_to_wasi`: a TCP exchange and a datagram on the allowed
+/// ports, nothing on the denied one (checked at the host's sockets there),
+/// no listening on a port the rules do not cover; and without rules no
+/// TCP or UDP at all.
+#[test]
+fn std_net_in_the_guest_follows_the_same_rules() {
+    let _fds = support::exclusive(&[guests::INET]);
+    // Shared, so the listener's fd outlives the thread and the count.
+    let server = std::sync::Arc::new(TcpListener::bind("127.0.0.1:0").unwrap());
+    let tcp = server.local_addr().unwrap().port();
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let udp_port = udp.local_addr().unwrap().port();
+    let denied_udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let denied = denied_udp.local_addr().unwrap().port();
+    let denied_tcp = TcpListener::bind(("127.0.0.1", denied)).unwrap();
+    let ports = [tcp, udp_port, denied].map(|p| p.to_string());
+    let args = ["std_net", &ports[0], &ports[1], &ports[2]];
+
+    let serving = server.clone();
+    let serve = std::thread::spawn(move || {
+        let (mut c, _) = serving.accept().unwrap();
+        let mut word = [0u8; 4];
+        c.read_exact(&mut word).unwrap();
+        c.write_all(&word.to_ascii_uppercase()).unwrap();
+    });
+    let rules = [format!("127.0.0.1:{tcp}"), format!("127.0.0.1:{udp_port}")];
+    let run = inet_with(&args, &[&rules[0], &rules[1]], Vec::new(), || {
+        serve.join().unwrap()
+    });
+    assert_eq!(run.get("tcp"), "ok:PING");
+    assert_eq!(run.get("tcp_denied"), "err:PermissionDenied");
+    assert_eq!(run.get("udp"), "ok:5");
+    assert_eq!(run.get("udp_denied"), "err:PermissionDenied");
+    assert_eq!(run.get("listen"), "err:PermissionDenied");
+    let mut buf = [0u8; 16];
+    udp.set_nonblocking(true).unwrap();
+    assert_eq!(udp.recv(&mut buf).unwrap(), 5);
+    denied_udp.set_nonblocking(true).unwrap();
+    assert!(denied_udp.recv(&mut buf).is_err(), "a datagram got through");
+    denied_tcp.set_nonblocking(true).unwrap();
+    assert!(denied_tcp.accept().is_err(), "a connection got through");
+
+    // No rules: no socket of WASI's either.
+    let run = inet(&args, &[]);
+    for key in ["tcp", "tcp_denied", "udp", "udp_denied", "listen"] {
+        assert_eq!(run.get(key), "err:PermissionDenied", "{key}");
+    }
+    server.set_nonblocking(true).unwrap();
+    assert!(server.accept().is_err(), "a connection got through");
+}
+
 #[test]
 fn rfc3542_hop_limit_traffic_class_and_ip_tos_against_cpython() {
     let _fds = support::exclusive(&[guests::INET]);

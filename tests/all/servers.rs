@@ -202,3 +202,52 @@ fn many_sandboxes_from_one_engine_each_with_its_own_limits() {
     }
     assert_eq!(open_fds(), baseline);
 }
+
+/// Socket activation over SCM_RIGHTS: a CPython supervisor binds and
+/// listens on 127.0.0.1:0 and hands the listening socket over; the guest,
+/// with no network policy at all, takes it as a `TcpListener` (after the
+/// wrong types refuse it and give it back), reports the supervisor's
+/// `getsockname()`, accepts the supervisor's client and serves it. A
+/// connect of its own is still refused.
+#[test]
+fn a_tcp_listener_handed_over_by_a_python_supervisor_accepts_and_serves() {
+    use std::io::BufRead;
+    let _fds = support::exclusive(&[guests::SERVERS]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("supervisor.sock");
+    let mut peer = std::process::Command::new("python3")
+        .arg(support::peers_dir().join("tcp_supervisor.py"))
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 must be installed");
+    let mut out = std::io::BufReader::new(peer.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    let baseline = open_fds();
+    let supervisor = UnixStream::connect(&path).unwrap();
+    let run = run_guest_with(
+        guests::SERVERS,
+        &["tcp_received"],
+        vec![("supervisor", supervisor.into())],
+        Options::default(),
+    )
+    .unwrap();
+    run.assert_ok();
+    let mut report = String::new();
+    out.read_to_string(&mut report).unwrap();
+    assert!(peer.wait().unwrap().success());
+    let report: serde_json::Value = serde_json::from_str(report.trim()).unwrap();
+    assert_eq!(run.get("message"), "listener");
+    assert_eq!(run.get("handles"), "1");
+    assert_eq!(run.get("as_udp"), "err:InvalidInput");
+    assert_eq!(run.get("as_unix"), "err:InvalidInput");
+    assert_eq!(run.get("local_addr"), report["listener"].as_str().unwrap());
+    assert_eq!(run.get("conn_local"), report["listener"].as_str().unwrap());
+    assert_eq!(run.get("peer"), report["client"].as_str().unwrap());
+    assert_eq!(run.get("request"), "hello capsock");
+    assert_eq!(report["answer"], "HELLO CAPSOCK\n");
+    assert_eq!(run.get("connect_out"), "err:PermissionDenied:access-denied");
+    assert_eq!(open_fds(), baseline, "fds left open: {run:#?}");
+}

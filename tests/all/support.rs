@@ -170,6 +170,7 @@ pub fn runtime() -> &'static Runtime {
                 &MemoryOutputPipe::new(1 << 16),
                 &MemoryOutputPipe::new(1 << 16),
                 None,
+                None,
             ),
             CapsockCtx::builder().build(),
         );
@@ -224,6 +225,7 @@ fn wasi(
     stdout: &MemoryOutputPipe,
     stderr: &MemoryOutputPipe,
     dir: Option<&(PathBuf, wasmtime_wasi::FsPerms)>,
+    policy: Option<&Policy>,
 ) -> wasmtime_wasi::WasiCtx {
     let mut b = WasiCtxBuilder::new();
     b.stdout(stdout.clone())
@@ -233,6 +235,9 @@ fn wasi(
     if let Some((dir, perms)) = dir {
         b.preopened_dir(dir, "/", *perms)
             .expect("preopen the guest's directory");
+    }
+    if let Some(policy) = policy {
+        policy.apply_to_wasi(&mut b);
     }
     b.build()
 }
@@ -307,8 +312,8 @@ pub fn run_guest_with(
     if let Some(l) = opts.limits {
         ctx.limits(l);
     }
-    if let Some(p) = opts.policy {
-        ctx.policy(p);
+    if let Some(p) = &opts.policy {
+        ctx.policy(p.clone());
     }
     let rt = runtime_for(opts.host_calls);
     let sandbox = opts.sandbox.unwrap_or_else(|| rt.limits().clone());
@@ -316,7 +321,13 @@ pub fn run_guest_with(
         .prepare(&component)
         .and_then(|pre| {
             pre.instantiate_with(
-                wasi(args, &stdout, &stderr, opts.dir.as_ref()),
+                wasi(
+                    args,
+                    &stdout,
+                    &stderr,
+                    opts.dir.as_ref(),
+                    opts.policy.as_ref(),
+                ),
                 ctx.build(),
                 sandbox,
             )

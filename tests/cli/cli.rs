@@ -364,13 +364,7 @@ fn bench_reports_every_workload() {
 #[test]
 fn socket_activation_by_systemd_socket_activate() {
     let _fds = support::shared();
-    let tool = [
-        "/usr/bin/systemd-socket-activate",
-        "/bin/systemd-socket-activate",
-    ]
-    .into_iter()
-    .find(|p| Path::new(p).exists())
-    .expect("systemd-socket-activate (Debian package systemd) must be installed");
+    let tool = socket_activate_tool();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("web.sock");
     let child = Command::new(tool)
@@ -398,6 +392,75 @@ fn socket_activation_by_systemd_socket_activate() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// TCP socket activation with the real tool, as a web service would be
+/// started: `systemd-socket-activate -l 127.0.0.1:PORT` listens, starts
+/// `capsock run` (no `--allow-ip`) on the first connection, and the guest
+/// takes the socket as a `TcpListener`, accepts that connection and serves
+/// it.
+#[test]
+fn tcp_socket_activation_by_systemd_socket_activate() {
+    use std::io::{BufRead, Write};
+    let _fds = support::shared();
+    let tool = socket_activate_tool();
+    // A port free a moment ago; the tool fails loudly if it was taken since.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(tool)
+        .arg("-l")
+        .arg(format!("127.0.0.1:{port}"))
+        .args([
+            "--fdname=http",
+            CAPSOCK,
+            "run",
+            guests::SERVERS,
+            "tcp_activated",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut conn = loop {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(c) => break c,
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(e) => panic!("nothing listened on port {port}: {e}"),
+        }
+    };
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    conn.write_all(b"get /\n").unwrap();
+    let mut answer = String::new();
+    std::io::BufReader::new(&conn)
+        .read_line(&mut answer)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(answer, "GET /\n", "{}", stderr(&out));
+    assert_eq!(value(&out, "local_addr"), format!("127.0.0.1:{port}"));
+    assert_eq!(value(&out, "peer"), conn.local_addr().unwrap().to_string());
+    assert_eq!(
+        value(&out, "connect_out"),
+        "err:PermissionDenied:access-denied"
+    );
+}
+
+/// The installed `systemd-socket-activate`.
+fn socket_activate_tool() -> &'static str {
+    [
+        "/usr/bin/systemd-socket-activate",
+        "/bin/systemd-socket-activate",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists())
+    .expect("systemd-socket-activate (Debian package systemd) must be installed")
 }
 
 /// `LISTEN_*` variables meant for another process are ignored.

@@ -12,6 +12,7 @@ use std::ops::RangeInclusive;
 use std::str::FromStr;
 
 use ipnet::IpNet;
+use wasmtime_wasi::sockets::SocketAddrUse;
 
 /// One rule: a network and a port range.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -176,6 +177,26 @@ impl NetPolicy {
         };
         self.allows_local(SocketAddr::new(ip, addr.port()))
     }
+
+    /// Whether `wasi:sockets` may use `addr` for `use_` (see
+    /// [`Policy::apply_to_wasi`](super::Policy::apply_to_wasi)).
+    pub fn allows_wasi(&self, addr: SocketAddr, use_: SocketAddrUse) -> bool {
+        match use_ {
+            // wasmtime-wasi checks the unspecified address with port 0
+            // before a connect or first send that will bind implicitly;
+            // capsock's own sockets let the kernel do that unchecked.
+            SocketAddrUse::TcpBind | SocketAddrUse::UdpBind
+                if addr.ip().is_unspecified() && addr.port() == 0 =>
+            {
+                true
+            }
+            SocketAddrUse::TcpBind | SocketAddrUse::UdpBind | SocketAddrUse::TcpListen => {
+                self.allows_local(addr)
+            }
+            SocketAddrUse::TcpConnect | SocketAddrUse::UdpSend => self.allows_destination(addr),
+            SocketAddrUse::TcpAccept | SocketAddrUse::UdpReceive => true,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -230,6 +251,26 @@ mod tests {
         assert!(!p.allows_destination(sa("127.0.0.1:80")));
         assert!(!p.allows_local(sa("0.0.0.0:0")));
         assert!(!p.allows_family(false) && !p.allows_family(true));
+    }
+
+    #[test]
+    fn wasi_socket_uses_follow_capsocks_own_rules() {
+        use SocketAddrUse::*;
+        let p = policy(&["127.0.0.1:8000-8100"]);
+        // Implicit binds before a connect or send; never an explicit
+        // wildcard port or a listen on the wildcard address.
+        assert!(p.allows_wasi(sa("0.0.0.0:0"), TcpBind));
+        assert!(p.allows_wasi(sa("[::]:0"), UdpBind));
+        assert!(!p.allows_wasi(sa("0.0.0.0:8000"), TcpBind));
+        assert!(!p.allows_wasi(sa("0.0.0.0:0"), TcpListen));
+        assert!(p.allows_wasi(sa("127.0.0.1:8000"), TcpListen));
+        assert!(!p.allows_wasi(sa("127.0.0.1:9000"), TcpBind));
+        assert!(p.allows_wasi(sa("127.0.0.1:8100"), TcpConnect));
+        assert!(p.allows_wasi(sa("0.0.0.0:8001"), UdpSend));
+        assert!(!p.allows_wasi(sa("127.0.0.2:8001"), UdpSend));
+        assert!(!p.allows_wasi(sa("127.0.0.1:7999"), TcpConnect));
+        assert!(p.allows_wasi(sa("10.0.0.1:1"), TcpAccept));
+        assert!(p.allows_wasi(sa("10.0.0.1:1"), UdpReceive));
     }
 
     #[test]

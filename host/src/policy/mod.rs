@@ -139,6 +139,39 @@ impl Policy {
         self
     }
 
+    /// Applies the IP rules to WASI's own sockets too (`wasi:sockets`, which
+    /// `std::net` uses in a `wasm32-wasip2` guest), so a guest is allowed
+    /// the same addresses through either API: call it on the
+    /// [`WasiCtxBuilder`](wasmtime_wasi::WasiCtxBuilder) of the guest whose
+    /// [`CapsockCtx`](crate::CapsockCtx) gets this policy. Without any IP
+    /// rule it leaves WASI's defaults (no TCP, no UDP); with rules it
+    /// enables TCP and UDP and installs the address check:
+    ///
+    /// | `wasi:sockets` use | allowed when |
+    /// |---|---|
+    /// | bind (TCP, UDP) | a rule covers the address, as capsock's `bind`; an implicit bind (the unspecified address, port 0, which the kernel makes at any `connect` or first send) always |
+    /// | listen | a rule covers the bound address |
+    /// | connect (TCP, UDP), send | a rule covers the destination, as capsock's `connect` and `send-msg` |
+    /// | accept, receive | always, as capsock's `accept` and `recv`: the socket itself was allowed |
+    ///
+    /// Name lookup (`wasi:sockets/ip-name-lookup`) stays off. The check is
+    /// taken from the policy as it is now; later rules do not reach it.
+    pub fn apply_to_wasi(&self, wasi: &mut wasmtime_wasi::WasiCtxBuilder) {
+        if !self.net.allows_family(false) && !self.net.allows_family(true) {
+            return;
+        }
+        let net = self.net.clone();
+        wasi.allow_tcp(true)
+            .allow_udp(true)
+            .socket_addr_check(move |addr, use_| {
+                let allowed = net.allows_wasi(addr, use_);
+                if !allowed {
+                    tracing::debug!(address = %addr, ?use_, "wasi:sockets address refused");
+                }
+                Box::pin(std::future::ready(allowed))
+            });
+    }
+
     /// Removes every raw pair from the allowlist.
     pub fn deny_all_raw(&mut self) -> &mut Policy {
         self.raw_allowed.clear();

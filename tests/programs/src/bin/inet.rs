@@ -57,6 +57,11 @@ fn main() {
         "tcp" => tcp(arg(2).parse().unwrap()),
         "refusals" => refusals(arg(2).parse().unwrap(), arg(3).parse().unwrap()),
         "no_policy" => no_policy(),
+        "std_net" => std_net(
+            arg(2).parse().unwrap(),
+            arg(3).parse().unwrap(),
+            arg(4).parse().unwrap(),
+        ),
         "python" => python(arg(2).parse().unwrap(), arg(3).parse().unwrap()),
         other => panic!("unknown scenario {other}"),
     }
@@ -594,6 +599,42 @@ fn no_policy() {
     }
     let e = TcpStream::connect("127.0.0.1:9").unwrap_err();
     println!("tcp={}", code(&e));
+}
+
+/// Plain `std::net` (WASI's own sockets, not capsock's): a TCP exchange
+/// with the host on `tcp`, a datagram to `udp`, and connects, sends and a
+/// listen the policy refuses (`denied`, port 0). Each line is `ok:...` or
+/// `err:KIND`.
+fn std_net(tcp: u16, udp: u16, denied: u16) {
+    let at = |port| SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port);
+    let out = |r: std::io::Result<String>| match r {
+        Ok(v) => format!("ok:{v}"),
+        Err(e) => format!("err:{:?}", e.kind()),
+    };
+    let exchange = || {
+        let mut c = std::net::TcpStream::connect(at(tcp))?;
+        c.write_all(b"ping")?;
+        let mut reply = [0u8; 4];
+        c.read_exact(&mut reply)?;
+        Ok(String::from_utf8_lossy(&reply).into_owned())
+    };
+    println!("tcp={}", out(exchange()));
+    let refused = std::net::TcpStream::connect(at(denied)).map(|_| String::new());
+    println!("tcp_denied={}", out(refused));
+    match std::net::UdpSocket::bind("0.0.0.0:0") {
+        Ok(u) => {
+            let sent = u.send_to(b"dgram", at(udp)).map(|n| n.to_string());
+            println!("udp={}", out(sent));
+            let sent = u.send_to(b"dgram", at(denied)).map(|n| n.to_string());
+            println!("udp_denied={}", out(sent));
+        }
+        Err(e) => {
+            println!("udp=err:{:?}", e.kind());
+            println!("udp_denied=err:{:?}", e.kind());
+        }
+    }
+    let listen = std::net::TcpListener::bind("127.0.0.1:0").map(|_| String::new());
+    println!("listen={}", out(listen));
 }
 
 /// Against a CPython peer: send TTL/TOS and hop limit/traffic class to it,

@@ -6,8 +6,8 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use capsock::{
-    cmsg_space, wait, AsHandle, OwnedHandle, SocketExt, UdpSocket, UnixDatagram, UnixListener,
-    UnixSeqpacket, UnixSeqpacketListener, UnixSocketAddr, UnixStream,
+    cmsg_space, wait, AsHandle, OwnedHandle, SocketExt, TcpListener, TcpStream, UdpSocket,
+    UnixDatagram, UnixListener, UnixSeqpacket, UnixSeqpacketListener, UnixSocketAddr, UnixStream,
 };
 use capsock_test_programs::{error, show, Report};
 
@@ -18,6 +18,8 @@ fn main() {
         "modes" => modes(),
         "accept" => accept(&args[2]),
         "activated" => activated(),
+        "tcp_received" => tcp_received(),
+        "tcp_activated" => serve_tcp(TcpListener::preopened("http").unwrap()),
         "count_pairs" => count_pairs(),
         "std_shape" => std_shape(&args[2]),
         other => panic!("unknown scenario {other}"),
@@ -108,6 +110,52 @@ fn activated() {
     let listener = UnixListener::preopened("web").unwrap();
     let (mut conn, _) = listener.accept().unwrap();
     conn.write_all(b"hello from an activated guest\n").unwrap();
+}
+
+/// A supervisor hands over a bound, listening TCP socket over the Unix
+/// socket granted as `supervisor`: taken as the wrong types first (each
+/// refusal gives the handle back), then as a `TcpListener`, and served.
+fn tcp_received() {
+    let supervisor = UnixStream::preopened("supervisor").unwrap();
+    let mut got = supervisor.recv_fds(64, 4).unwrap();
+    println!("message={}", String::from_utf8_lossy(&got.data));
+    println!("handles={}", got.fds.len());
+    let handle = got.fds.remove(0);
+    let handle = match UdpSocket::try_from(handle) {
+        Ok(_) => panic!("a TCP listener became a UdpSocket"),
+        Err(e) => {
+            println!("as_udp={}", error(e.error()));
+            e.into_handle()
+        }
+    };
+    let handle = match UnixListener::try_from(handle) {
+        Ok(_) => panic!("a TCP listener became a UnixListener"),
+        Err(e) => {
+            println!("as_unix={}", error(e.error()));
+            e.into_handle()
+        }
+    };
+    serve_tcp(TcpListener::try_from(handle).unwrap());
+}
+
+/// Reports the listener's address, accepts one connection, reports its
+/// peer, and answers its line upper-cased.
+fn serve_tcp(listener: TcpListener) {
+    println!("local_addr={}", listener.local_addr().unwrap());
+    let (mut conn, peer): (TcpStream, _) = listener.accept().unwrap();
+    println!("peer={peer}");
+    println!("conn_local={}", conn.local_addr().unwrap());
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while conn.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
+        line.push(byte[0]);
+    }
+    println!("request={}", String::from_utf8_lossy(&line));
+    line.make_ascii_uppercase();
+    line.push(b'\n');
+    conn.write_all(&line).unwrap();
+    // Outside the policy (there is none): a connect is still refused.
+    show("connect_out", TcpStream::connect(peer).map(|_| ()));
 }
 
 /// How many socket pairs fit under this guest's handle limit.
