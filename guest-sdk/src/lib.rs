@@ -61,6 +61,7 @@ mod bindings {
 pub(crate) const MAX_WRITE: usize = 16 << 20;
 
 mod error;
+mod fs;
 mod handle;
 mod net;
 mod poll;
@@ -69,6 +70,7 @@ use std::io;
 
 pub use bindings::capsock::sockets::types::AddressFamily;
 pub use error::{error_code, ErrorCode};
+pub use fs::IntoFileError;
 pub use handle::{AsHandle, BorrowedHandle, DescriptorKind, Metadata, OwnedHandle, SocketType};
 pub use net::{
     cmsg_len, cmsg_space, Connection, Credentials, ErrorOrigin, ExtendedError, Incoming,

@@ -4,7 +4,7 @@
 
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use wasmtime::component::{HasData, Resource, ResourceTable};
 use wasmtime_wasi::p2::DynPollable;
@@ -27,6 +27,11 @@ pub struct CapsockCtx {
     /// Handles the guest holds: sockets, descriptors and pollables. Shared,
     /// because a pollable gives its unit back when wasmtime-wasi drops it.
     pub(crate) handles: Arc<AtomicUsize>,
+    /// Descriptors lent to WASI (`descriptor.into-filesystem`): each keeps
+    /// its unit of the count until wasmtime-wasi drops the last reference
+    /// to the file, which capsock cannot hook, so it is looked for when
+    /// the count is read.
+    pub(crate) lent: Mutex<Vec<(Weak<std::fs::File>, Slot)>>,
     /// Control buffer reused by every send and receive of this guest.
     pub(crate) control: ControlBuf,
     /// Stops the guest's blocking calls when the sandbox must stop.
@@ -64,9 +69,25 @@ impl CapsockCtx {
         &self.limits
     }
 
-    /// Handles the guest holds now: sockets, descriptors and pollables.
+    /// Handles the guest holds now: sockets, descriptors and pollables,
+    /// and files and directories it turned into WASI descriptors.
     pub fn handles_held(&self) -> usize {
+        self.release_lent();
         self.handles.load(Ordering::Relaxed)
+    }
+
+    /// Gives back the units of lent descriptors WASI has closed.
+    fn release_lent(&self) {
+        let mut lent = self.lent.lock().unwrap_or_else(PoisonError::into_inner);
+        if !lent.is_empty() {
+            lent.retain(|(file, _)| file.strong_count() > 0);
+        }
+    }
+
+    /// Counts `file`, lent to WASI, with `slot` until WASI closes it.
+    pub(crate) fn lend(&self, file: &Arc<std::fs::File>, slot: Slot) {
+        let mut lent = self.lent.lock().unwrap_or_else(PoisonError::into_inner);
+        lent.push((Arc::downgrade(file), slot));
     }
 
     /// Grants `fd` under `name` after the context was built (a grant
@@ -127,6 +148,7 @@ impl CapsockCtxBuilder {
             policy: b.policy,
             limits: b.limits,
             handles: Arc::default(),
+            lent: Mutex::default(),
             control: ControlBuf::new(),
             interrupt: Interrupt::new(),
         }
@@ -198,9 +220,16 @@ impl CapsockCtxView<'_> {
         self.ctx.handles_held()
     }
 
-    /// A unit of the handle count, if the limit allows one more.
+    /// A unit of the handle count, if the limit allows one more (after
+    /// lent descriptors WASI has closed give theirs back).
     fn slot(&self) -> Result<Slot, ErrorCode> {
-        Slot::take(&self.ctx.handles, self.ctx.limits.max_handles).ok_or(ErrorCode::LimitReached)
+        let take = || Slot::take(&self.ctx.handles, self.ctx.limits.max_handles);
+        take()
+            .or_else(|| {
+                self.ctx.release_lent();
+                take()
+            })
+            .ok_or(ErrorCode::LimitReached)
     }
 
     /// Handles the guest may still take before reaching its limit.

@@ -11,6 +11,7 @@ mod embed;
 mod embedding;
 mod hardening;
 mod inet;
+mod kinds;
 mod script_guests;
 mod security;
 mod servers;

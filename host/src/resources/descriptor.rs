@@ -132,6 +132,13 @@ impl Descriptor {
     /// else a duplicate (`F_DUPFD_CLOEXEC`); `bad-descriptor` once it moved
     /// out.
     pub fn into_fd(mut self) -> io::Result<OwnedFd> {
+        self.take_owned()
+    }
+
+    /// Moves the fd out as [`into_fd`](Self::into_fd) does, leaving the
+    /// descriptor empty (`bad-descriptor` from then on, its kind kept).
+    pub(crate) fn take_owned(&mut self) -> io::Result<OwnedFd> {
+        self.classify();
         match self.fd.take() {
             Some(DescriptorFd::Owned(fd)) => Ok(fd),
             Some(DescriptorFd::Shared(fd)) => SharedFd::into_owned(fd),

@@ -97,6 +97,54 @@ impl HostDescriptor for CapsockCtxView<'_> {
         self.push_descriptor(Descriptor::new(copy.into()))
     }
 
+    fn into_filesystem(
+        &mut self,
+        d: Resource<Descriptor>,
+    ) -> CapsockResult<Resource<wasmtime_wasi::filesystem::Descriptor>> {
+        use wasmtime_wasi::filesystem::{Descriptor as Wasi, Dir, File};
+        use wasmtime_wasi::{FsPerms, OpenMode};
+        let desc = self.table.get_mut(&d)?;
+        let kind = desc.kind();
+        if !matches!(
+            kind,
+            DescriptorKind::RegularFile | DescriptorKind::Directory
+        ) {
+            return Err(ErrorCode::NotSupported.into());
+        }
+        let flags = rustix::fs::fcntl_getfl(desc.fd()?).map_err(io::Error::from)?;
+        let fd = desc.take_owned()?;
+        // The handle's unit of the count goes along with the fd.
+        let slot = desc.slot.take();
+        // wasmtime-wasi runs file calls on tokio's blocking pool (as it
+        // does for files it opens itself unless the embedder allowed
+        // blocking): right for both sync and async embeddings.
+        let (wasi, file) = if kind == DescriptorKind::Directory {
+            // What the fd itself allows (`openat(2)` beneath it, whatever
+            // its access mode), confined beneath it as a preopen is.
+            let dir = Dir::new(
+                fd.into(),
+                FsPerms::ReadWrite,
+                OpenMode::READ | OpenMode::WRITE,
+                false,
+            );
+            let file = dir.dir.clone();
+            (Wasi::Dir(dir), file)
+        } else {
+            let (perms, mode) = match flags & rustix::fs::OFlags::RWMODE {
+                m if m == rustix::fs::OFlags::RDONLY => (FsPerms::ReadOnly, OpenMode::READ),
+                m if m == rustix::fs::OFlags::WRONLY => (FsPerms::ReadWrite, OpenMode::WRITE),
+                _ => (FsPerms::ReadWrite, OpenMode::READ | OpenMode::WRITE),
+            };
+            let file = File::new(fd.into(), perms, mode, false);
+            let arc = file.file.clone();
+            (Wasi::File(file), arc)
+        };
+        if let Some(slot) = slot {
+            self.ctx.lend(&file, slot);
+        }
+        Ok(self.table.push(wasi)?)
+    }
+
     fn get_kind(&mut self, d: Resource<Descriptor>) -> wasmtime::Result<DescriptorKind> {
         Ok(self.table.get(&d)?.kind())
     }

@@ -1,0 +1,119 @@
+//! What each kind of received fd becomes in the guest: regular files and
+//! directories as `std::fs::File`s (`descriptor.into-filesystem`), with the
+//! rights of the fd and a directory's confinement; other kinds refused with
+//! the handle given back.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+
+use capsock_host::{native, Limits};
+
+use crate::support::{self, guests, open_fds, run_guest_with, Options};
+
+/// A file opened read-only, one opened read-write, a directory (with a
+/// symbolic link leading out of it) and a pipe, sent in one message: the
+/// guest reads and writes the files as `File`s as far as each fd allows,
+/// opens beneath the directory and nowhere outside it, and keeps the pipe
+/// as a handle.
+#[test]
+fn received_files_and_directories_become_std_files_with_the_fds_rights() {
+    let _fds = support::exclusive(&[guests::KINDS]);
+    let tmp = tempfile::tempdir().unwrap();
+    let shared = tmp.path().join("shared");
+    fs::create_dir_all(shared.join("sub")).unwrap();
+    fs::write(shared.join("inside.txt"), "inside the directory").unwrap();
+    fs::write(tmp.path().join("outside.txt"), "outside").unwrap();
+    std::os::unix::fs::symlink("../outside.txt", shared.join("escape")).unwrap();
+    fs::write(tmp.path().join("ro.txt"), "read me, do not write").unwrap();
+    let ro = File::open(tmp.path().join("ro.txt")).unwrap();
+    let rw = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(tmp.path().join("rw.txt"))
+        .unwrap();
+    let dir = File::open(&shared).unwrap();
+    let (pipe_r, mut pipe_w) = std::io::pipe().unwrap();
+    pipe_w.write_all(b"through the pipe").unwrap();
+    drop(pipe_w);
+
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    native::send_fds(
+        ours.as_fd(),
+        b"kinds",
+        &[ro.as_fd(), rw.as_fd(), dir.as_fd(), pipe_r.as_fd()],
+    )
+    .unwrap();
+    drop((ro, rw, dir, pipe_r));
+    let baseline = open_fds();
+    let run = run_guest_with(
+        guests::KINDS,
+        &["files"],
+        vec![("peer", theirs.into())],
+        Options::default(),
+    )
+    .unwrap();
+    run.assert_ok();
+    for (key, want) in [
+        ("ro_text", "read me, do not write"),
+        ("ro_len", "21"),
+        ("ro_from_5", "me, do not write"),
+        ("ro_write", "err:PermissionDenied"),
+        ("ro_set_len", "err:PermissionDenied"),
+        ("rw_read", "written by the guest"),
+        ("rw_set_len", "ok"),
+        ("dir_is_dir", "true"),
+        ("inside", "inside the directory"),
+        ("dotdot", "err:PermissionDenied"),
+        // It exists on the host; beneath the directory it does not.
+        ("absolute", "err:NotFound"),
+        ("symlink", "err:PermissionDenied"),
+        ("sub_dotdot", "err:PermissionDenied"),
+        ("pipe_as_file", "err:InvalidInput"),
+        ("pipe_text", "through the pipe"),
+    ] {
+        assert_eq!(run.get(key), want, "{key}: {run:#?}");
+    }
+    assert_eq!(
+        fs::read_to_string(tmp.path().join("ro.txt")).unwrap(),
+        "read me, do not write"
+    );
+    assert_eq!(
+        fs::read_to_string(tmp.path().join("rw.txt")).unwrap(),
+        "written"
+    );
+    assert_eq!(
+        fs::read_to_string(shared.join("made.txt")).unwrap(),
+        "made by the guest"
+    );
+    assert!(!tmp.path().join("made.txt").exists());
+    assert_eq!(open_fds(), baseline - 1, "fds left open: {run:#?}");
+}
+
+/// A file turned into a WASI descriptor keeps its unit of the handle limit
+/// until the guest closes it, so converting cannot lift the limit on the
+/// fds a guest pins.
+#[test]
+fn a_file_lent_to_wasi_counts_against_the_handle_limit_until_closed() {
+    let _fds = support::exclusive(&[guests::KINDS]);
+    let tmp = tempfile::NamedTempFile::new().unwrap();
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    native::send_fds(ours.as_fd(), b"f", &[tmp.as_file().as_fd()]).unwrap();
+    let run = run_guest_with(
+        guests::KINDS,
+        &["lent_count"],
+        vec![("peer", theirs.into())],
+        Options {
+            limits: Some(Limits::default().max_handles(8)),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    run.assert_ok();
+    // The peer socket and the file held: six more fit, then seven.
+    assert_eq!(run.get("room_with_file"), "6");
+    assert_eq!(run.get("room_after"), "7");
+}

@@ -1,0 +1,119 @@
+//! Guests for what each kind of received fd becomes: regular files and
+//! directories as `std::fs::File`s (WASI descriptors), with the fd's rights
+//! and a directory's confinement; anything else refused with the handle
+//! given back. `kinds <scenario>`; prints `key=value` lines (see this
+//! crate's lib.rs).
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::fd::{AsRawFd, FromRawFd};
+
+use capsock::{OwnedHandle, SocketExt, UnixStream};
+use capsock_test_programs::{show, Report};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    match args[1].as_str() {
+        "files" => files(),
+        "lent_count" => lent_count(),
+        other => panic!("unknown scenario {other}"),
+    }
+}
+
+/// Everything the host sent, in one message.
+fn received(n: usize) -> Vec<OwnedHandle> {
+    let peer = UnixStream::preopened("peer").unwrap();
+    let got = peer.recv_fds(64, n).unwrap();
+    assert_eq!(got.fds.len(), n, "expected {n} fds");
+    got.fds
+}
+
+/// `openat(dir, path, flags)` as a `File`, or the errno's kind.
+fn open_at(dir: &File, path: &str, flags: i32) -> std::io::Result<File> {
+    let path = CString::new(path).unwrap();
+    // SAFETY: a valid fd and NUL-terminated path; the fd returned is new
+    // and owned by the File alone.
+    #[allow(unsafe_code)]
+    unsafe {
+        let fd = libc::openat(dir.as_raw_fd(), path.as_ptr(), flags, 0o600);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(File::from_raw_fd(fd))
+    }
+}
+
+/// The host sends, in order: a file opened read-only, a file opened
+/// read-write, a directory and a pipe's read end.
+fn files() {
+    let mut fds = received(4).into_iter();
+
+    let mut ro = File::try_from(fds.next().unwrap()).unwrap();
+    let mut text = String::new();
+    ro.read_to_string(&mut text).unwrap();
+    println!("ro_text={}", text.report());
+    println!("ro_len={}", ro.metadata().unwrap().len());
+    ro.seek(SeekFrom::Start(5)).unwrap();
+    text.clear();
+    ro.read_to_string(&mut text).unwrap();
+    println!("ro_from_5={}", text.report());
+    show("ro_write", ro.write(b"x").map(|_| ()));
+    show("ro_set_len", ro.set_len(0));
+
+    let mut rw = File::try_from(fds.next().unwrap()).unwrap();
+    rw.write_all(b"written by the guest").unwrap();
+    rw.seek(SeekFrom::Start(0)).unwrap();
+    text.clear();
+    rw.read_to_string(&mut text).unwrap();
+    println!("rw_read={}", text.report());
+    show("rw_set_len", rw.set_len(7));
+
+    let dir = File::try_from(fds.next().unwrap()).unwrap();
+    println!("dir_is_dir={}", dir.metadata().unwrap().is_dir());
+    let mut inside = open_at(&dir, "inside.txt", libc::O_RDONLY).unwrap();
+    text.clear();
+    inside.read_to_string(&mut text).unwrap();
+    println!("inside={}", text.report());
+    for (key, path) in [
+        ("dotdot", "../outside.txt"),
+        ("absolute", "/etc/passwd"),
+        ("symlink", "escape"),
+        ("sub_dotdot", "sub/../../outside.txt"),
+    ] {
+        show(key, open_at(&dir, path, libc::O_RDONLY).map(|_| ()));
+    }
+    let mut made = open_at(&dir, "made.txt", libc::O_CREAT | libc::O_WRONLY).unwrap();
+    made.write_all(b"made by the guest").unwrap();
+
+    let pipe = fds.next().unwrap();
+    let mut pipe = match File::try_from(pipe) {
+        Ok(_) => panic!("a pipe became a File"),
+        Err(e) => {
+            println!("pipe_as_file={}", capsock_test_programs::error(e.error()));
+            e.into_handle()
+        }
+    };
+    text.clear();
+    pipe.read_to_string(&mut text).unwrap();
+    println!("pipe_text={}", text.report());
+}
+
+/// Under a handle limit: a file turned into a `File` still counts until
+/// the `File` is closed. Counts how many more handles fit (clones of the
+/// peer socket) while the `File` is open and after it is closed.
+fn lent_count() {
+    let peer = UnixStream::preopened("peer").unwrap();
+    let mut got = peer.recv_fds(64, 1).unwrap();
+    let file = File::try_from(got.fds.remove(0)).unwrap();
+    let room = || {
+        let mut clones = Vec::new();
+        while let Ok(c) = peer.try_clone() {
+            clones.push(c);
+        }
+        clones.len()
+    };
+    println!("room_with_file={}", room());
+    drop(file);
+    println!("room_after={}", room());
+}
