@@ -31,6 +31,30 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
+//! # What a received or inherited fd becomes
+//!
+//! Every fd arrives as an [`OwnedHandle`] (received with `SCM_RIGHTS`, or
+//! granted: [`preopened`], `capsock run --fd`, socket activation).
+//! `try_from` turns it into the type its kind calls for and gives the
+//! handle back on failure ([`IntoSocketError::into_handle`],
+//! [`IntoFileError::into_handle`]); each socket type also has
+//! `preopened(name)`.
+//!
+//! | the fd is | it becomes | what the guest can do with it |
+//! |---|---|---|
+//! | Unix stream, datagram, seqpacket socket | [`UnixStream`], [`UnixDatagram`], [`UnixSeqpacket`] | all I/O and ancillary data; new addresses need the host's Unix policy |
+//! | listening Unix socket | [`UnixListener`], [`UnixSeqpacketListener`] | `accept` |
+//! | TCP connection, UDP socket | [`TcpStream`], [`UdpSocket`] | all I/O on it, with or without a network policy (whoever handed it over granted it); a new `connect`, `bind` or `send_to` address is checked against the policy |
+//! | listening TCP socket | [`TcpListener`] | `accept` and serve, with or without a network policy |
+//! | regular file | [`std::fs::File`] | what the fd's access mode allows (a write to a read-only fd is `PermissionDenied`); or the handle's own `Read` / `Write` / `Seek` |
+//! | directory | [`std::fs::File`] | `openat` beneath it (`libc::openat(dir.as_raw_fd(), ..)`), creating files too; nothing outside it (`..`, absolute paths and symbolic links leading out are refused) |
+//! | pipe, FIFO, character device | stays an [`OwnedHandle`] | `Read` / `Write`, [`readable`](OwnedHandle::readable) / [`writable`](OwnedHandle::writable), timeouts, non-blocking mode |
+//! | pidfd, eventfd, anything else | stays an [`OwnedHandle`] | passing on with `SCM_RIGHTS`, [`metadata`](OwnedHandle::metadata), reads and writes where the kernel allows them |
+//!
+//! A guest's own `std::net` sockets (`wasi:sockets`) are allowed exactly
+//! what the host's network policy (`capsock run --allow-ip`) allows this
+//! crate's.
+//!
 //! Each call is one host call (a listener's `accept` adds the peer's
 //! address, `getpeername(2)`; [`cmsg_space`] asks the host once, then never
 //! again); errors are [`std::io::Error`]s whose inner error is the host's

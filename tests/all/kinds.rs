@@ -74,6 +74,7 @@ fn received_files_and_directories_become_std_files_with_the_fds_rights() {
         ("sub_dotdot", "err:PermissionDenied"),
         ("pipe_as_file", "err:InvalidInput"),
         ("pipe_text", "through the pipe"),
+        ("unlinked", "0"),
     ] {
         assert_eq!(run.get(key), want, "{key}: {run:#?}");
     }
@@ -90,6 +91,7 @@ fn received_files_and_directories_become_std_files_with_the_fds_rights() {
         "made by the guest"
     );
     assert!(!tmp.path().join("made.txt").exists());
+    assert!(!shared.join("gone.txt").exists());
     assert_eq!(open_fds(), baseline - 1, "fds left open: {run:#?}");
 }
 
@@ -116,4 +118,56 @@ fn a_file_lent_to_wasi_counts_against_the_handle_limit_until_closed() {
     // The peer socket and the file held: six more fit, then seven.
     assert_eq!(run.get("room_with_file"), "6");
     assert_eq!(run.get("room_after"), "7");
+}
+
+/// Sockets a supervisor connected are the supervisor's grant: the guest,
+/// with no network policy, uses a connected UDP socket and a TCP stream it
+/// received, and only a new destination is checked (and refused).
+#[test]
+fn received_inet_sockets_work_without_a_network_policy() {
+    use std::io::Read;
+    let _fds = support::exclusive(&[guests::KINDS]);
+    let here = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.connect(here.local_addr().unwrap()).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let tcp = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (mut served, _) = listener.accept().unwrap();
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    native::send_fds(ours.as_fd(), b"s", &[udp.as_fd(), tcp.as_fd()]).unwrap();
+    let tcp_local = tcp.local_addr().unwrap();
+    drop((udp, tcp));
+    let baseline = open_fds();
+    let server = std::thread::spawn(move || {
+        let mut got = [0u8; 8];
+        served.read_exact(&mut got).unwrap();
+        served.write_all(&got.to_ascii_uppercase()).unwrap();
+        served
+    });
+    let run = run_guest_with(
+        guests::KINDS,
+        &["sockets"],
+        vec![("peer", theirs.into())],
+        Options::default(),
+    )
+    .unwrap();
+    run.assert_ok();
+    drop(server.join().unwrap());
+    assert_eq!(
+        open_fds(),
+        baseline - 2,
+        "the granted end and the served connection closed, nothing else: {run:#?}"
+    );
+    assert_eq!(run.get("udp_send"), "ok:8");
+    assert_eq!(run.get("udp_send_to"), "err:PermissionDenied:access-denied");
+    assert_eq!(run.get("tcp_reply"), "OVER TCP");
+    assert_eq!(
+        run.get("tcp_peer"),
+        listener.local_addr().unwrap().to_string()
+    );
+    let mut buf = [0u8; 16];
+    let (n, from) = here.recv_from(&mut buf).unwrap();
+    assert_eq!((&buf[..n], from.ip()), (&b"over udp"[..], tcp_local.ip()));
+    here.set_nonblocking(true).unwrap();
+    assert!(here.recv(&mut buf).is_err(), "only the one datagram");
 }

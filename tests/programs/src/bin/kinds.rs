@@ -9,7 +9,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsRawFd, FromRawFd};
 
-use capsock::{OwnedHandle, SocketExt, UnixStream};
+use capsock::{OwnedHandle, SocketExt, TcpStream, UdpSocket, UnixStream};
 use capsock_test_programs::{show, Report};
 
 fn main() {
@@ -17,6 +17,7 @@ fn main() {
     match args[1].as_str() {
         "files" => files(),
         "lent_count" => lent_count(),
+        "sockets" => sockets(),
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -85,6 +86,12 @@ fn files() {
     }
     let mut made = open_at(&dir, "made.txt", libc::O_CREAT | libc::O_WRONLY).unwrap();
     made.write_all(b"made by the guest").unwrap();
+    drop(open_at(&dir, "gone.txt", libc::O_CREAT | libc::O_WRONLY).unwrap());
+    let gone = CString::new("gone.txt").unwrap();
+    // SAFETY: a valid fd and NUL-terminated path.
+    #[allow(unsafe_code)]
+    let unlinked = unsafe { libc::unlinkat(dir.as_raw_fd(), gone.as_ptr(), 0) };
+    println!("unlinked={unlinked}");
 
     let pipe = fds.next().unwrap();
     let mut pipe = match File::try_from(pipe) {
@@ -116,4 +123,23 @@ fn lent_count() {
     println!("room_with_file={}", room());
     drop(file);
     println!("room_after={}", room());
+}
+
+/// The host sends a connected UDP socket and a connected TCP stream; the
+/// guest, with no network policy, uses both, and a new destination on the
+/// UDP socket is refused.
+fn sockets() {
+    let mut fds = received(2).into_iter();
+    let udp = UdpSocket::try_from(fds.next().unwrap()).unwrap();
+    show("udp_send", udp.send(b"over udp"));
+    show(
+        "udp_send_to",
+        udp.send_to(b"elsewhere", "127.0.0.1:9").map(|_| ()),
+    );
+    let mut tcp = TcpStream::try_from(fds.next().unwrap()).unwrap();
+    tcp.write_all(b"over tcp").unwrap();
+    let mut reply = [0u8; 8];
+    tcp.read_exact(&mut reply).unwrap();
+    println!("tcp_reply={}", String::from_utf8_lossy(&reply));
+    println!("tcp_peer={}", tcp.peer_addr().unwrap());
 }
