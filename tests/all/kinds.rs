@@ -4,7 +4,7 @@
 //! the handle given back.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 
@@ -125,7 +125,6 @@ fn a_file_lent_to_wasi_counts_against_the_handle_limit_until_closed() {
 /// received, and only a new destination is checked (and refused).
 #[test]
 fn received_inet_sockets_work_without_a_network_policy() {
-    use std::io::Read;
     let _fds = support::exclusive(&[guests::KINDS]);
     let here = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();

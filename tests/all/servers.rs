@@ -2,7 +2,7 @@
 //! mode and timeouts, listen/accept with accepted sockets passed on,
 //! several sandboxes at once from one engine.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 
@@ -211,7 +211,6 @@ fn many_sandboxes_from_one_engine_each_with_its_own_limits() {
 /// connect of its own is still refused.
 #[test]
 fn a_tcp_listener_handed_over_by_a_python_supervisor_accepts_and_serves() {
-    use std::io::BufRead;
     let _fds = support::exclusive(&[guests::SERVERS]);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("supervisor.sock");

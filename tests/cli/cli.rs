@@ -1,6 +1,7 @@
 //! The `capsock` binary: `run` with every grant flag, exit statuses, and
 //! one-line errors; `demo`.
 
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -401,7 +402,6 @@ fn socket_activation_by_systemd_socket_activate() {
 /// it.
 #[test]
 fn tcp_socket_activation_by_systemd_socket_activate() {
-    use std::io::{BufRead, Write};
     let _fds = support::shared();
     let tool = socket_activate_tool();
     // A port free a moment ago; the tool fails loudly if it was taken since.
