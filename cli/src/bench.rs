@@ -70,16 +70,29 @@ struct Row {
 }
 
 impl Row {
-    /// The median of the per-round guest/native ratios: each round runs
-    /// native and guest back to back, so slow drift of the machine cancels.
+    /// Guest over native, of each side's median over the rounds: the
+    /// figure the table's two columns give, so the three always agree.
     fn ratio(&self) -> f64 {
-        let ratios: Vec<f64> = self
-            .guest
+        median(&self.guest) / median(&self.native)
+    }
+
+    /// Each round's guest/native ratio (each round runs both sides back to
+    /// back, so these show how much the machine moved between rounds).
+    fn round_ratios(&self) -> Vec<f64> {
+        self.guest
             .iter()
             .zip(&self.native)
             .map(|(g, n)| g / n)
-            .collect();
-        median(&ratios)
+            .collect()
+    }
+
+    /// The lowest and highest per-round ratio.
+    fn spread(&self) -> (f64, f64) {
+        self.round_ratios()
+            .into_iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| {
+                (lo.min(r), hi.max(r))
+            })
     }
 }
 
@@ -652,8 +665,9 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<i32> {
         .collect();
     if a.only.is_some() && !a.json {
         for r in &rows {
+            let (lo, hi) = r.spread();
             println!(
-                "{}: native {} guest {} {} (ratio {:.2})",
+                "{}: native {} guest {} {} (ratio {:.2}, rounds {lo:.2}–{hi:.2})",
                 r.name,
                 fmt(median(&r.native)),
                 fmt(median(&r.guest)),
@@ -677,10 +691,13 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<i32> {
         let workloads: Vec<_> = rows
             .iter()
             .map(|r| {
+                let (lo, hi) = r.spread();
                 json!({
                     "workload": r.name, "unit": r.unit,
                     "native_median": median(&r.native), "guest_median": median(&r.guest),
-                    "ratio": r.ratio(), "target": r.target,
+                    "ratio": r.ratio(), "round_ratios": r.round_ratios(),
+                    "ratio_min": lo, "ratio_max": hi, "target": r.target,
+                    "higher_is_better": r.higher_is_better,
                     "native": r.native, "guest": r.guest,
                 })
             })
@@ -702,12 +719,19 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<i32> {
     };
     println!();
     println!(
-        "{:<28} {:>14} {:>14} {:>14} {:>7}  target",
-        "workload", "native", "guest", "unit", "ratio"
+        "native, guest: each side's median over the {} rounds; ratio: guest / native of those \
+         medians; rounds: the lowest and highest ratio within one round (both sides run back \
+         to back in each).",
+        a.rounds
+    );
+    println!(
+        "{:<28} {:>14} {:>14} {:>14} {:>7} {:>11}  target",
+        "workload", "native", "guest", "unit", "ratio", "rounds"
     );
     for r in &rows {
         let (n, g) = (median(&r.native), median(&r.guest));
         let ratio = r.ratio();
+        let (lo, hi) = r.spread();
         let target = target_value(r.target);
         let verdict = if target.is_nan() {
             "(for reference)"
@@ -719,12 +743,13 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<i32> {
             "MISSED"
         };
         println!(
-            "{:<28} {:>14} {:>14} {:>14} {:>7.2}  {} {}",
+            "{:<28} {:>14} {:>14} {:>14} {:>7.2} {:>11}  {} {}",
             r.name,
             fmt(n),
             fmt(g),
             r.unit,
             ratio,
+            format!("{lo:.2}–{hi:.2}"),
             r.target,
             verdict
         );

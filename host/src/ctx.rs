@@ -32,6 +32,9 @@ pub struct CapsockCtx {
     /// to the file, which capsock cannot hook, so it is looked for when
     /// the count is read.
     pub(crate) lent: Mutex<Vec<(Weak<std::fs::File>, Slot)>>,
+    /// How many entries `lent` has, so that reading the count takes no
+    /// lock while nothing is lent (the usual case, on every receive).
+    pub(crate) lent_len: AtomicUsize,
     /// Control buffer reused by every send and receive of this guest.
     pub(crate) control: ControlBuf,
     /// Stops the guest's blocking calls when the sandbox must stop.
@@ -78,16 +81,19 @@ impl CapsockCtx {
 
     /// Gives back the units of lent descriptors WASI has closed.
     fn release_lent(&self) {
-        let mut lent = self.lent.lock().unwrap_or_else(PoisonError::into_inner);
-        if !lent.is_empty() {
-            lent.retain(|(file, _)| file.strong_count() > 0);
+        if self.lent_len.load(Ordering::Acquire) == 0 {
+            return;
         }
+        let mut lent = self.lent.lock().unwrap_or_else(PoisonError::into_inner);
+        lent.retain(|(file, _)| file.strong_count() > 0);
+        self.lent_len.store(lent.len(), Ordering::Release);
     }
 
     /// Counts `file`, lent to WASI, with `slot` until WASI closes it.
     pub(crate) fn lend(&self, file: &Arc<std::fs::File>, slot: Slot) {
         let mut lent = self.lent.lock().unwrap_or_else(PoisonError::into_inner);
         lent.push((Arc::downgrade(file), slot));
+        self.lent_len.store(lent.len(), Ordering::Release);
     }
 
     /// Grants `fd` under `name` after the context was built (a grant
@@ -149,6 +155,7 @@ impl CapsockCtxBuilder {
             limits: b.limits,
             handles: Arc::default(),
             lent: Mutex::default(),
+            lent_len: AtomicUsize::new(0),
             control: ControlBuf::new(),
             interrupt: Interrupt::new(),
         }

@@ -307,7 +307,7 @@ fn bench_reports_every_workload() {
     let out = capsock(&[
         "bench",
         "--rounds",
-        "1",
+        "3",
         "--scale",
         "0.01",
         "--sandboxes",
@@ -324,11 +324,62 @@ fn bench_reports_every_workload() {
         10,
         "8 workloads and 2 again with async calls"
     );
+    let numbers = |v: &serde_json::Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
     for w in workloads {
-        for key in ["native_median", "guest_median", "ratio"] {
+        let name = &w["workload"];
+        for key in [
+            "native_median",
+            "guest_median",
+            "ratio",
+            "ratio_min",
+            "ratio_max",
+        ] {
             let v = w[key].as_f64().unwrap_or(f64::NAN);
-            assert!(v.is_finite() && v > 0.0, "{key} of {}: {v}", w["workload"]);
+            assert!(v.is_finite() && v > 0.0, "{key} of {name}: {v}");
         }
+        // The figures agree: the ratio is that of the two medians shown,
+        // and every round's own ratio is kept, inside the spread.
+        let (native, guest) = (numbers(&w["native"]), numbers(&w["guest"]));
+        assert_eq!((native.len(), guest.len()), (3, 3), "{name}");
+        let median = |v: &[f64]| {
+            let mut v = v.to_vec();
+            v.sort_by(f64::total_cmp);
+            v[1]
+        };
+        // (serde_json reads floats back to within one unit in the last
+        // place, hence the tolerance.)
+        let same = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(b.abs());
+        assert!(
+            same(w["native_median"].as_f64().unwrap(), median(&native)),
+            "{name}"
+        );
+        assert!(
+            same(w["guest_median"].as_f64().unwrap(), median(&guest)),
+            "{name}"
+        );
+        let ratio = w["ratio"].as_f64().unwrap();
+        assert!(
+            same(ratio, median(&guest) / median(&native)),
+            "{name}: ratio {ratio}"
+        );
+        let rounds = numbers(&w["round_ratios"]);
+        assert_eq!(rounds.len(), 3, "{name}");
+        let (lo, hi) = (
+            w["ratio_min"].as_f64().unwrap(),
+            w["ratio_max"].as_f64().unwrap(),
+        );
+        for (i, r) in rounds.iter().enumerate() {
+            assert!(same(*r, guest[i] / native[i]), "{name}");
+            assert!(lo <= *r && *r <= hi, "{name}: {r} outside {lo}..{hi}");
+        }
+        assert!(rounds.iter().any(|r| same(*r, lo)), "{name}");
+        assert!(rounds.iter().any(|r| same(*r, hi)), "{name}");
     }
     for key in [
         "compile_ms",
