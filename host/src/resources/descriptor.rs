@@ -141,6 +141,15 @@ impl Descriptor {
         self.classify();
         match self.fd.take() {
             Some(DescriptorFd::Owned(fd)) => Ok(fd),
+            Some(DescriptorFd::Shared(fd)) if Arc::strong_count(&fd) > 1 => {
+                // A pollable shares it: a duplicate, and if none can be
+                // had (`EMFILE`), the descriptor keeps its fd.
+                let dup = fd.as_fd().try_clone_to_owned();
+                if dup.is_err() {
+                    self.fd = Some(DescriptorFd::Shared(fd));
+                }
+                dup
+            }
             Some(DescriptorFd::Shared(fd)) => SharedFd::into_owned(fd),
             None => Err(io::Error::from_raw_os_error(libc::EBADF)),
         }
