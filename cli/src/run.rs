@@ -37,6 +37,14 @@ pub struct RunArgs {
     #[arg(long = "allow-abstract")]
     allow_abstract: bool,
 
+    /// Let the guest open paths beneath directories it receives (as
+    /// std::fs::File / wasi:filesystem). Paths are resolved by capsock with
+    /// its own credentials, and mounts beneath them are crossed: a /proc
+    /// reached from a received directory is capsock's own. Only for peers
+    /// trusted to send directories without such mounts beneath
+    #[arg(long = "allow-received-dirs")]
+    allow_received_dirs: bool,
+
     /// Let the guest create UDP and TCP sockets and bind, connect and send
     /// to addresses in CIDR (and choose them as sources), on PORTS if given
     /// (`N` or `N-M`); IPv6 with ports as `[CIDR]:PORTS`. Repeatable;
@@ -282,6 +290,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             .with_context(|| format!("--unix-dir {}", host.display()))?;
     }
     policy.allow_abstract_names(args.allow_abstract);
+    policy.allow_received_directories(args.allow_received_dirs);
     for rule in &args.allow_ip {
         policy.allow_ip(rule.clone());
     }

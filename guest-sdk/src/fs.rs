@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io;
+use std::io::{self, Seek};
 
 use crate::error::to_io;
 use crate::handle::{DescriptorKind, OwnedHandle};
@@ -49,9 +49,15 @@ impl TryFrom<OwnedHandle> for File {
     /// Turns a received (or granted) regular file or directory into a
     /// [`File`], which reads, writes, seeks and `stat`s as std's does,
     /// with what the fd allows and no more: a file opened read-only
-    /// refuses writes (`PermissionDenied`). A directory opens files
-    /// beneath it with `openat` (`libc::openat(dir.as_raw_fd(), ..)`),
-    /// confined beneath it as a `--dir` preopen is.
+    /// refuses writes (`PermissionDenied`). The `File` starts at the fd's
+    /// offset and keeps its own from then on (the sender no longer sees
+    /// it move; `O_APPEND` is not carried over).
+    ///
+    /// A directory, where the host allows received directories (`capsock
+    /// run --allow-received-dirs`; else `PermissionDenied`), opens files
+    /// beneath it with `openat` (`libc::openat(dir.as_raw_fd(), ..)`):
+    /// `..` past it and symbolic links leading out are refused. An
+    /// absolute path is wasi-libc's to resolve, in the guest's preopens.
     ///
     /// Fails, giving the handle back, for anything else (a socket, pipe,
     /// FIFO or device: use the handle itself, or a socket type's
@@ -88,6 +94,15 @@ impl TryFrom<OwnedHandle> for File {
             );
             return Err(IntoFileError { error, handle });
         }
+        // The File keeps its own offset (wasi-libc's), starting where the
+        // fd's shared one is now.
+        let offset = match kind {
+            DescriptorKind::RegularFile => match (&handle).stream_position() {
+                Ok(at) => at,
+                Err(error) => return Err(IntoFileError { error, handle }),
+            },
+            _ => 0,
+        };
         let wasi = match crate::bindings::capsock::sockets::descriptors::Descriptor::into_filesystem(
             handle.wit(),
         ) {
@@ -99,7 +114,12 @@ impl TryFrom<OwnedHandle> for File {
         };
         // The handle is empty now; the WASI descriptor holds the fd.
         drop(handle);
-        Ok(wasi_libc::adopt(wasi))
+        let mut file = wasi_libc::adopt(wasi);
+        if offset != 0 {
+            // A seek on a fresh wasi-libc file only sets its own offset.
+            let _ = file.seek(io::SeekFrom::Start(offset));
+        }
+        Ok(file)
     }
 }
 

@@ -46,14 +46,15 @@
 //! | listening Unix socket | [`UnixListener`], [`UnixSeqpacketListener`] | `accept` |
 //! | TCP connection, UDP socket | [`TcpStream`], [`UdpSocket`] | all I/O on it, with or without a network policy (whoever handed it over granted it); a new `connect`, `bind` or `send_to` address is checked against the policy |
 //! | listening TCP socket | [`TcpListener`] | `accept` and serve, with or without a network policy |
-//! | regular file | [`std::fs::File`] | what the fd's access mode allows (a write to a read-only fd is `PermissionDenied`); or the handle's own `Read` / `Write` / `Seek` |
-//! | directory | [`std::fs::File`] | `openat` beneath it (`libc::openat(dir.as_raw_fd(), ..)`), creating files too; nothing outside it (`..`, absolute paths and symbolic links leading out are refused) |
+//! | regular file | [`std::fs::File`] | what the fd's access mode allows (a write to a read-only fd is `PermissionDenied`), from the fd's offset on with an offset of its own; or the handle's own `Read` / `Write` / `Seek` |
+//! | directory | [`std::fs::File`] where the host allows it (`--allow-received-dirs`) | `openat` beneath it (`libc::openat(dir.as_raw_fd(), ..)`), creating files too; `..` and symbolic links leading out are refused |
 //! | pipe, FIFO, character device | stays an [`OwnedHandle`] | `Read` / `Write`, [`readable`](OwnedHandle::readable) / [`writable`](OwnedHandle::writable), timeouts, non-blocking mode |
 //! | pidfd, eventfd, anything else | stays an [`OwnedHandle`] | passing on with `SCM_RIGHTS`, [`metadata`](OwnedHandle::metadata), reads and writes where the kernel allows them |
 //!
-//! A guest's own `std::net` sockets (`wasi:sockets`) are allowed exactly
-//! what the host's network policy (`capsock run --allow-ip`) allows this
-//! crate's.
+//! A guest's own `std::net` sockets (`wasi:sockets`) get the same network
+//! policy (`capsock run --allow-ip`) as this crate's, except that binding
+//! the unspecified address with port 0 is allowed in a family the policy
+//! covers.
 //!
 //! Each call is one host call (a listener's `accept` adds the peer's
 //! address, `getpeername(2)`; [`cmsg_space`] asks the host once, then never

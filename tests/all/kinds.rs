@@ -4,11 +4,11 @@
 //! the handle given back.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 
-use capsock_host::{native, Limits};
+use capsock_host::{native, Limits, Policy};
 
 use crate::support::{self, guests, open_fds, run_guest_with, Options};
 
@@ -27,7 +27,8 @@ fn received_files_and_directories_become_std_files_with_the_fds_rights() {
     fs::write(tmp.path().join("outside.txt"), "outside").unwrap();
     std::os::unix::fs::symlink("../outside.txt", shared.join("escape")).unwrap();
     fs::write(tmp.path().join("ro.txt"), "read me, do not write").unwrap();
-    let ro = File::open(tmp.path().join("ro.txt")).unwrap();
+    let mut ro = File::open(tmp.path().join("ro.txt")).unwrap();
+    ro.seek(SeekFrom::Start(5)).unwrap();
     let rw = OpenOptions::new()
         .read(true)
         .write(true)
@@ -39,6 +40,7 @@ fn received_files_and_directories_become_std_files_with_the_fds_rights() {
     let (pipe_r, mut pipe_w) = std::io::pipe().unwrap();
     pipe_w.write_all(b"through the pipe").unwrap();
     drop(pipe_w);
+    let (granted_pipe, _w) = std::io::pipe().unwrap();
 
     let (ours, theirs) = UnixStream::pair().unwrap();
     native::send_fds(
@@ -49,18 +51,23 @@ fn received_files_and_directories_become_std_files_with_the_fds_rights() {
     .unwrap();
     drop((ro, rw, dir, pipe_r));
     let baseline = open_fds();
+    let mut policy = Policy::new();
+    policy.allow_received_directories(true);
     let run = run_guest_with(
         guests::KINDS,
         &["files"],
-        vec![("peer", theirs.into())],
-        Options::default(),
+        vec![("peer", theirs.into()), ("pipe", granted_pipe.into())],
+        Options {
+            policy: Some(policy),
+            ..Options::default()
+        },
     )
     .unwrap();
     run.assert_ok();
     for (key, want) in [
-        ("ro_text", "read me, do not write"),
+        ("ro_text", "me, do not write"),
         ("ro_len", "21"),
-        ("ro_from_5", "me, do not write"),
+        ("ro_from_0", "read me, do not write"),
         ("ro_write", "err:PermissionDenied"),
         ("ro_set_len", "err:PermissionDenied"),
         ("rw_read", "written by the guest"),
@@ -68,13 +75,15 @@ fn received_files_and_directories_become_std_files_with_the_fds_rights() {
         ("dir_is_dir", "true"),
         ("inside", "inside the directory"),
         ("dotdot", "err:PermissionDenied"),
-        // It exists on the host; beneath the directory it does not.
+        // wasi-libc looks an absolute path up in the guest's preopens
+        // (there are none), never beneath the directory.
         ("absolute", "err:NotFound"),
         ("symlink", "err:PermissionDenied"),
         ("sub_dotdot", "err:PermissionDenied"),
         ("pipe_as_file", "err:InvalidInput"),
         ("pipe_text", "through the pipe"),
         ("unlinked", "0"),
+        ("raw_pipe", "not-supported"),
     ] {
         assert_eq!(run.get(key), want, "{key}: {run:#?}");
     }
@@ -92,7 +101,8 @@ fn received_files_and_directories_become_std_files_with_the_fds_rights() {
     );
     assert!(!tmp.path().join("made.txt").exists());
     assert!(!shared.join("gone.txt").exists());
-    assert_eq!(open_fds(), baseline - 1, "fds left open: {run:#?}");
+    // The granted socket and pipe end are closed, nothing else is open.
+    assert_eq!(open_fds(), baseline - 2, "fds left open: {run:#?}");
 }
 
 /// A file turned into a WASI descriptor keeps its unit of the handle limit
@@ -169,4 +179,43 @@ fn received_inet_sockets_work_without_a_network_policy() {
     assert_eq!((&buf[..n], from.ip()), (&b"over udp"[..], tcp_local.ip()));
     here.set_nonblocking(true).unwrap();
     assert!(here.recv(&mut buf).is_err(), "only the one datagram");
+}
+
+/// Received directories are refused unless the policy allows them, and a
+/// directory on procfs (whose `self` would be the host) always; each
+/// refusal gives the handle back.
+#[test]
+fn received_directories_need_the_policy_and_never_reach_procfs() {
+    let _fds = support::exclusive(&[guests::KINDS]);
+    let tmp = tempfile::tempdir().unwrap();
+    for allowed in [false, true] {
+        let dir = File::open(tmp.path()).unwrap();
+        let proc = File::open("/proc").unwrap();
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        native::send_fds(ours.as_fd(), b"d", &[dir.as_fd(), proc.as_fd()]).unwrap();
+        drop((dir, proc));
+        let baseline = open_fds();
+        let mut policy = Policy::new();
+        policy.allow_received_directories(allowed);
+        let run = run_guest_with(
+            guests::KINDS,
+            &["dirs"],
+            vec![("peer", theirs.into())],
+            Options {
+                policy: Some(policy),
+                ..Options::default()
+            },
+        )
+        .unwrap();
+        run.assert_ok();
+        if allowed {
+            assert_eq!(run.get("dir"), "ok:true");
+        } else {
+            assert_eq!(run.get("dir"), "err:PermissionDenied:access-denied");
+            assert_eq!(run.get("dir_given_back"), "directory");
+        }
+        assert_eq!(run.get("proc"), "err:PermissionDenied:access-denied");
+        assert_eq!(run.get("proc_given_back"), "directory");
+        assert_eq!(open_fds(), baseline - 1, "fds left open: {run:#?}");
+    }
 }

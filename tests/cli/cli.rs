@@ -249,6 +249,45 @@ fn allow_ip_grants_exactly_its_rule() {
     );
 }
 
+/// `capsock run --allow-ip` applies to the guest's own `std::net` too: a
+/// TCP exchange on the allowed port, a refusal on another; without the
+/// flag, no TCP at all.
+#[test]
+fn allow_ip_applies_to_the_guests_std_net() {
+    let _fds = support::shared();
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let denied = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let ports = [
+        &server.local_addr(),
+        &udp.local_addr(),
+        &denied.local_addr(),
+    ]
+    .map(|a| a.as_ref().unwrap().port().to_string());
+    let serving = std::thread::spawn(move || {
+        let (mut c, _) = server.accept().unwrap();
+        let mut word = [0u8; 4];
+        std::io::Read::read_exact(&mut c, &mut word).unwrap();
+        c.write_all(&word.to_ascii_uppercase()).unwrap();
+    });
+    let rule = format!("127.0.0.1:{}", ports[0]);
+    let run = |flags: &[&str]| {
+        let mut args = vec!["run"];
+        args.extend_from_slice(flags);
+        args.extend([guests::INET, "std_net", &ports[0], &ports[1], &ports[2]]);
+        capsock(&args)
+    };
+    let out = run(&["--allow-ip", &rule]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serving.join().unwrap();
+    assert_eq!(value(&out, "tcp"), "ok:PING");
+    assert_eq!(value(&out, "tcp_denied"), "err:PermissionDenied");
+    assert_eq!(value(&out, "udp"), "err:PermissionDenied");
+    let out = run(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(value(&out, "tcp"), "err:PermissionDenied");
+}
+
 #[test]
 fn demo_prints_the_report_and_equal_fd_counts() {
     let _fds = support::shared();

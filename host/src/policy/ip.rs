@@ -188,7 +188,7 @@ impl NetPolicy {
             SocketAddrUse::TcpBind | SocketAddrUse::UdpBind
                 if addr.ip().is_unspecified() && addr.port() == 0 =>
             {
-                true
+                self.allows_family(addr.is_ipv6())
             }
             SocketAddrUse::TcpBind | SocketAddrUse::UdpBind | SocketAddrUse::TcpListen => {
                 self.allows_local(addr)
@@ -257,10 +257,14 @@ mod tests {
     fn wasi_socket_uses_follow_capsocks_own_rules() {
         use SocketAddrUse::*;
         let p = policy(&["127.0.0.1:8000-8100"]);
-        // Implicit binds before a connect or send; never an explicit
-        // wildcard port or a listen on the wildcard address.
+        // The wildcard with port 0 (an implicit bind before a connect or
+        // send) in a family a rule covers; never a wildcard with a port,
+        // nor a listen on the wildcard address.
         assert!(p.allows_wasi(sa("0.0.0.0:0"), TcpBind));
-        assert!(p.allows_wasi(sa("[::]:0"), UdpBind));
+        assert!(p.allows_wasi(sa("0.0.0.0:0"), UdpBind));
+        assert!(!p.allows_wasi(sa("[::]:0"), UdpBind));
+        assert!(!p.allows_wasi(sa("[::]:0"), TcpBind));
+        assert!(policy(&["[::1]"]).allows_wasi(sa("[::]:0"), UdpBind));
         assert!(!p.allows_wasi(sa("0.0.0.0:8000"), TcpBind));
         assert!(!p.allows_wasi(sa("0.0.0.0:0"), TcpListen));
         assert!(p.allows_wasi(sa("127.0.0.1:8000"), TcpListen));

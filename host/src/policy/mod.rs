@@ -75,6 +75,7 @@ impl Allowed {
 pub struct Policy {
     pub(crate) raw_allowed: Vec<(i32, i32)>,
     pub(crate) foreign_credentials: bool,
+    pub(crate) received_directories: bool,
     pub(crate) unix: UnixAuthority,
     pub(crate) net: NetPolicy,
 }
@@ -84,6 +85,7 @@ impl Default for Policy {
         Policy {
             raw_allowed: items::default_raw(),
             foreign_credentials: false,
+            received_directories: false,
             unix: UnixAuthority::default(),
             net: NetPolicy::default(),
         }
@@ -144,12 +146,13 @@ impl Policy {
     /// the same addresses through either API: call it on the
     /// [`WasiCtxBuilder`](wasmtime_wasi::WasiCtxBuilder) of the guest whose
     /// [`CapsockCtx`](crate::CapsockCtx) gets this policy. Without any IP
-    /// rule it leaves WASI's defaults (no TCP, no UDP); with rules it
-    /// enables TCP and UDP and installs the address check:
+    /// rule it turns TCP and UDP off (whatever the builder said before,
+    /// `inherit_network` included); with rules it turns them on and
+    /// installs the address check:
     ///
     /// | `wasi:sockets` use | allowed when |
     /// |---|---|
-    /// | bind (TCP, UDP) | a rule covers the address, as capsock's `bind`; an implicit bind (the unspecified address, port 0, which the kernel makes at any `connect` or first send) always |
+    /// | bind (TCP, UDP) | a rule covers the address, as capsock's `bind`; the unspecified address with port 0 whenever a rule covers its family (wasmtime-wasi checks it before a `connect` or first send binds implicitly, and cannot tell it from an explicit bind to it: std's `UdpSocket::bind("0.0.0.0:0")` is allowed, where capsock's `bind` wants a rule covering `0.0.0.0`) |
     /// | listen | a rule covers the bound address |
     /// | connect (TCP, UDP), send | a rule covers the destination, as capsock's `connect` and `send-msg` |
     /// | accept, receive | always, as capsock's `accept` and `recv`: the socket itself was allowed |
@@ -157,12 +160,10 @@ impl Policy {
     /// Name lookup (`wasi:sockets/ip-name-lookup`) stays off. The check is
     /// taken from the policy as it is now; later rules do not reach it.
     pub fn apply_to_wasi(&self, wasi: &mut wasmtime_wasi::WasiCtxBuilder) {
-        if !self.net.allows_family(false) && !self.net.allows_family(true) {
-            return;
-        }
+        let any = self.net.allows_family(false) || self.net.allows_family(true);
         let net = self.net.clone();
-        wasi.allow_tcp(true)
-            .allow_udp(true)
+        wasi.allow_tcp(any)
+            .allow_udp(any)
             .socket_addr_check(move |addr, use_| {
                 let allowed = net.allows_wasi(addr, use_);
                 if !allowed {
@@ -170,6 +171,21 @@ impl Policy {
                 }
                 Box::pin(std::future::ready(allowed))
             });
+    }
+
+    /// Lets the guest turn a directory it received (or was granted) into a
+    /// WASI directory (`descriptor.into-filesystem`) and open paths beneath
+    /// it. Off by default, because those paths are resolved by the host
+    /// process, with its credentials: `..` and symbolic links cannot lead
+    /// out, but a mount beneath the directory is crossed, and `/proc`
+    /// reached from it (say, from a peer's `/`) names the *host's*
+    /// process (`proc/self/mem`). A directory on procfs, sysfs, debugfs,
+    /// tracefs, securityfs, bpffs or a cgroup filesystem is refused even
+    /// then. Turn it on only when the peers that can send the guest
+    /// directories are trusted to send ones without such mounts beneath.
+    pub fn allow_received_directories(&mut self, allow: bool) -> &mut Policy {
+        self.received_directories = allow;
+        self
     }
 
     /// Removes every raw pair from the allowlist.

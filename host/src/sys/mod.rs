@@ -243,6 +243,28 @@ pub fn openat2(
     })
 }
 
+/// Whether `fd` lies on a filesystem of kernel interfaces (procfs, sysfs,
+/// debugfs, tracefs, securityfs, bpffs, cgroup v1 or v2), where paths
+/// resolved by this process describe this process or the kernel's state.
+pub fn is_kernel_interface_fs(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    let st = rustix::fs::fstatfs(fd)?;
+    // `f_type` is a signed or unsigned word by architecture; compare as u32
+    // (every magic number fits).
+    let ty = st.f_type as u32;
+    Ok([
+        libc::PROC_SUPER_MAGIC,
+        libc::SYSFS_MAGIC,
+        libc::DEBUGFS_MAGIC,
+        libc::TRACEFS_MAGIC,
+        libc::SECURITYFS_MAGIC,
+        libc::BPF_FS_MAGIC,
+        libc::CGROUP_SUPER_MAGIC,
+        libc::CGROUP2_SUPER_MAGIC,
+    ]
+    .iter()
+    .any(|&magic| magic as u32 == ty))
+}
+
 /// `listen(2)`.
 pub fn listen(fd: BorrowedFd<'_>, backlog: u32) -> io::Result<()> {
     let backlog = backlog.min(libc::c_int::MAX as u32) as libc::c_int;

@@ -111,6 +111,16 @@ impl HostDescriptor for CapsockCtxView<'_> {
         ) {
             return Err(ErrorCode::NotSupported.into());
         }
+        if kind == DescriptorKind::Directory {
+            if !self.ctx.policy.received_directories {
+                tracing::debug!("a received directory refused: the policy does not allow them");
+                return Err(ErrorCode::AccessDenied.into());
+            }
+            if sys::is_kernel_interface_fs(desc.fd()?)? {
+                tracing::debug!("a directory on a kernel interface filesystem refused");
+                return Err(ErrorCode::AccessDenied.into());
+            }
+        }
         let flags = rustix::fs::fcntl_getfl(desc.fd()?).map_err(io::Error::from)?;
         let fd = desc.take_owned()?;
         // The handle's unit of the count goes along with the fd.
@@ -139,10 +149,11 @@ impl HostDescriptor for CapsockCtxView<'_> {
             let arc = file.file.clone();
             (Wasi::File(file), arc)
         };
+        let pushed = self.table.push(wasi)?;
         if let Some(slot) = slot {
             self.ctx.lend(&file, slot);
         }
-        Ok(self.table.push(wasi)?)
+        Ok(pushed)
     }
 
     fn get_kind(&mut self, d: Resource<Descriptor>) -> wasmtime::Result<DescriptorKind> {

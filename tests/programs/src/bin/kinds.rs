@@ -12,12 +12,16 @@ use std::os::fd::{AsRawFd, FromRawFd};
 use capsock::{OwnedHandle, SocketExt, TcpStream, UdpSocket, UnixStream};
 use capsock_test_programs::{show, Report};
 
+#[path = "../raw.rs"]
+mod raw;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args[1].as_str() {
         "files" => files(),
         "lent_count" => lent_count(),
         "sockets" => sockets(),
+        "dirs" => dirs(),
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -50,15 +54,16 @@ fn open_at(dir: &File, path: &str, flags: i32) -> std::io::Result<File> {
 fn files() {
     let mut fds = received(4).into_iter();
 
+    // Sent at offset 5: the File starts there.
     let mut ro = File::try_from(fds.next().unwrap()).unwrap();
     let mut text = String::new();
     ro.read_to_string(&mut text).unwrap();
     println!("ro_text={}", text.report());
     println!("ro_len={}", ro.metadata().unwrap().len());
-    ro.seek(SeekFrom::Start(5)).unwrap();
+    ro.seek(SeekFrom::Start(0)).unwrap();
     text.clear();
     ro.read_to_string(&mut text).unwrap();
-    println!("ro_from_5={}", text.report());
+    println!("ro_from_0={}", text.report());
     show("ro_write", ro.write(b"x").map(|_| ()));
     show("ro_set_len", ro.set_len(0));
 
@@ -104,6 +109,28 @@ fn files() {
     text.clear();
     pipe.read_to_string(&mut text).unwrap();
     println!("pipe_text={}", text.report());
+
+    // The host's own refusal, past the SDK's kind check.
+    let raw_pipe = raw::capsock::sockets::preopens::take("pipe").unwrap();
+    match raw::capsock::sockets::descriptors::Descriptor::into_filesystem(&raw_pipe) {
+        Ok(_) => println!("raw_pipe=ok"),
+        Err(e) => println!("raw_pipe={}", e.name()),
+    }
+}
+
+/// The host sends two directories: an ordinary one and `/proc`. Each is
+/// tried as a `File`; a refusal gives the handle back.
+fn dirs() {
+    for (key, handle) in ["dir", "proc"].into_iter().zip(received(2)) {
+        match File::try_from(handle) {
+            Ok(d) => println!("{key}=ok:{}", d.metadata().unwrap().is_dir()),
+            Err(e) => {
+                println!("{key}={}", capsock_test_programs::error(e.error()));
+                let back = e.into_handle();
+                println!("{key}_given_back={}", back.kind().report());
+            }
+        }
+    }
 }
 
 /// Under a handle limit: a file turned into a `File` still counts until
