@@ -26,6 +26,8 @@ fn received_files_and_directories_become_std_files_with_the_fds_rights() {
     fs::write(shared.join("inside.txt"), "inside the directory").unwrap();
     fs::write(tmp.path().join("outside.txt"), "outside").unwrap();
     std::os::unix::fs::symlink("../outside.txt", shared.join("escape")).unwrap();
+    let outside = tmp.path().join("outside.txt");
+    std::os::unix::fs::symlink(&outside, shared.join("absolute_escape")).unwrap();
     fs::write(tmp.path().join("ro.txt"), "read me, do not write").unwrap();
     let mut ro = File::open(tmp.path().join("ro.txt")).unwrap();
     ro.seek(SeekFrom::Start(5)).unwrap();
@@ -79,6 +81,7 @@ fn received_files_and_directories_become_std_files_with_the_fds_rights() {
         // (there are none), never beneath the directory.
         ("absolute", "err:NotFound"),
         ("symlink", "err:PermissionDenied"),
+        ("absolute_symlink", "err:PermissionDenied"),
         ("sub_dotdot", "err:PermissionDenied"),
         ("pipe_as_file", "err:InvalidInput"),
         ("pipe_text", "through the pipe"),

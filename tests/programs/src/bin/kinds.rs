@@ -85,6 +85,7 @@ fn files() {
         ("dotdot", "../outside.txt"),
         ("absolute", "/etc/passwd"),
         ("symlink", "escape"),
+        ("absolute_symlink", "absolute_escape"),
         ("sub_dotdot", "sub/../../outside.txt"),
     ] {
         show(key, open_at(&dir, path, libc::O_RDONLY).map(|_| ()));
