@@ -350,10 +350,7 @@ impl Sock {
 
     /// One `recv` host call: data only, copied into `buf`.
     pub(crate) fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let data = self.recv_vec(buf.len())?;
-        let n = data.len().min(buf.len());
-        buf[..n].copy_from_slice(&data[..n]);
-        Ok(n)
+        recv_into::recv_into(&self.inner, buf, RecvFlags::empty())
     }
 
     /// `recvfrom(2)`: one datagram into `buf`, and its sender.
@@ -627,3 +624,69 @@ macro_rules! stream_io {
     };
 }
 pub(crate) use stream_io;
+
+/// `socket.recv-into`, declared by hand: the host writes the received bytes
+/// straight into the caller's buffer (one copy, kernel to guest), which
+/// the generated binding would take as a `&[u8]` it may assume unchanged.
+mod recv_into {
+    use std::io;
+
+    use crate::bindings::capsock::sockets::sockets::Socket;
+    #[cfg(target_arch = "wasm32")]
+    use crate::bindings::capsock::sockets::types::ErrorCode;
+    use crate::bindings::capsock::sockets::types::RecvFlags;
+    use crate::error::to_io;
+
+    #[cfg(target_arch = "wasm32")]
+    #[link(wasm_import_module = "capsock:sockets/sockets@0.1.0")]
+    extern "C" {
+        /// The canonical ABI's lowering of `recv-into: func(buffer:
+        /// list<u8>, flags: recv-flags) -> result<u64, error-code>`: the
+        /// handle, the buffer as pointer and length, the flags, and where
+        /// the result goes.
+        #[link_name = "[method]socket.recv-into"]
+        fn import(handle: i32, ptr: *mut u8, len: usize, flags: i32, ret: *mut Ret);
+    }
+
+    /// `result<u64, error-code>` in memory: the case at 0, the payload at 8.
+    #[repr(C, align(8))]
+    struct Ret([u8; 16]);
+
+    /// Receives into `buf`; the count.
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) fn recv_into(sock: &Socket, buf: &mut [u8], flags: RecvFlags) -> io::Result<usize> {
+        let mut ret = Ret([0; 16]);
+        // SAFETY: `buf` is writable for its length and outlives the call;
+        // `ret` is the result area the canonical ABI wants (16 bytes, 8
+        // aligned). The host writes at most `buf.len()` bytes into `buf`.
+        #[allow(unsafe_code)]
+        unsafe {
+            import(
+                sock.handle() as i32,
+                buf.as_mut_ptr(),
+                buf.len(),
+                flags.bits() as i32,
+                &mut ret,
+            );
+        }
+        match ret.0[0] {
+            0 => {
+                let n = u64::from_le_bytes(ret.0[8..16].try_into().expect("8 bytes"));
+                Ok(usize::try_from(n).unwrap_or(usize::MAX).min(buf.len()))
+            }
+            // SAFETY: the host lowered an `error-code` case.
+            #[allow(unsafe_code)]
+            _ => Err(to_io(unsafe { ErrorCode::_lift(ret.0[8]) })),
+        }
+    }
+
+    /// Off wasm32 (documentation, host-side unit tests): through `recv`.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) fn recv_into(sock: &Socket, buf: &mut [u8], flags: RecvFlags) -> io::Result<usize> {
+        let _ = Ret([0; 16]);
+        let data = sock.recv(buf.len() as u64, flags).map_err(to_io)?;
+        let n = data.len().min(buf.len());
+        buf[..n].copy_from_slice(&data[..n]);
+        Ok(n)
+    }
+}

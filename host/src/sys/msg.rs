@@ -177,6 +177,24 @@ pub fn recv_into(
     Ok(n)
 }
 
+/// `recv(2)` into `buf` (guest memory, for `recv-into`): the count, never
+/// more than `buf.len()`.
+pub fn recv_to_slice(fd: BorrowedFd<'_>, buf: &mut [u8], flags: MsgFlags) -> io::Result<usize> {
+    let (ptr, len) = (buf.as_mut_ptr(), buf.len());
+    // SAFETY: `buf` is writable for `len` bytes.
+    let n = retry(|| {
+        check_size(unsafe {
+            libc::recv(
+                fd.as_raw_fd(),
+                ptr.cast(),
+                len,
+                (flags | MsgFlags::CMSG_CLOEXEC).bits(),
+            )
+        })
+    })?;
+    Ok(clamp_count(n, len).0)
+}
+
 /// A byte count the kernel returned for a buffer of `len` bytes, never
 /// trusted beyond `len`, and whether it was more (the data past `len` was
 /// discarded). Linux returns more than it copied in documented cases

@@ -31,6 +31,7 @@ use super::sync;
 pub(super) const SEND: &str = "[method]socket.send";
 pub(super) const WRITE: &str = "[method]descriptor.write";
 pub(super) const WRITE_AT: &str = "[method]descriptor.write-at";
+pub(super) const RECV_INTO: &str = "[method]socket.recv-into";
 
 /// The result a WIT function returns: an error code goes to the guest, a
 /// trap ends it.
@@ -89,6 +90,116 @@ pub(super) async fn write<T: CapsockView>(
     io.write(&interrupt, bytes, offset, max, how).await
 }
 
+/// `socket.recv-into`'s result, which does the receive while wasmtime
+/// lowers it: that is the one moment a host function holds guest memory
+/// mutably (`LowerContext::as_slice_mut`), so the kernel copies straight
+/// into the guest's buffer. Built on wasmtime's doc-hidden `Lower` /
+/// `ComponentType` (the traits its derive macros use); the layout is
+/// `result<u64, error-code>`'s, delegated.
+struct RecvInto {
+    io: SocketIo,
+    interrupt: crate::interrupt::Interrupt,
+    /// The buffer's address in host memory when the call was lifted, and
+    /// its length (at most the message limit).
+    addr: usize,
+    len: usize,
+    flags: crate::sys::MsgFlags,
+}
+
+type RecvResult = Result<u64, ErrorCode>;
+
+// SAFETY: the same layout and type check as `result<u64, error-code>`.
+#[allow(unsafe_code)]
+unsafe impl wasmtime::component::ComponentType for RecvInto {
+    type Lower = <RecvResult as wasmtime::component::ComponentType>::Lower;
+    const ABI: wasmtime::component::__internal::CanonicalAbiInfo =
+        <RecvResult as wasmtime::component::ComponentType>::ABI;
+
+    fn typecheck(
+        ty: &wasmtime::component::__internal::InterfaceType,
+        types: &wasmtime::component::__internal::InstanceType<'_>,
+    ) -> wasmtime::Result<()> {
+        <RecvResult as wasmtime::component::ComponentType>::typecheck(ty, types)
+    }
+}
+
+impl RecvInto {
+    /// Receives into the guest's buffer, found again in the memory being
+    /// lowered into (no guest code ran since it was lifted, so it has not
+    /// moved; checked anyway).
+    fn receive(&self, memory: &mut [u8]) -> wasmtime::Result<RecvResult> {
+        let base = memory.as_ptr() as usize;
+        let buf = self
+            .addr
+            .checked_sub(base)
+            .and_then(|at| memory.get_mut(at..at.checked_add(self.len)?))
+            .ok_or_else(|| wasmtime::Error::msg("capsock: recv-into's buffer left guest memory"))?;
+        let wait = crate::resources::Wait::unless(
+            self.flags.contains(crate::sys::MsgFlags::DONTWAIT),
+            crate::resources::Wait::Receive,
+        );
+        let fd = self.io.as_fd();
+        let r = sync(
+            self.io
+                .call(&self.interrupt, wait, Waiting::Thread, |more| {
+                    crate::sys::recv_to_slice(fd, buf, self.flags | more)
+                }),
+        );
+        match r {
+            Ok(n) => Ok(Ok(n as u64)),
+            Err(e) => Ok(Err(e.into_code()?)),
+        }
+    }
+}
+
+// SAFETY: lowers exactly a `result<u64, error-code>`, through its own impl.
+#[allow(unsafe_code)]
+unsafe impl wasmtime::component::Lower for RecvInto {
+    fn linear_lower_to_flat<U>(
+        &self,
+        cx: &mut wasmtime::component::__internal::LowerContext<'_, U>,
+        ty: wasmtime::component::__internal::InterfaceType,
+        dst: &mut std::mem::MaybeUninit<Self::Lower>,
+    ) -> wasmtime::Result<()> {
+        let r = self.receive(cx.as_slice_mut())?;
+        r.linear_lower_to_flat(cx, ty, dst)
+    }
+
+    fn linear_lower_to_memory<U>(
+        &self,
+        cx: &mut wasmtime::component::__internal::LowerContext<'_, U>,
+        ty: wasmtime::component::__internal::InterfaceType,
+        offset: usize,
+    ) -> wasmtime::Result<()> {
+        let r = self.receive(cx.as_slice_mut())?;
+        r.linear_lower_to_memory(cx, ty, offset)
+    }
+}
+
+/// `socket.recv-into`: takes what the receive needs out of the table and
+/// returns the [`RecvInto`] that receives as it is lowered.
+fn recv_into<T: CapsockView>(
+    caller: &mut StoreContextMut<'_, T>,
+    s: &Resource<Socket>,
+    buffer: &WasmList<u8>,
+    flags: crate::bindings::types::RecvFlags,
+) -> wasmtime::Result<RecvInto> {
+    let (io, max, interrupt) = {
+        let view = caller.data_mut().capsock();
+        let io = view.table.get(s)?.io();
+        let max = view.ctx.limits.max_message_bytes;
+        (io, max, view.ctx.interrupt.clone())
+    };
+    let bytes = buffer.as_le_slice(&*caller);
+    Ok(RecvInto {
+        io,
+        interrupt,
+        addr: bytes.as_ptr() as usize,
+        len: bytes.len().min(max),
+        flags: convert::recv_flags(flags),
+    })
+}
+
 /// What the generated `send`, `write` and `write-at` do: they are always
 /// replaced by this module's functions, so reaching one is a linking bug.
 pub(super) fn not_linked(name: &str) -> crate::error::CapsockError {
@@ -108,6 +219,15 @@ pub(super) fn add_to_linker<T: CapsockView + 'static>(
          (s, data, flags): (Resource<Socket>, WasmList<u8>, SendFlags)| {
             returned(sync(send(&mut caller, &s, &data, flags, Waiting::Thread)))
         },
+    )?;
+    linker.instance(&instance_name("sockets"))?.func_wrap(
+        RECV_INTO,
+        |mut caller: StoreContextMut<'_, T>,
+         (s, buffer, flags): (
+            Resource<Socket>,
+            WasmList<u8>,
+            crate::bindings::types::RecvFlags,
+        )| { Ok((recv_into(&mut caller, &s, &buffer, flags)?,)) },
     )?;
     let mut descriptors = linker.instance(&instance_name("descriptors"))?;
     descriptors.func_wrap(

@@ -393,6 +393,11 @@ impl HostSocket for CapsockCtxView<'_> {
         sync(self.recv_with(&s, max_data, flags, Waiting::Thread))
     }
 
+    // Replaced by `wit::fast`, which receives into guest memory.
+    fn recv_into(&mut self, _: Resource<Socket>, _: Vec<u8>, _: RecvFlags) -> CapsockResult<u64> {
+        Err(super::fast::not_linked(super::fast::RECV_INTO))
+    }
+
     fn listen(&mut self, s: Resource<Socket>, backlog: u32) -> CapsockResult<()> {
         Ok(sys::listen(self.socket(&s)?.as_fd(), backlog)?)
     }
