@@ -90,20 +90,32 @@ pub(super) async fn write<T: CapsockView>(
     io.write(&interrupt, bytes, offset, max, how).await
 }
 
-/// `socket.recv-into`'s result, which does the receive while wasmtime
-/// lowers it: that is the one moment a host function holds guest memory
-/// mutably (`LowerContext::as_slice_mut`), so the kernel copies straight
-/// into the guest's buffer. Built on wasmtime's doc-hidden `Lower` /
-/// `ComponentType` (the traits its derive macros use); the layout is
-/// `result<u64, error-code>`'s, delegated.
-struct RecvInto {
-    io: SocketIo,
-    interrupt: crate::interrupt::Interrupt,
+/// `socket.recv-into`'s result, which puts the received bytes into the
+/// guest's buffer while wasmtime lowers it: that is the one moment a host
+/// function holds guest memory mutably (`LowerContext::as_slice_mut`).
+/// Blocking host calls receive right then, so the kernel copies straight
+/// into the guest's buffer; async ones cannot wait there, so they receive
+/// into a host buffer while awaiting and copy it in. Built on wasmtime's
+/// doc-hidden `Lower` / `ComponentType` (the traits its derive macros
+/// use); the layout is `result<u64, error-code>`'s, delegated.
+pub(super) struct RecvInto {
     /// The buffer's address in host memory when the call was lifted, and
     /// its length (at most the message limit).
     addr: usize,
     len: usize,
-    flags: crate::sys::MsgFlags,
+    how: Into,
+}
+
+/// When [`RecvInto`] receives.
+enum Into {
+    /// While it is lowered, blocking the thread as needed.
+    Lowering {
+        io: SocketIo,
+        interrupt: crate::interrupt::Interrupt,
+        flags: crate::sys::MsgFlags,
+    },
+    /// Already: the bytes (at most `len`) or the error.
+    Received(Result<Vec<u8>, ErrorCode>),
 }
 
 type RecvResult = Result<u64, ErrorCode>;
@@ -124,9 +136,9 @@ unsafe impl wasmtime::component::ComponentType for RecvInto {
 }
 
 impl RecvInto {
-    /// Receives into the guest's buffer, found again in the memory being
-    /// lowered into (no guest code ran since it was lifted, so it has not
-    /// moved; checked anyway).
+    /// Fills the guest's buffer, found again in the memory being lowered
+    /// into (no guest code ran since it was lifted, so it has not moved;
+    /// checked anyway).
     fn receive(&self, memory: &mut [u8]) -> wasmtime::Result<RecvResult> {
         let base = memory.as_ptr() as usize;
         let buf = self
@@ -134,17 +146,28 @@ impl RecvInto {
             .checked_sub(base)
             .and_then(|at| memory.get_mut(at..at.checked_add(self.len)?))
             .ok_or_else(|| wasmtime::Error::msg("capsock: recv-into's buffer left guest memory"))?;
-        let wait = crate::resources::Wait::unless(
-            self.flags.contains(crate::sys::MsgFlags::DONTWAIT),
-            crate::resources::Wait::Receive,
-        );
-        let fd = self.io.as_fd();
-        let r = sync(
-            self.io
-                .call(&self.interrupt, wait, Waiting::Thread, |more| {
-                    crate::sys::recv_to_slice(fd, buf, self.flags | more)
-                }),
-        );
+        let r = match &self.how {
+            Into::Lowering {
+                io,
+                interrupt,
+                flags,
+            } => {
+                let wait = crate::resources::Wait::unless(
+                    flags.contains(crate::sys::MsgFlags::DONTWAIT),
+                    crate::resources::Wait::Receive,
+                );
+                let fd = io.as_fd();
+                sync(io.call(interrupt, wait, Waiting::Thread, |more| {
+                    crate::sys::recv_to_slice(fd, buf, *flags | more)
+                }))
+            }
+            Into::Received(Ok(data)) => {
+                let n = data.len().min(buf.len());
+                buf[..n].copy_from_slice(&data[..n]);
+                Ok(n)
+            }
+            Into::Received(Err(code)) => return Ok(Err(*code)),
+        };
         match r {
             Ok(n) => Ok(Ok(n as u64)),
             Err(e) => Ok(Err(e.into_code()?)),
@@ -176,28 +199,37 @@ unsafe impl wasmtime::component::Lower for RecvInto {
     }
 }
 
-/// `socket.recv-into`: takes what the receive needs out of the table and
-/// returns the [`RecvInto`] that receives as it is lowered.
-fn recv_into<T: CapsockView>(
+/// `socket.recv-into`, waiting as `how` says: with [`Waiting::Thread`]
+/// the receive is left to the lowering of the result; with
+/// [`Waiting::Reactor`] it happens here, into a host buffer.
+pub(super) async fn recv_into<T: CapsockView>(
     caller: &mut StoreContextMut<'_, T>,
     s: &Resource<Socket>,
     buffer: &WasmList<u8>,
     flags: crate::bindings::types::RecvFlags,
+    how: Waiting,
 ) -> wasmtime::Result<RecvInto> {
-    let (io, max, interrupt) = {
-        let view = caller.data_mut().capsock();
-        let io = view.table.get(s)?.io();
-        let max = view.ctx.limits.max_message_bytes;
-        (io, max, view.ctx.interrupt.clone())
-    };
+    let max = caller.data_mut().capsock().ctx.limits.max_message_bytes;
     let bytes = buffer.as_le_slice(&*caller);
-    Ok(RecvInto {
-        io,
-        interrupt,
-        addr: bytes.as_ptr() as usize,
-        len: bytes.len().min(max),
-        flags: convert::recv_flags(flags),
-    })
+    let (addr, len) = (bytes.as_ptr() as usize, bytes.len().min(max));
+    let how = match how {
+        Waiting::Thread => {
+            let view = caller.data_mut().capsock();
+            Into::Lowering {
+                io: view.table.get(s)?.io(),
+                interrupt: view.ctx.interrupt.clone(),
+                flags: convert::recv_flags(flags),
+            }
+        }
+        _ => {
+            let mut view = caller.data_mut().capsock();
+            match view.recv_with(s, len as u64, flags, how).await {
+                Ok(data) => Into::Received(Ok(data)),
+                Err(e) => Into::Received(Err(e.into_code()?)),
+            }
+        }
+    };
+    Ok(RecvInto { addr, len, how })
 }
 
 /// What the generated `send`, `write` and `write-at` do: they are always
@@ -227,7 +259,16 @@ pub(super) fn add_to_linker<T: CapsockView + 'static>(
             Resource<Socket>,
             WasmList<u8>,
             crate::bindings::types::RecvFlags,
-        )| { Ok((recv_into(&mut caller, &s, &buffer, flags)?,)) },
+        )| {
+            let r: wasmtime::Result<RecvInto> =
+                crate::wait::now(recv_into(&mut caller, &s, &buffer, flags, Waiting::Thread))
+                    .unwrap_or_else(|| {
+                        Err(wasmtime::Error::msg(
+                            "capsock: a call of the sync bindings waited on the reactor",
+                        ))
+                    });
+            Ok((r?,))
+        },
     )?;
     let mut descriptors = linker.instance(&instance_name("descriptors"))?;
     descriptors.func_wrap(

@@ -33,6 +33,7 @@ pub(super) const NAMES: &[(&str, &str)] = &[
     ("sockets", SEND_MSG),
     ("sockets", fast::SEND),
     ("sockets", RECV),
+    ("sockets", fast::RECV_INTO),
     ("sockets", RECV_MSG),
     ("sockets", ACCEPT),
     ("descriptors", READ),
@@ -65,6 +66,15 @@ pub(super) fn add_to_linker<T: CapsockView + 'static>(
                 let mut view = store.data_mut().capsock();
                 returned(view.connect_with(&s, to, R).await)
             })
+        },
+    )?;
+    i.func_wrap_async(
+        fast::RECV_INTO,
+        |mut store: StoreContextMut<'_, T>,
+         (s, buffer, flags): (Resource<Socket>, WasmList<u8>, RecvFlags)| {
+            Box::new(
+                async move { Ok((fast::recv_into(&mut store, &s, &buffer, flags, R).await?,)) },
+            )
         },
     )?;
     i.func_wrap_async(
