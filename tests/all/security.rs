@@ -216,6 +216,28 @@ fn forged_handle_index_traps_without_leaking() {
     );
 }
 
+/// `recv-into` with a buffer past the end of the guest's memory traps
+/// before anything is received, and leaks nothing.
+#[test]
+fn recv_into_a_buffer_outside_memory_traps_without_leaking() {
+    let _fds = support::exclusive(&[guests::MISUSE]);
+    let peer = PythonPeer::start("misuse", "stream");
+    let baseline = open_fds();
+    let err = run_guest(
+        guests::MISUSE,
+        &["recv_into_outside"],
+        vec![("peer", peer.connect())],
+    )
+    .unwrap_err();
+    assert_eq!(open_fds(), baseline);
+    assert!(
+        err.downcast_ref::<capsock_host::GuestTrapped>().is_some(),
+        "{err:#}"
+    );
+    assert!(!format!("{err:#}").contains("unreachable="), "{err:#}");
+    drop(peer);
+}
+
 #[test]
 fn addresses_of_the_wrong_family_are_refused() {
     let _fds = support::exclusive(&[guests::MISUSE]);

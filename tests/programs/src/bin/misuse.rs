@@ -35,6 +35,7 @@ fn main() {
         "oob_zero_length" => oob_zero_length(),
         "cmsg_sizes" => cmsg_sizes(),
         "huge" => huge(),
+        "recv_into_outside" => recv_into_outside(&peer),
         other => panic!("unknown case {other}"),
     }
     // The host still serves the next call.
@@ -403,4 +404,29 @@ fn huge() {
     report("send", a.send(&data, SendFlags::DONT_WAIT).map(short));
     let file = preopens::take("file").expect("grant \"file\"");
     report("write", file.write(&data));
+}
+
+/// `socket.recv-into` with a buffer that lies past the end of linear
+/// memory, through the raw import (no binding lets safe code say that):
+/// the host must trap, never write.
+fn recv_into_outside(peer: &Socket) {
+    #[link(wasm_import_module = "capsock:sockets/sockets@0.1.0")]
+    extern "C" {
+        #[link_name = "[method]socket.recv-into"]
+        fn recv_into(handle: i32, ptr: *mut u8, len: usize, flags: i32, ret: *mut u64);
+    }
+    let mut ret = [0u64; 2];
+    let past_the_end = (core::arch::wasm32::memory_size(0) * 65536) as *mut u8;
+    println!("calling=1");
+    // SAFETY: deliberately unsound — this is the misuse under test.
+    unsafe {
+        recv_into(
+            peer.handle() as i32,
+            past_the_end,
+            4096,
+            0,
+            ret.as_mut_ptr(),
+        )
+    };
+    println!("unreachable={}", ret[1]);
 }
