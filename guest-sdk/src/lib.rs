@@ -75,9 +75,10 @@ mod bindings {
         // wit/deps is WASI 0.2.12 as wasmtime vendors it; its `timezone`
         // interface is feature-gated and this parser needs the gate open.
         features: ["clocks-timezone"],
-        // Declared by hand (`net::sock::recv_into`): the host writes into
-        // its buffer, which the generated binding would take as `&[u8]`.
-        skip: ["[method]socket.recv-into"],
+        // Declared by hand (`net::sock::recv_into`, `recv_fds`): the host
+        // writes into their buffer, which the generated binding would take
+        // as `&[u8]`.
+        skip: ["[method]socket.recv-into", "[method]socket.recv-fds"],
         generate_all,
     });
 }

@@ -403,3 +403,41 @@ fn cpython_parity_for_truncated_rights() {
         "every fd (two per case), delivered or not, is closed"
     );
 }
+
+/// The SDK's `recv_fds` (one `recv-fds` host call on a stream socket)
+/// against CPython's `socket.recv_fds(sock, 8, 2)` on the same kernel, for
+/// no fds, one, exactly `maxfds`, one more than `maxfds`, two items (the
+/// kernel joins them), and more data than `bufsize` (the rest stays in the
+/// stream): the same data, fd count and flags; every fd,
+/// delivered or closed for want of room, is closed when the guest exits.
+/// Both host-call styles run it (`conformance_with`).
+#[test]
+fn recv_fds_matches_cpythons_recv_fds() {
+    let _fds = support::exclusive(&[guests::CONFORMANCE]);
+    let cases = ["none", "one", "max", "over", "two_items", "long"];
+    let mut guest_args = vec!["recv_fds_parity"];
+    guest_args.extend(cases);
+    let (run, peer) = conformance_with(&guest_args, "recv_fds_parity", &cases);
+    for case in cases {
+        let py = &peer["python"][case];
+        let python = format!(
+            "{},{},{},{}",
+            py["data"].as_str().unwrap(),
+            py["fds"],
+            py["truncated"],
+            py["ctrunc"]
+        );
+        assert_eq!(run.get(case), python, "{case}: guest vs CPython");
+    }
+    assert_eq!(
+        run.get("over"),
+        "abcd,2,false,true",
+        "the third fd has no room"
+    );
+    assert_eq!(run.get("long_rest"), "89", "the rest stays in the stream");
+    assert_eq!(
+        bools(&peer["eof_after_exit"]),
+        vec![true; 9],
+        "every lent fd is closed"
+    );
+}

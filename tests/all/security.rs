@@ -216,26 +216,31 @@ fn forged_handle_index_traps_without_leaking() {
     );
 }
 
-/// `recv-into` with a buffer past the end of the guest's memory traps
-/// before anything is received, and leaks nothing.
-#[test]
-fn recv_into_a_buffer_outside_memory_traps_without_leaking() {
-    let _fds = support::exclusive(&[guests::MISUSE]);
+/// The `misuse` guest's `case` against a Python peer: it must trap, leak
+/// no fd, and never reach the line after the call.
+fn misuse_traps(case: &str) {
     let peer = PythonPeer::start("misuse", "stream");
     let baseline = open_fds();
-    let err = run_guest(
-        guests::MISUSE,
-        &["recv_into_outside"],
-        vec![("peer", peer.connect())],
-    )
-    .unwrap_err();
-    assert_eq!(open_fds(), baseline);
+    let err = run_guest(guests::MISUSE, &[case], vec![("peer", peer.connect())]).unwrap_err();
+    assert_eq!(open_fds(), baseline, "{case}");
     assert!(
         err.downcast_ref::<capsock_host::GuestTrapped>().is_some(),
-        "{err:#}"
+        "{case}: {err:#}"
     );
-    assert!(!format!("{err:#}").contains("unreachable="), "{err:#}");
+    assert!(
+        !format!("{err:#}").contains("unreachable="),
+        "{case}: {err:#}"
+    );
     drop(peer);
+}
+
+/// `recv-into` and `recv-fds` with a buffer past the end of the guest's
+/// memory trap before anything is received, and leak nothing.
+#[test]
+fn a_receive_buffer_outside_memory_traps_without_leaking() {
+    let _fds = support::exclusive(&[guests::MISUSE]);
+    misuse_traps("recv_into_outside");
+    misuse_traps("recv_fds_outside");
 }
 
 #[test]

@@ -360,8 +360,8 @@ fn bench_reports_every_workload() {
     let workloads = json["workloads"].as_array().unwrap();
     assert_eq!(
         workloads.len(),
-        10,
-        "8 workloads and 2 again with async calls"
+        11,
+        "9 workloads and 2 again with async calls"
     );
     let numbers = |v: &serde_json::Value| -> Vec<f64> {
         v.as_array()

@@ -339,6 +339,48 @@ def parity(conn, *cases):
     return {"python": python, "eof_after_exit": [eof(s, TIMEOUT) for s in watched]}
 
 
+RECV_FDS_CASES = {
+    # name: (data, fds in each SCM_RIGHTS item)
+    "none": (b"ab", []),
+    "one": (b"abcd", [1]),
+    "max": (b"abcd", [2]),
+    "over": (b"abcd", [3]),
+    "two_items": (b"abcd", [1, 1]),
+    "long": (b"0123456789", [1]),
+}
+
+
+def recv_fds_parity(conn, *cases):
+    """CPython's socket.recv_fds(sock, 8, 2) on the same kernel, for each
+    case's message on a stream socket pair: the guest's results must match
+    these. Then lends the guest the same message once per case, when it
+    asks. "long" leaves two bytes in the stream, which the guest reads
+    next: it comes last."""
+    python = {}
+    for case in cases:
+        data, groups = RECV_FDS_CASES[case]
+        a, b = socket.socketpair()
+        watched = lend(a, data, groups)
+        got, fds, flags, _ = socket.recv_fds(b, 8, 2)
+        for fd in fds:
+            os.close(fd)
+        python[case] = {
+            "data": got.decode(),
+            "fds": len(fds),
+            "truncated": bool(flags & socket.MSG_TRUNC),
+            "ctrunc": bool(flags & socket.MSG_CTRUNC),
+        }
+        for s in [a, b, *watched]:
+            s.close()
+    watched = []
+    for case in cases:
+        wait_for(conn, b"next")
+        data, groups = RECV_FDS_CASES[case]
+        watched += lend(conn, data, groups)
+    recv_all(conn)
+    return {"python": python, "eof_after_exit": [eof(s, TIMEOUT) for s in watched]}
+
+
 def twisted_c01(conn):
     from twisted.python.sendmsg import recvmsg
 
@@ -441,7 +483,8 @@ SCENARIOS = {
     f.__name__: f
     for f in [
         c01, c02, c03, c09, c10, c11_wrong_socket_type, c12, c13, c14, c15, c16, c17, c18, c19, c20,
-        lend_and_watch, misuse, parity, twisted_c01, twisted_c03, hostile, guest_files,
+        lend_and_watch, misuse, parity, recv_fds_parity, twisted_c01, twisted_c03, hostile,
+        guest_files,
     ]
 }
 

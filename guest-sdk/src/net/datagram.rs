@@ -4,7 +4,7 @@ use std::io;
 use std::path::Path;
 
 use super::sock::{socket_impls, std_methods, Kind, Sock};
-use super::{Credentials, SocketExt, UnixSocketAddr};
+use super::{Credentials, RecvFds, SocketExt, UnixSocketAddr};
 use crate::handle::SocketType;
 
 /// A Unix datagram socket (`SOCK_DGRAM`), like
@@ -121,4 +121,8 @@ std_methods!(UnixDatagram, UnixSocketAddr, "UnixDatagram", shutdown);
 
 impl SocketExt for UnixDatagram {
     type Addr = UnixSocketAddr;
+    // Through `recv-msg`, which reports the sender.
+    fn recv_fds(&self, bufsize: usize, maxfds: usize) -> io::Result<RecvFds<Self::Addr>> {
+        self.sock.recv_fds(bufsize, maxfds)
+    }
 }

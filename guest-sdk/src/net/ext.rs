@@ -153,7 +153,8 @@ pub trait SocketExt: AsSock {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     fn recv_fds(&self, bufsize: usize, maxfds: usize) -> io::Result<RecvFds<Self::Addr>> {
-        self.sock().recv_fds(bufsize, maxfds)
+        // Datagram sockets override this to report the sender.
+        self.sock().recv_fds_connected(bufsize, maxfds)
     }
 
     /// `recv(2)` of up to `max` bytes into a new vector: the bytes land in

@@ -13,7 +13,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 
 use super::listener::{Connection, Listener};
 use super::sock::{socket_impls, std_methods, stream_io, Kind, Sock};
-use super::SocketExt;
+use super::{RecvFds, SocketExt};
 use crate::bindings::capsock::sockets::types::AddressFamily;
 use crate::handle::SocketType;
 
@@ -119,6 +119,10 @@ std_methods!(UdpSocket, SocketAddr, "UdpSocket");
 
 impl SocketExt for UdpSocket {
     type Addr = SocketAddr;
+    // Through `recv-msg`, which reports the sender.
+    fn recv_fds(&self, bufsize: usize, maxfds: usize) -> io::Result<RecvFds<Self::Addr>> {
+        self.sock.recv_fds(bufsize, maxfds)
+    }
 }
 
 /// A TCP connection, like `std::net::TcpStream`: [`Read`](std::io::Read)

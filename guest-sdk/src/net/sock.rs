@@ -391,7 +391,34 @@ impl Sock {
         })
     }
 
-    /// Python's `recv_fds`: control space `CMSG_LEN(maxfds * 4)`, as
+    /// Python's `recv_fds` in one `recv-fds` host call, for sockets whose
+    /// sender needs no reporting (stream and seqpacket): the host writes
+    /// the data into a new vector of `bufsize` bytes' capacity.
+    pub(crate) fn recv_fds_connected<A: Address>(
+        &self,
+        bufsize: usize,
+        maxfds: usize,
+    ) -> io::Result<RecvFds<A>> {
+        let mut data = Vec::with_capacity(bufsize);
+        let max_fds = u32::try_from(maxfds).unwrap_or(u32::MAX);
+        let (len, fds, flags) =
+            recv_fds::recv_fds(&self.inner, data.spare_capacity_mut(), max_fds)?;
+        // SAFETY: the host initialised the first `len` bytes (`len` is at
+        // most the capacity: checked by `recv_fds`).
+        #[allow(unsafe_code)]
+        unsafe {
+            data.set_len(len)
+        };
+        Ok(RecvFds {
+            data,
+            fds,
+            flags,
+            addr: None,
+        })
+    }
+
+    /// Python's `recv_fds` through `recv-msg`, which reports the sender
+    /// (datagram sockets): control space `CMSG_LEN(maxfds * 4)`, as
     /// CPython sizes it; the data stays in the vector the host filled.
     pub(crate) fn recv_fds<A: Address>(
         &self,
@@ -624,6 +651,126 @@ macro_rules! stream_io {
     };
 }
 pub(crate) use stream_io;
+
+/// `socket.recv-fds`, declared by hand for the reason `recv_into` is.
+mod recv_fds {
+    use std::io;
+    use std::mem::MaybeUninit;
+
+    use crate::bindings::capsock::sockets::sockets::Socket;
+    #[cfg(target_arch = "wasm32")]
+    use crate::bindings::capsock::sockets::types::ErrorCode;
+    use crate::bindings::capsock::sockets::types::{MessageFlags, RecvFlags};
+    use crate::error::to_io;
+    use crate::handle::OwnedHandle;
+
+    #[cfg(target_arch = "wasm32")]
+    #[link(wasm_import_module = "capsock:sockets/sockets@0.1.0")]
+    extern "C" {
+        /// The canonical ABI's lowering of `recv-fds: func(buffer:
+        /// list<u8>, max-fds: u32, flags: recv-flags) ->
+        /// result<fds-message, error-code>`.
+        #[link_name = "[method]socket.recv-fds"]
+        fn import(handle: i32, ptr: *mut u8, len: usize, max_fds: i32, flags: i32, ret: *mut Ret);
+    }
+
+    /// `result<fds-message, error-code>` in memory: the case at 0, the
+    /// payload at 8; in `fds-message` (24 bytes, 8-aligned) `len: u64` at
+    /// 0, `fds: list<descriptor>` (pointer, count) at 8 and 12, the five
+    /// `message-flags` in one byte at 16.
+    #[repr(C, align(8))]
+    struct Ret([u8; 32]);
+
+    /// What the return area holds at `at`, four bytes.
+    #[cfg(target_arch = "wasm32")]
+    fn u32_at(ret: &Ret, at: usize) -> u32 {
+        u32::from_le_bytes(ret.0[at..at + 4].try_into().expect("4 bytes"))
+    }
+
+    /// Receives into `buf`: the count, the descriptors and the flags.
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) fn recv_fds(
+        sock: &Socket,
+        buf: &mut [MaybeUninit<u8>],
+        max_fds: u32,
+    ) -> io::Result<(usize, Vec<OwnedHandle>, MessageFlags)> {
+        let mut ret = Ret([0; 32]);
+        // SAFETY: `buf` is writable for its length and outlives the call;
+        // `ret` is the result area the canonical ABI wants (32 bytes, 8
+        // aligned). The host writes at most `buf.len()` bytes into `buf`.
+        #[allow(unsafe_code)]
+        unsafe {
+            import(
+                sock.handle() as i32,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                max_fds as i32,
+                RecvFlags::empty().bits() as i32,
+                &mut ret,
+            );
+        }
+        if ret.0[0] != 0 {
+            // SAFETY: the host lowered an `error-code` case.
+            #[allow(unsafe_code)]
+            return Err(to_io(unsafe { ErrorCode::_lift(ret.0[8]) }));
+        }
+        let len = u64::from_le_bytes(ret.0[8..16].try_into().expect("8 bytes"));
+        let (base, count) = (u32_at(&ret, 16) as usize, u32_at(&ret, 20) as usize);
+        // SAFETY: the host lowered a `list<descriptor>` of `count` owned
+        // handles at `base`, allocated with this module's allocator
+        // (`cabi_realloc`, four-byte aligned), which is ours to free, as
+        // wit-bindgen's lifting does.
+        #[allow(unsafe_code)]
+        let fds = unsafe {
+            let handles = std::slice::from_raw_parts(base as *const u32, count);
+            let fds = handles
+                .iter()
+                .map(|&h| {
+                    OwnedHandle::from_wit(
+                        crate::bindings::capsock::sockets::descriptors::Descriptor::from_handle(h),
+                    )
+                })
+                .collect();
+            if count != 0 {
+                std::alloc::dealloc(
+                    base as *mut u8,
+                    std::alloc::Layout::from_size_align_unchecked(count * 4, 4),
+                );
+            }
+            fds
+        };
+        let flags = MessageFlags::from_bits_retain(ret.0[24]);
+        // Never trust a count beyond the buffer.
+        let len = usize::try_from(len).unwrap_or(usize::MAX).min(buf.len());
+        Ok((len, fds, flags))
+    }
+
+    /// Off wasm32 (documentation, host-side unit tests): through `recv-msg`.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub(crate) fn recv_fds(
+        sock: &Socket,
+        buf: &mut [MaybeUninit<u8>],
+        max_fds: u32,
+    ) -> io::Result<(usize, Vec<OwnedHandle>, MessageFlags)> {
+        use crate::bindings::capsock::sockets::sockets::AncillaryIn;
+        let _ = Ret([0; 32]);
+        let space = super::cmsg_len((max_fds as usize).saturating_mul(super::FD_SIZE));
+        let m = sock
+            .recv_msg(buf.len() as u64, space as u64, RecvFlags::empty())
+            .map_err(to_io)?;
+        let n = m.data.len().min(buf.len());
+        for (to, from) in buf.iter_mut().zip(&m.data[..n]) {
+            to.write(*from);
+        }
+        let mut fds = Vec::new();
+        for item in m.ancillary {
+            if let AncillaryIn::Rights(ds) = item {
+                fds.extend(ds.into_iter().map(OwnedHandle::from_wit));
+            }
+        }
+        Ok((n, fds, m.flags))
+    }
+}
 
 /// `socket.recv-into`, declared by hand: the host writes the received bytes
 /// straight into the caller's buffer (one copy, kernel to guest), which

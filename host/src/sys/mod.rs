@@ -60,7 +60,9 @@ pub mod msg;
 pub mod sockaddr;
 
 use msg::clamp_count;
-pub use msg::{recv_into, recv_to_slice, recvmsg, recvmsg_into, sendmsg, MsgFlags, Received};
+pub use msg::{
+    recv_into, recv_to_slice, recvmsg, recvmsg_into, sendmsg, MsgFlags, Received, RecvResult,
+};
 
 use sockaddr::{SockName, UnixName};
 

@@ -1,11 +1,13 @@
 //! Hand-written host functions for the calls that take a guest buffer:
-//! `socket.send`, `descriptor.write` and `descriptor.write-at`. The
-//! generated bindings would first copy the whole `list<u8>` into a new
+//! `socket.send`, `descriptor.write` and `descriptor.write-at`, which read
+//! it, and `socket.recv-into` and `socket.recv-fds`, which write into it.
+//! The generated bindings would first copy the whole `list<u8>` into a new
 //! `Vec`; these take the data as a [`WasmList`] and hand the guest's own
 //! bytes to the kernel (at most the message limit of them: a short write,
 //! as `write(2)` may make). wasmtime bounds what one call may pass either
 //! way (its "hostcall fuel", 128 MiB by default: a guest passing more is
-//! trapped); the SDK never passes more than 16 MiB.
+//! trapped); the SDK never passes more than 16 MiB. The receiving ones
+//! write while their result is lowered (see [`RecvInto`]).
 //!
 //! They replace the generated functions under the same names (shadowing),
 //! so the names must be exactly the generated ones: they come from
@@ -18,6 +20,7 @@ use wasmtime::component::{Linker, Resource, WasmList};
 use wasmtime::StoreContextMut;
 
 use super::instance_name;
+use crate::bindings::sockets::FdsMessage;
 use crate::bindings::types::{ErrorCode, SendFlags};
 use crate::cmsg::layout::Control;
 use crate::convert;
@@ -32,6 +35,7 @@ pub(super) const SEND: &str = "[method]socket.send";
 pub(super) const WRITE: &str = "[method]descriptor.write";
 pub(super) const WRITE_AT: &str = "[method]descriptor.write-at";
 pub(super) const RECV_INTO: &str = "[method]socket.recv-into";
+pub(super) const RECV_FDS: &str = "[method]socket.recv-fds";
 
 /// The result a WIT function returns: an error code goes to the guest, a
 /// trap ends it.
@@ -99,11 +103,35 @@ pub(super) async fn write<T: CapsockView>(
 /// doc-hidden `Lower` / `ComponentType` (the traits its derive macros
 /// use); the layout is `result<u64, error-code>`'s, delegated.
 pub(super) struct RecvInto {
-    /// The buffer's address in host memory when the call was lifted, and
-    /// its length (at most the message limit).
+    buffer: Lent,
+    how: Into,
+}
+
+/// A buffer the guest lent a call: its address in host memory when the
+/// call was lifted, and its length (at most the message limit).
+#[derive(Clone, Copy)]
+struct Lent {
     addr: usize,
     len: usize,
-    how: Into,
+}
+
+impl Lent {
+    fn new(bytes: &[u8], max: usize) -> Lent {
+        Lent {
+            addr: bytes.as_ptr() as usize,
+            len: bytes.len().min(max),
+        }
+    }
+
+    /// The buffer, found again in the memory being lowered into (no guest
+    /// code ran since it was lifted, so it has not moved; checked anyway).
+    fn find(self, memory: &mut [u8]) -> wasmtime::Result<&mut [u8]> {
+        let base = memory.as_ptr() as usize;
+        self.addr
+            .checked_sub(base)
+            .and_then(|at| memory.get_mut(at..at.checked_add(self.len)?))
+            .ok_or_else(|| wasmtime::Error::msg("capsock: a lent buffer left guest memory"))
+    }
 }
 
 /// When [`RecvInto`] receives.
@@ -136,16 +164,9 @@ unsafe impl wasmtime::component::ComponentType for RecvInto {
 }
 
 impl RecvInto {
-    /// Fills the guest's buffer, found again in the memory being lowered
-    /// into (no guest code ran since it was lifted, so it has not moved;
-    /// checked anyway).
+    /// Fills the guest's buffer.
     fn receive(&self, memory: &mut [u8]) -> wasmtime::Result<RecvResult> {
-        let base = memory.as_ptr() as usize;
-        let buf = self
-            .addr
-            .checked_sub(base)
-            .and_then(|at| memory.get_mut(at..at.checked_add(self.len)?))
-            .ok_or_else(|| wasmtime::Error::msg("capsock: recv-into's buffer left guest memory"))?;
+        let buf = self.buffer.find(memory)?;
         let r = match &self.how {
             Into::Lowering {
                 io,
@@ -210,8 +231,7 @@ pub(super) async fn recv_into<T: CapsockView>(
     how: Waiting,
 ) -> wasmtime::Result<RecvInto> {
     let max = caller.data_mut().capsock().ctx.limits.max_message_bytes;
-    let bytes = buffer.as_le_slice(&*caller);
-    let (addr, len) = (bytes.as_ptr() as usize, bytes.len().min(max));
+    let lent = Lent::new(buffer.as_le_slice(&*caller), max);
     let how = match how {
         Waiting::Thread => {
             let view = caller.data_mut().capsock();
@@ -223,24 +243,126 @@ pub(super) async fn recv_into<T: CapsockView>(
         }
         _ => {
             let mut view = caller.data_mut().capsock();
-            match view.recv_with(s, len as u64, flags, how).await {
+            match view.recv_with(s, lent.len as u64, flags, how).await {
                 Ok(data) => Into::Received(Ok(data)),
                 Err(e) => Into::Received(Err(e.into_code()?)),
             }
         }
     };
-    Ok(RecvInto { addr, len, how })
+    Ok(RecvInto { buffer: lent, how })
 }
 
-/// What the generated `send`, `write` and `write-at` do: they are always
-/// replaced by this module's functions, so reaching one is a linking bug.
+/// `socket.recv-fds`'s result, which copies the received bytes into the
+/// guest's buffer while wasmtime lowers it, then lowers
+/// `result<fds-message, error-code>`. The receive itself happens in the
+/// call (the descriptors must enter the resource table, which lowering
+/// cannot reach), into a host buffer: one more copy than `recv-into`, of
+/// what is usually a few bytes, for one list crossing the boundary
+/// instead of three (each a call of the guest's allocator).
+pub(super) struct RecvFds {
+    buffer: Lent,
+    data: Vec<u8>,
+    result: FdsResult,
+}
+
+type FdsResult = Result<FdsMessage, ErrorCode>;
+
+// SAFETY: the same layout and type check as `result<fds-message,
+// error-code>`.
+#[allow(unsafe_code)]
+unsafe impl wasmtime::component::ComponentType for RecvFds {
+    type Lower = <FdsResult as wasmtime::component::ComponentType>::Lower;
+    const ABI: wasmtime::component::__internal::CanonicalAbiInfo =
+        <FdsResult as wasmtime::component::ComponentType>::ABI;
+
+    fn typecheck(
+        ty: &wasmtime::component::__internal::InterfaceType,
+        types: &wasmtime::component::__internal::InstanceType<'_>,
+    ) -> wasmtime::Result<()> {
+        <FdsResult as wasmtime::component::ComponentType>::typecheck(ty, types)
+    }
+}
+
+impl RecvFds {
+    /// Puts the received bytes into the guest's buffer.
+    fn copy_in(&self, memory: &mut [u8]) -> wasmtime::Result<()> {
+        if self.result.is_ok() {
+            let buf = self.buffer.find(memory)?;
+            // `data` was received with the buffer's length as its limit.
+            let n = self.data.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+        }
+        Ok(())
+    }
+}
+
+// SAFETY: lowers exactly a `result<fds-message, error-code>`, through its
+// own impl.
+#[allow(unsafe_code)]
+unsafe impl wasmtime::component::Lower for RecvFds {
+    fn linear_lower_to_flat<U>(
+        &self,
+        cx: &mut wasmtime::component::__internal::LowerContext<'_, U>,
+        ty: wasmtime::component::__internal::InterfaceType,
+        dst: &mut std::mem::MaybeUninit<Self::Lower>,
+    ) -> wasmtime::Result<()> {
+        self.copy_in(cx.as_slice_mut())?;
+        self.result.linear_lower_to_flat(cx, ty, dst)
+    }
+
+    fn linear_lower_to_memory<U>(
+        &self,
+        cx: &mut wasmtime::component::__internal::LowerContext<'_, U>,
+        ty: wasmtime::component::__internal::InterfaceType,
+        offset: usize,
+    ) -> wasmtime::Result<()> {
+        self.copy_in(cx.as_slice_mut())?;
+        self.result.linear_lower_to_memory(cx, ty, offset)
+    }
+}
+
+/// `socket.recv-fds`, waiting as `how` says.
+pub(super) async fn recv_fds<T: CapsockView>(
+    caller: &mut StoreContextMut<'_, T>,
+    s: &Resource<Socket>,
+    buffer: &WasmList<u8>,
+    max_fds: u32,
+    flags: crate::bindings::types::RecvFlags,
+    how: Waiting,
+) -> wasmtime::Result<RecvFds> {
+    let max = caller.data_mut().capsock().ctx.limits.max_message_bytes;
+    let lent = Lent::new(buffer.as_le_slice(&*caller), max);
+    let mut view = caller.data_mut().capsock();
+    let (data, result) = match view
+        .recv_fds_with(s, lent.len as u64, max_fds, flags, how)
+        .await
+    {
+        Ok((data, msg)) => (data, Ok(msg)),
+        Err(e) => (Vec::new(), Err(e.into_code()?)),
+    };
+    Ok(RecvFds {
+        buffer: lent,
+        data,
+        result,
+    })
+}
+
+/// The trap for a call of the sync bindings that did not complete at
+/// once (see [`crate::wait::now`]).
+fn waited() -> wasmtime::Error {
+    wasmtime::Error::msg("capsock: a call of the sync bindings waited on the reactor")
+}
+
+/// What the generated `send`, `write`, `write-at`, `recv-into` and
+/// `recv-fds` do: they are always replaced by this module's functions, so
+/// reaching one is a linking bug.
 pub(super) fn not_linked(name: &str) -> crate::error::CapsockError {
     crate::error::CapsockError::trap(wasmtime::Error::msg(format!(
         "capsock: the generated `{name}` was called: its replacement in wit/fast.rs was not linked"
     )))
 }
 
-/// Defines the three functions over the generated ones (the linker must
+/// Defines this module's functions over the generated ones (the linker must
 /// allow shadowing).
 pub(super) fn add_to_linker<T: CapsockView + 'static>(
     linker: &mut Linker<T>,
@@ -262,11 +384,28 @@ pub(super) fn add_to_linker<T: CapsockView + 'static>(
         )| {
             let r: wasmtime::Result<RecvInto> =
                 crate::wait::now(recv_into(&mut caller, &s, &buffer, flags, Waiting::Thread))
-                    .unwrap_or_else(|| {
-                        Err(wasmtime::Error::msg(
-                            "capsock: a call of the sync bindings waited on the reactor",
-                        ))
-                    });
+                    .unwrap_or_else(|| Err(waited()));
+            Ok((r?,))
+        },
+    )?;
+    linker.instance(&instance_name("sockets"))?.func_wrap(
+        RECV_FDS,
+        |mut caller: StoreContextMut<'_, T>,
+         (s, buffer, max_fds, flags): (
+            Resource<Socket>,
+            WasmList<u8>,
+            u32,
+            crate::bindings::types::RecvFlags,
+        )| {
+            let r = crate::wait::now(recv_fds(
+                &mut caller,
+                &s,
+                &buffer,
+                max_fds,
+                flags,
+                Waiting::Thread,
+            ))
+            .unwrap_or_else(|| Err(waited()));
             Ok((r?,))
         },
     )?;

@@ -34,6 +34,7 @@ pub(super) const NAMES: &[(&str, &str)] = &[
     ("sockets", fast::SEND),
     ("sockets", RECV),
     ("sockets", fast::RECV_INTO),
+    ("sockets", fast::RECV_FDS),
     ("sockets", RECV_MSG),
     ("sockets", ACCEPT),
     ("descriptors", READ),
@@ -75,6 +76,16 @@ pub(super) fn add_to_linker<T: CapsockView + 'static>(
             Box::new(
                 async move { Ok((fast::recv_into(&mut store, &s, &buffer, flags, R).await?,)) },
             )
+        },
+    )?;
+    i.func_wrap_async(
+        fast::RECV_FDS,
+        |mut store: StoreContextMut<'_, T>,
+         (s, buffer, max_fds, flags): (Resource<Socket>, WasmList<u8>, u32, RecvFlags)| {
+            Box::new(async move {
+                let r = fast::recv_fds(&mut store, &s, &buffer, max_fds, flags, R).await?;
+                Ok((r,))
+            })
         },
     )?;
     i.func_wrap_async(

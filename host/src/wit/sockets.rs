@@ -7,7 +7,7 @@ use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::p2::DynPollable;
 
 use crate::bindings::sockets::{
-    AncillaryIn, AncillaryOut, HandleRef, Host, HostSocket, Message, ReceiveOption,
+    AncillaryIn, AncillaryOut, FdsMessage, HandleRef, Host, HostSocket, Message, ReceiveOption,
     TimestampingFlags,
 };
 use crate::bindings::types::{
@@ -116,12 +116,7 @@ impl CapsockCtxView<'_> {
             match item {
                 Received::Rights(fds) => {
                     let mut handles = Vec::with_capacity(fds.len());
-                    for fd in fds {
-                        match self.handles_left() {
-                            0 => *flags |= MessageFlags::CONTROL_TRUNCATED,
-                            _ => handles.push(self.push_descriptor(Descriptor::new(fd))?),
-                        }
-                    }
+                    self.adopt_rights(fds, &mut handles, flags)?;
                     if !handles.is_empty() {
                         out.push(AncillaryIn::Rights(handles));
                     }
@@ -138,6 +133,25 @@ impl CapsockCtxView<'_> {
             }
         }
         Ok(out)
+    }
+}
+
+impl CapsockCtxView<'_> {
+    /// The fds of one `SCM_RIGHTS` item as descriptor handles, appended to
+    /// `handles` while the handle limit allows (see [`Self::adopt`]).
+    fn adopt_rights(
+        &mut self,
+        fds: Vec<std::os::fd::OwnedFd>,
+        handles: &mut Vec<Resource<Descriptor>>,
+        flags: &mut MessageFlags,
+    ) -> CapsockResult<()> {
+        for fd in fds {
+            match self.handles_left() {
+                0 => *flags |= MessageFlags::CONTROL_TRUNCATED,
+                _ => handles.push(self.push_descriptor(Descriptor::new(fd))?),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -206,6 +220,73 @@ impl CapsockCtxView<'_> {
         flags: RecvFlags,
         how: Waiting,
     ) -> CapsockResult<Message> {
+        let (data, r) = self
+            .recvmsg_with(s, max_data, control_space, flags, how)
+            .await?;
+        // From here on every received fd is owned by `r`: an early return
+        // closes the ones not yet in the table.
+        let mut msg_flags = convert::message_flags(r.flags);
+        let ancillary = self.adopt(r.control, &mut msg_flags)?;
+        Ok(Message {
+            data,
+            ancillary,
+            flags: msg_flags,
+            address: r.addr.map(|a| self.guest_address(&a)),
+        })
+    }
+
+    /// `recv-fds`: the data, for the caller to put into the guest's
+    /// buffer, and the message.
+    pub(super) async fn recv_fds_with(
+        &mut self,
+        s: &Resource<Socket>,
+        max_data: u64,
+        max_fds: u32,
+        flags: RecvFlags,
+        how: Waiting,
+    ) -> CapsockResult<(Vec<u8>, FdsMessage)> {
+        // CMSG_LEN(max_fds * sizeof(int)), as CPython's recv_fds asks.
+        let space = u64::from(max_fds) * cmsg::layout::FD_LEN as u64 + cmsg::layout::len(0) as u64;
+        let (data, r) = self.recvmsg_with(s, max_data, space, flags, how).await?;
+        let mut msg_flags = convert::message_flags(r.flags);
+        let count = r
+            .control
+            .iter()
+            .map(|item| match item {
+                Received::Rights(fds) => fds.len(),
+                _ => 0,
+            })
+            .sum();
+        let mut fds = Vec::with_capacity(count);
+        // Only the rights are kept; a pidfd or any other item is closed or
+        // dropped here, as CPython ignores them.
+        for item in r.control {
+            if let Received::Rights(rights) = item {
+                self.adopt_rights(rights, &mut fds, &mut msg_flags)?;
+            }
+        }
+        let len = data.len() as u64;
+        Ok((
+            data,
+            FdsMessage {
+                len,
+                fds,
+                flags: msg_flags,
+            },
+        ))
+    }
+
+    /// One `recvmsg(2)` of at most `max_data` bytes (and the message
+    /// limit) and `control_space` bytes of control data (refused above the
+    /// control limit), waiting as `how` says.
+    async fn recvmsg_with(
+        &mut self,
+        s: &Resource<Socket>,
+        max_data: u64,
+        control_space: u64,
+        flags: RecvFlags,
+        how: Waiting,
+    ) -> CapsockResult<(Vec<u8>, sys::RecvResult)> {
         let CapsockCtx {
             limits,
             control,
@@ -226,16 +307,7 @@ impl CapsockCtxView<'_> {
                 sys::recvmsg_into(io.as_fd(), &mut data, max_data, control, flags | more)
             })
             .await?;
-        // From here on every received fd is owned by `r`: an early return
-        // closes the ones not yet in the table.
-        let mut msg_flags = convert::message_flags(r.flags);
-        let ancillary = self.adopt(r.control, &mut msg_flags)?;
-        Ok(Message {
-            data,
-            ancillary,
-            flags: msg_flags,
-            address: r.addr.map(|a| self.guest_address(&a)),
-        })
+        Ok((data, r))
     }
 
     pub(super) async fn recv_with(
@@ -396,6 +468,17 @@ impl HostSocket for CapsockCtxView<'_> {
     // Replaced by `wit::fast`, which receives into guest memory.
     fn recv_into(&mut self, _: Resource<Socket>, _: Vec<u8>, _: RecvFlags) -> CapsockResult<u64> {
         Err(super::fast::not_linked(super::fast::RECV_INTO))
+    }
+
+    // Replaced by `wit::fast`, which copies the data into guest memory.
+    fn recv_fds(
+        &mut self,
+        _: Resource<Socket>,
+        _: Vec<u8>,
+        _: u32,
+        _: RecvFlags,
+    ) -> CapsockResult<FdsMessage> {
+        Err(super::fast::not_linked(super::fast::RECV_FDS))
     }
 
     fn listen(&mut self, s: Resource<Socket>, backlog: u32) -> CapsockResult<()> {

@@ -6,7 +6,9 @@
 //! `bench bridge SIZE N`   N send+recv pairs of SIZE bytes on a seqpacket pair
 //! `bench bridge_copy SIZE N` the same, receiving with `recv(&mut buf)`
 //! `bench pingpong N`      N 64-byte round trips with the peer ("peer", seqpacket)
-//! `bench fdrecv N K`      receive N messages of K fds each from "peer", drop them
+//! `bench fdrecv N K`      receive N messages of K fds each from "peer"
+//!                         (`recv_fds`), drop them
+//! `bench fdrecv_msg N K`  the same through `recv_msg`
 //! `bench bulk_send TOTAL` send TOTAL bytes in 64 KiB writes to "peer" (stream)
 //! `bench bulk_recv TOTAL` receive TOTAL bytes from "peer" (stream)
 //!
@@ -37,6 +39,7 @@ fn main() {
         "bridge_copy" => bridge_copy(arg(2), arg(3)),
         "pingpong" => pingpong(arg(2)),
         "fdrecv" => fdrecv(arg(2), arg(3)),
+        "fdrecv_msg" => fdrecv_msg(arg(2), arg(3)),
         "bulk_send" => bulk_send(arg(2)),
         "bulk_recv" => bulk_recv(arg(2)),
         "idle" => idle(),
@@ -79,6 +82,14 @@ fn pingpong(n: usize) {
 }
 
 fn fdrecv(n: usize, k: usize) {
+    let peer = UnixSeqpacket::preopened("peer").unwrap();
+    for _ in 0..n {
+        assert_eq!(peer.recv_fds(16, k).unwrap().fds.len(), k);
+    }
+}
+
+/// `fdrecv` through the general `recv_msg`, typed ancillary items and all.
+fn fdrecv_msg(n: usize, k: usize) {
     let peer = UnixSeqpacket::preopened("peer").unwrap();
     let space = cmsg_space(k * FD_SIZE);
     let mut buf = [0u8; 16];

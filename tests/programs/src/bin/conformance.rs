@@ -36,6 +36,7 @@ fn main() {
         "c18" => c18_peer_closed(),
         "c19" => c19_credentials(),
         "parity" => parity(&std::env::args().skip(2).collect::<Vec<_>>()),
+        "recv_fds_parity" => recv_fds_parity(&std::env::args().skip(2).collect::<Vec<_>>()),
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -426,5 +427,28 @@ fn parity(cases: &[String]) {
             msg.ancillary.len(),
             msg.flags.contains(MessageFlags::CONTROL_TRUNCATED)
         );
+    }
+}
+
+/// `recv_fds(8, 2)` once per case, each message lent when asked for:
+/// `case=data,fds,truncated,control-truncated`; after "long", the bytes
+/// left over as `long_rest`.
+fn recv_fds_parity(cases: &[String]) {
+    let peer = peer();
+    for case in cases {
+        (&peer).write_all(b"next").unwrap();
+        let got = peer.recv_fds(8, 2).unwrap();
+        println!(
+            "{case}={},{},{},{}",
+            String::from_utf8_lossy(&got.data),
+            got.fds.len(),
+            got.flags.contains(MessageFlags::TRUNCATED),
+            got.flags.contains(MessageFlags::CONTROL_TRUNCATED)
+        );
+        if case == "long" {
+            // What did not fit stays in the stream.
+            let rest = peer.recv_vec(64).unwrap();
+            println!("long_rest={}", String::from_utf8_lossy(&rest));
+        }
     }
 }

@@ -36,6 +36,7 @@ fn main() {
         "cmsg_sizes" => cmsg_sizes(),
         "huge" => huge(),
         "recv_into_outside" => recv_into_outside(&peer),
+        "recv_fds_outside" => recv_fds_outside(&peer),
         other => panic!("unknown case {other}"),
     }
     // The host still serves the next call.
@@ -429,4 +430,30 @@ fn recv_into_outside(peer: &Socket) {
         )
     };
     println!("unreachable={}", ret[1]);
+}
+
+/// `socket.recv-fds` likewise (with `dont-wait`, so that a host that did
+/// not trap would answer at once).
+fn recv_fds_outside(peer: &Socket) {
+    #[link(wasm_import_module = "capsock:sockets/sockets@0.1.0")]
+    extern "C" {
+        #[link_name = "[method]socket.recv-fds"]
+        fn recv_fds(handle: i32, ptr: *mut u8, len: usize, max_fds: i32, flags: i32, ret: *mut u64);
+    }
+    let mut ret = [0u64; 4];
+    let past_the_end = (core::arch::wasm32::memory_size(0) * 65536) as *mut u8;
+    println!("calling=1");
+    let dont_wait = RecvFlags::DONT_WAIT.bits() as i32;
+    // SAFETY: deliberately unsound — this is the misuse under test.
+    unsafe {
+        recv_fds(
+            peer.handle() as i32,
+            past_the_end,
+            4096,
+            8,
+            dont_wait,
+            ret.as_mut_ptr(),
+        )
+    };
+    println!("unreachable={}", ret[0]);
 }
