@@ -148,20 +148,56 @@ enum Into {
 
 type RecvResult = Result<u64, ErrorCode>;
 
-// SAFETY: the same layout and type check as `result<u64, error-code>`.
-#[allow(unsafe_code)]
-unsafe impl wasmtime::component::ComponentType for RecvInto {
-    type Lower = <RecvResult as wasmtime::component::ComponentType>::Lower;
-    const ABI: wasmtime::component::__internal::CanonicalAbiInfo =
-        <RecvResult as wasmtime::component::ComponentType>::ABI;
+/// Implements wasmtime's doc-hidden `ComponentType` and `Lower` for
+/// `$ty` as `$as` (the WIT result type it stands for): lowering first runs
+/// `$fill` with the value and the guest's memory, which gives the `$as`
+/// value (or a reference to one) that is then lowered as usual.
+macro_rules! lowered_as {
+    ($ty:ty, $as:ty, |$this:ident, $memory:ident| $fill:expr) => {
+        // SAFETY: the layout and type check are `$as`'s.
+        #[allow(unsafe_code)]
+        unsafe impl wasmtime::component::ComponentType for $ty {
+            type Lower = <$as as wasmtime::component::ComponentType>::Lower;
+            const ABI: wasmtime::component::__internal::CanonicalAbiInfo =
+                <$as as wasmtime::component::ComponentType>::ABI;
 
-    fn typecheck(
-        ty: &wasmtime::component::__internal::InterfaceType,
-        types: &wasmtime::component::__internal::InstanceType<'_>,
-    ) -> wasmtime::Result<()> {
-        <RecvResult as wasmtime::component::ComponentType>::typecheck(ty, types)
-    }
+            fn typecheck(
+                ty: &wasmtime::component::__internal::InterfaceType,
+                types: &wasmtime::component::__internal::InstanceType<'_>,
+            ) -> wasmtime::Result<()> {
+                <$as as wasmtime::component::ComponentType>::typecheck(ty, types)
+            }
+        }
+
+        // SAFETY: lowers exactly a `$as`, through its own impl.
+        #[allow(unsafe_code)]
+        unsafe impl wasmtime::component::Lower for $ty {
+            fn linear_lower_to_flat<U>(
+                &self,
+                cx: &mut wasmtime::component::__internal::LowerContext<'_, U>,
+                ty: wasmtime::component::__internal::InterfaceType,
+                dst: &mut std::mem::MaybeUninit<Self::Lower>,
+            ) -> wasmtime::Result<()> {
+                let ($this, $memory) = (self, cx.as_slice_mut());
+                let value = $fill?;
+                value.linear_lower_to_flat(cx, ty, dst)
+            }
+
+            fn linear_lower_to_memory<U>(
+                &self,
+                cx: &mut wasmtime::component::__internal::LowerContext<'_, U>,
+                ty: wasmtime::component::__internal::InterfaceType,
+                offset: usize,
+            ) -> wasmtime::Result<()> {
+                let ($this, $memory) = (self, cx.as_slice_mut());
+                let value = $fill?;
+                value.linear_lower_to_memory(cx, ty, offset)
+            }
+        }
+    };
 }
+
+lowered_as!(RecvInto, RecvResult, |this, memory| this.receive(memory));
 
 impl RecvInto {
     /// Fills the guest's buffer.
@@ -193,30 +229,6 @@ impl RecvInto {
             Ok(n) => Ok(Ok(n as u64)),
             Err(e) => Ok(Err(e.into_code()?)),
         }
-    }
-}
-
-// SAFETY: lowers exactly a `result<u64, error-code>`, through its own impl.
-#[allow(unsafe_code)]
-unsafe impl wasmtime::component::Lower for RecvInto {
-    fn linear_lower_to_flat<U>(
-        &self,
-        cx: &mut wasmtime::component::__internal::LowerContext<'_, U>,
-        ty: wasmtime::component::__internal::InterfaceType,
-        dst: &mut std::mem::MaybeUninit<Self::Lower>,
-    ) -> wasmtime::Result<()> {
-        let r = self.receive(cx.as_slice_mut())?;
-        r.linear_lower_to_flat(cx, ty, dst)
-    }
-
-    fn linear_lower_to_memory<U>(
-        &self,
-        cx: &mut wasmtime::component::__internal::LowerContext<'_, U>,
-        ty: wasmtime::component::__internal::InterfaceType,
-        offset: usize,
-    ) -> wasmtime::Result<()> {
-        let r = self.receive(cx.as_slice_mut())?;
-        r.linear_lower_to_memory(cx, ty, offset)
     }
 }
 
@@ -267,21 +279,9 @@ pub(super) struct RecvFds {
 
 type FdsResult = Result<FdsMessage, ErrorCode>;
 
-// SAFETY: the same layout and type check as `result<fds-message,
-// error-code>`.
-#[allow(unsafe_code)]
-unsafe impl wasmtime::component::ComponentType for RecvFds {
-    type Lower = <FdsResult as wasmtime::component::ComponentType>::Lower;
-    const ABI: wasmtime::component::__internal::CanonicalAbiInfo =
-        <FdsResult as wasmtime::component::ComponentType>::ABI;
-
-    fn typecheck(
-        ty: &wasmtime::component::__internal::InterfaceType,
-        types: &wasmtime::component::__internal::InstanceType<'_>,
-    ) -> wasmtime::Result<()> {
-        <FdsResult as wasmtime::component::ComponentType>::typecheck(ty, types)
-    }
-}
+lowered_as!(RecvFds, FdsResult, |this, memory| this
+    .copy_in(memory)
+    .map(|()| &this.result));
 
 impl RecvFds {
     /// Puts the received bytes into the guest's buffer.
@@ -293,31 +293,6 @@ impl RecvFds {
             buf[..n].copy_from_slice(&self.data[..n]);
         }
         Ok(())
-    }
-}
-
-// SAFETY: lowers exactly a `result<fds-message, error-code>`, through its
-// own impl.
-#[allow(unsafe_code)]
-unsafe impl wasmtime::component::Lower for RecvFds {
-    fn linear_lower_to_flat<U>(
-        &self,
-        cx: &mut wasmtime::component::__internal::LowerContext<'_, U>,
-        ty: wasmtime::component::__internal::InterfaceType,
-        dst: &mut std::mem::MaybeUninit<Self::Lower>,
-    ) -> wasmtime::Result<()> {
-        self.copy_in(cx.as_slice_mut())?;
-        self.result.linear_lower_to_flat(cx, ty, dst)
-    }
-
-    fn linear_lower_to_memory<U>(
-        &self,
-        cx: &mut wasmtime::component::__internal::LowerContext<'_, U>,
-        ty: wasmtime::component::__internal::InterfaceType,
-        offset: usize,
-    ) -> wasmtime::Result<()> {
-        self.copy_in(cx.as_slice_mut())?;
-        self.result.linear_lower_to_memory(cx, ty, offset)
     }
 }
 
