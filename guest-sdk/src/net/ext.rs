@@ -134,10 +134,17 @@ pub trait SocketExt: AsSock {
 
     /// Python's `socket.recv_fds`: up to `bufsize` bytes and up to `maxfds`
     /// descriptors (control space `CMSG_LEN(maxfds * 4)`, as CPython sizes
-    /// it). The data is the vector the host filled, not a copy of it.
+    /// it; more are closed and `CONTROL_TRUNCATED` is set). Other ancillary
+    /// items are dropped, as CPython ignores them. On stream and seqpacket
+    /// sockets this is one `recv-fds` host call, the host writing the data
+    /// into the returned vector; datagram sockets go through `recv-msg`,
+    /// which also reports the sender (`addr`).
     ///
     /// On a stream socket, empty data and no descriptors mean the peer
-    /// closed its end.
+    /// closed its end. A stream socket delivers the fds with the bytes
+    /// they were sent with, and a receive stops at such a boundary: a peer
+    /// that sends one byte per fd (as Twisted's `sendmsg` examples do)
+    /// needs one `recv_fds` per fd.
     ///
     /// ```no_run
     /// use std::io::Read;
