@@ -104,13 +104,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(), // --help, --version
         Err(e) => {
-            // One line, like every other capsock error; --help has the rest.
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or_default();
-            eprintln!(
-                "capsock: {}",
-                first.strip_prefix("error: ").unwrap_or(first)
-            );
+            eprintln!("capsock: {}", usage_line(&e.to_string()));
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -124,7 +118,29 @@ fn main() -> ExitCode {
         Ok(status) => ExitCode::from(status as u8),
         Err(e) => {
             eprintln!("capsock: {e:#}");
+            if let Some(backtrace) = wasm_backtrace(&e) {
+                eprintln!("{backtrace}");
+            }
             ExitCode::from(error_status(&e))
         }
     }
+}
+
+/// clap's message for a bad command line on one line, as every capsock
+/// error is: its first paragraph (the error and what it names, such as a
+/// missing argument), without the usage and the pointer to `--help` that
+/// follow.
+fn usage_line(text: &str) -> String {
+    let first = text.split("\n\n").next().unwrap_or_default();
+    let line = first.split_whitespace().collect::<Vec<_>>().join(" ");
+    line.strip_prefix("error: ").unwrap_or(&line).to_string()
+}
+
+/// A trapped guest's wasm backtrace, printed after the one-line error
+/// only when asked for as Rust's own backtraces are (`RUST_BACKTRACE` set
+/// and not `0`).
+fn wasm_backtrace(e: &anyhow::Error) -> Option<String> {
+    let wanted = std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0");
+    let trapped = e.downcast_ref::<capsock_host::GuestTrapped>()?;
+    wanted.then(|| trapped.wasm_backtrace().map(|b| b.to_string()))?
 }

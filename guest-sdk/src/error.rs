@@ -7,8 +7,45 @@ pub use crate::bindings::capsock::sockets::types::ErrorCode;
 
 /// Converts a host error code into an `io::Error` carrying the code.
 pub(crate) fn to_io(code: ErrorCode) -> io::Error {
-    io::Error::new(kind_of(code), code)
+    io::Error::new(kind_of(code), HostError(code))
 }
+
+/// The inner error of every `io::Error` made from an [`ErrorCode`]: the
+/// code with a short `Display` and `Debug` (the generated ones print the
+/// WIT's whole doc comment, line breaks and indentation included, in every
+/// `unwrap` panic).
+struct HostError(ErrorCode);
+
+impl HostError {
+    /// The code's meaning on one line: the first sentence of its
+    /// description, white space collapsed.
+    fn meaning(&self) -> String {
+        let text = self
+            .0
+            .message()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        match text.find(". ") {
+            Some(end) => text[..=end].to_string(),
+            None => text,
+        }
+    }
+}
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.0.name(), self.meaning())
+    }
+}
+
+impl std::fmt::Debug for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ErrorCode({}: {})", self.0.name(), self.meaning())
+    }
+}
+
+impl std::error::Error for HostError {}
 
 fn kind_of(code: ErrorCode) -> io::ErrorKind {
     use io::ErrorKind as K;
@@ -51,7 +88,7 @@ fn kind_of(code: ErrorCode) -> io::ErrorKind {
 /// assert_eq!(error_code(&err), Some(ErrorCode::NoEntry));
 /// ```
 pub fn error_code(e: &io::Error) -> Option<ErrorCode> {
-    e.get_ref()?.downcast_ref::<ErrorCode>().copied()
+    e.get_ref()?.downcast_ref::<HostError>().map(|h| h.0)
 }
 
 #[cfg(test)]
@@ -66,5 +103,30 @@ mod tests {
         let e = to_io(ErrorCode::AccessDenied);
         assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
         assert_eq!(error_code(&io::Error::other("x")), None);
+    }
+
+    /// `{}` and `{:?}` of an error are one short line each: the code's name
+    /// and the first sentence of its meaning, never the whole doc comment.
+    #[test]
+    fn errors_print_on_one_short_line() {
+        let e = to_io(ErrorCode::BrokenPipe);
+        let shown = e.to_string();
+        assert!(shown.starts_with("broken-pipe: `EPIPE`"), "{shown}");
+        let debug = format!("{e:?}");
+        assert!(debug.contains("ErrorCode(broken-pipe: `EPIPE`"), "{debug}");
+        for text in [&shown, &debug] {
+            assert!(!text.contains('\n') && !text.contains("  "), "{text:?}");
+            assert!(text.len() < 200, "{text}");
+        }
+        // Multi-line descriptions too.
+        for code in [
+            ErrorCode::AccessDenied,
+            ErrorCode::LimitReached,
+            ErrorCode::NotSocket,
+        ] {
+            let shown = to_io(code).to_string();
+            assert!(shown.starts_with(&format!("{}: ", code.name())), "{shown}");
+            assert!(!shown.contains('\n') && !shown.contains("  "), "{shown:?}");
+        }
     }
 }

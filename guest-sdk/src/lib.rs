@@ -21,9 +21,17 @@
 //!
 //! // `capsock run --unix-connect broker=/run/broker.sock plugin.wasm`
 //! let broker = UnixStream::preopened("broker")?;
-//! let got = broker.recv_fds(1024, 8)?;
-//! println!("{} with {} files", String::from_utf8_lossy(&got.data), got.fds.len());
-//! for mut file in got.fds {
+//! // A stream socket's receive stops after the bytes that carried fds:
+//! // receive until the files expected are in, or the broker hangs up.
+//! let mut files = Vec::new();
+//! while files.len() < 2 {
+//!     let got = broker.recv_fds(1024, 8)?;
+//!     if got.data.is_empty() && got.fds.is_empty() {
+//!         break;
+//!     }
+//!     files.extend(got.fds);
+//! }
+//! for mut file in files {
 //!     let mut text = String::new();
 //!     file.read_to_string(&mut text)?;
 //!     println!("{text}");
@@ -48,7 +56,7 @@
 //! | listening TCP socket | [`TcpListener`] | `accept` and serve, with or without a network policy |
 //! | regular file | [`std::fs::File`] | what the fd's access mode allows (a write to a read-only fd is `PermissionDenied`), from the fd's offset on with an offset of its own; or the handle's own `Read` / `Write` / `Seek` |
 //! | directory | [`std::fs::File`] where the host allows it (`--allow-received-dirs`) | `openat` beneath it (`libc::openat(dir.as_raw_fd(), ..)`), creating files too; `..` and symbolic links leading out are refused |
-//! | pipe, FIFO, character device | stays an [`OwnedHandle`] | `Read` / `Write`, [`readable`](OwnedHandle::readable) / [`writable`](OwnedHandle::writable), timeouts, non-blocking mode |
+//! | pipe, FIFO, character device | stays an [`OwnedHandle`] (a guest makes its own pipes with [`pipe`]) | `Read` / `Write`, [`readable`](OwnedHandle::readable) / [`writable`](OwnedHandle::writable), timeouts, non-blocking mode |
 //! | pidfd, eventfd, anything else | stays an [`OwnedHandle`] | passing on with `SCM_RIGHTS`, [`metadata`](OwnedHandle::metadata), reads and writes where the kernel allows them |
 //!
 //! A guest's own `std::net` sockets (`wasi:sockets`) get the same network
@@ -120,6 +128,36 @@ pub fn preopened(name: &str) -> io::Result<OwnedHandle> {
     bindings::capsock::sockets::preopens::take(name)
         .map(OwnedHandle::from_wit)
         .map_err(error::to_io)
+}
+
+/// A new pipe, like [`std::io::pipe`]: its read end and its write end.
+/// Both are ordinary handles: [`Read`](std::io::Read) /
+/// [`Write`](std::io::Write), timeouts, non-blocking mode and
+/// [`wait`] work on them, and either can be sent with
+/// [`SocketExt::send_fds`]. Reading gives end-of-file once every copy of
+/// the write end is closed, including copies sent to a peer.
+///
+/// ```no_run
+/// use std::io::Read;
+/// use capsock::{AsHandle, SocketExt, UnixStream};
+///
+/// // Lend a peer the write end and read what it reports.
+/// let peer = UnixStream::preopened("peer")?;
+/// let (mut reader, writer) = capsock::pipe()?;
+/// peer.send_fds(b"report here", &[writer.as_handle()])?;
+/// drop(writer);
+/// let mut report = String::new();
+/// reader.read_to_string(&mut report)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Errors
+/// `Other` ([`ErrorCode::LimitReached`]) if the guest holds as many
+/// handles as the host allows (a pipe takes two).
+pub fn pipe() -> io::Result<(OwnedHandle, OwnedHandle)> {
+    let (read, write) =
+        bindings::capsock::sockets::descriptors::Descriptor::pipe().map_err(error::to_io)?;
+    Ok((OwnedHandle::from_wit(read), OwnedHandle::from_wit(write)))
 }
 
 /// Ends the program with `status` as its exit status, like

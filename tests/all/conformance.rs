@@ -441,3 +441,82 @@ fn recv_fds_matches_cpythons_recv_fds() {
         "every lent fd is closed"
     );
 }
+
+/// The README's first example is `examples/guests/src/bin/readme.rs`
+/// verbatim, and run against a broker written with Twisted's reactor
+/// (which sends each fd with one byte) it reads both files, receives the
+/// rest, and answers with the bytes that carried them.
+#[test]
+fn readme_first_example_reads_both_files_from_a_twisted_reactor() {
+    let _fds = support::exclusive(&[capsock_test_artifacts::examples::README]);
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let start = readme.find("```rust\n").expect("a rust block") + "```rust\n".len();
+    let snippet = &readme[start..start + readme[start..].find("```").unwrap()];
+    let program =
+        std::fs::read_to_string(format!("{root}/examples/guests/src/bin/readme.rs")).unwrap();
+    let code: String = program
+        .lines()
+        .skip_while(|l| l.starts_with("//!") || l.is_empty())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(snippet, code, "README's first example and readme.rs differ");
+
+    let python = support::twisted_python();
+    let broker = PythonPeer::start_script(&python, "twisted_broker.py", &[""], 0);
+    let run = support::run_guest(
+        capsock_test_artifacts::examples::README,
+        &[],
+        vec![("broker", broker.connect())],
+    )
+    .expect("the README example runs");
+    assert_eq!(
+        run.stdout, "time temp\n00.00 23\n01.00 22\ntime temp\n00.00 12\n",
+        "both files, in order"
+    );
+    let peer = broker.finish();
+    assert_eq!(peer["reply"], "back: ok", "{peer}");
+}
+
+/// A pipe made by the guest: a timed read on it times out, its write end
+/// goes to a Python peer with `SCM_RIGHTS`, and the guest reads what the
+/// peer wrote into it, to end-of-file once the peer closed its copy (the
+/// guest dropped its own).
+#[test]
+fn a_pipe_made_in_the_guest_carries_a_python_peers_report() {
+    let _fds = support::exclusive(&[guests::CONFORMANCE]);
+    let (run, peer) = conformance("pipe_report", "pipe_report");
+    assert_eq!(
+        run.get("kinds"),
+        "DescriptorKind::Fifo,DescriptorKind::Fifo"
+    );
+    assert_eq!(run.get("empty_read"), "TimedOut");
+    assert_eq!(peer["data"], "report");
+    assert_eq!(peer["fds"], 1);
+    assert_eq!(
+        run.get("report"),
+        format!("written by python {}", peer["pid"])
+    );
+}
+
+/// `Credentials::own()` is this process's pid, uid and gid; a message
+/// carrying them reaches the peer with them; foreign ids are refused and
+/// nothing is sent.
+#[test]
+fn own_credentials_are_the_hosts_and_the_only_ones_accepted() {
+    let _fds = support::exclusive(&[guests::CONFORMANCE]);
+    let (run, peer) = conformance("own_credentials", "own_credentials");
+    let (pid, uid, gid) = (
+        std::process::id(),
+        rustix::process::getuid().as_raw(),
+        rustix::process::getgid().as_raw(),
+    );
+    assert_eq!(run.get("own"), format!("{pid},{uid},{gid}"));
+    assert_eq!(run.get("sent_own"), "1");
+    assert_eq!(run.get("sent_forged"), "PermissionDenied");
+    assert_eq!(
+        peer["credentials"],
+        json!([[pid, uid, gid]]),
+        "one message, ours"
+    );
+}

@@ -212,11 +212,29 @@ fn many_sandboxes_from_one_engine_each_with_its_own_limits() {
 #[test]
 fn a_tcp_listener_handed_over_by_a_python_supervisor_accepts_and_serves() {
     let _fds = support::exclusive(&[guests::SERVERS]);
+    let (run, report) = supervised("tcp_received", &[]);
+    assert_eq!(run.get("message"), "listener");
+    assert_eq!(run.get("handles"), "1");
+    assert_eq!(run.get("as_udp"), "err:InvalidInput");
+    assert_eq!(run.get("as_unix"), "err:InvalidInput");
+    assert_eq!(run.get("local_addr"), report["listener"].as_str().unwrap());
+    assert_eq!(run.get("conn_local"), report["listener"].as_str().unwrap());
+    assert_eq!(run.get("peer"), report["client"].as_str().unwrap());
+    assert_eq!(run.get("request"), "hello capsock");
+    assert_eq!(report["answer"], "HELLO CAPSOCK\n");
+    assert_eq!(run.get("connect_out"), "err:PermissionDenied:access-denied");
+}
+
+/// Runs the servers guest's `scenario` with `tests/peers/tcp_supervisor.py
+/// PATH ARGS...` granted as "supervisor": the guest's run (which must
+/// succeed and leave no fd open) and the supervisor's report.
+fn supervised(scenario: &str, args: &[&str]) -> (support::GuestRun, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("supervisor.sock");
     let mut peer = std::process::Command::new("python3")
         .arg(support::peers_dir().join("tcp_supervisor.py"))
         .arg(&path)
+        .args(args)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("python3 must be installed");
@@ -228,7 +246,7 @@ fn a_tcp_listener_handed_over_by_a_python_supervisor_accepts_and_serves() {
     let supervisor = UnixStream::connect(&path).unwrap();
     let run = run_guest_with(
         guests::SERVERS,
-        &["tcp_received"],
+        &[scenario],
         vec![("supervisor", supervisor.into())],
         Options::default(),
     )
@@ -237,16 +255,19 @@ fn a_tcp_listener_handed_over_by_a_python_supervisor_accepts_and_serves() {
     let mut report = String::new();
     out.read_to_string(&mut report).unwrap();
     assert!(peer.wait().unwrap().success());
-    let report: serde_json::Value = serde_json::from_str(report.trim()).unwrap();
-    assert_eq!(run.get("message"), "listener");
-    assert_eq!(run.get("handles"), "1");
-    assert_eq!(run.get("as_udp"), "err:InvalidInput");
-    assert_eq!(run.get("as_unix"), "err:InvalidInput");
+    assert_eq!(open_fds(), baseline, "fds left open: {run:#?}");
+    (run, serde_json::from_str(report.trim()).unwrap())
+}
+
+/// The same with a listening Unix socket (the prefork pattern, the
+/// acceptor sandboxed): a `UnixListener` made from the received handle
+/// reports the supervisor's path, accepts its client and serves it.
+#[test]
+fn a_unix_listener_handed_over_by_a_python_supervisor_accepts_and_serves() {
+    let _fds = support::exclusive(&[guests::SERVERS]);
+    let (run, report) = supervised("unix_received", &["unix"]);
+    assert_eq!(run.get("as_tcp"), "err:InvalidInput");
     assert_eq!(run.get("local_addr"), report["listener"].as_str().unwrap());
-    assert_eq!(run.get("conn_local"), report["listener"].as_str().unwrap());
-    assert_eq!(run.get("peer"), report["client"].as_str().unwrap());
     assert_eq!(run.get("request"), "hello capsock");
     assert_eq!(report["answer"], "HELLO CAPSOCK\n");
-    assert_eq!(run.get("connect_out"), "err:PermissionDenied:access-denied");
-    assert_eq!(open_fds(), baseline, "fds left open: {run:#?}");
 }

@@ -407,11 +407,25 @@ impl PythonPeer {
         socket_type: &str,
         args: &[&str],
     ) -> PythonPeer {
+        let mut peer_args = vec![scenario, "", socket_type];
+        peer_args.extend(args);
+        PythonPeer::start_script(python, "peer.py", &peer_args, 1)
+    }
+
+    /// Starts `PYTHON peers/SCRIPT ARGS...` with `args[path_at]` replaced
+    /// by the path of a new socket, and waits until it prints "ready".
+    pub fn start_script(
+        python: impl AsRef<std::ffi::OsStr>,
+        script: &str,
+        args: &[&str],
+        path_at: usize,
+    ) -> PythonPeer {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("peer.sock");
+        let mut args: Vec<&str> = args.to_vec();
+        args[path_at] = path.to_str().unwrap();
         let mut child = std::process::Command::new(python)
-            .arg(peers_dir().join("peer.py"))
-            .args([scenario, path.to_str().unwrap(), socket_type])
+            .arg(peers_dir().join(script))
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -138,6 +138,60 @@ fn missing_component_file_is_one_line() {
     );
 }
 
+/// A bad command line is one line that names what is wrong: a missing
+/// argument by its name, an unknown flag by itself.
+#[test]
+fn command_line_errors_name_what_is_missing() {
+    let _fds = support::shared();
+    let out = capsock(&["run"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err:?}");
+    assert!(
+        err.starts_with("capsock: the following required arguments were not provided: <COMPONENT>"),
+        "{err:?}"
+    );
+    let out = capsock(&["run", "--bogus", guests::CLI_PROBE]);
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err:?}");
+    assert!(
+        err.contains("unexpected argument '--bogus' found"),
+        "{err:?}"
+    );
+}
+
+/// A trap is one line of capsock's (cause first); the guest's wasm
+/// backtrace follows only with `RUST_BACKTRACE` set, as Rust's own does.
+#[test]
+fn a_trap_is_one_line_and_its_backtrace_comes_with_rust_backtrace() {
+    let _fds = support::shared();
+    let run = |backtrace: Option<&str>| {
+        let mut cmd = std::process::Command::new(crate::CAPSOCK);
+        cmd.args(["run", guests::CLI_PROBE, "--read", "/no/such/file"]);
+        match backtrace {
+            Some(v) => cmd.env("RUST_BACKTRACE", v),
+            None => cmd.env_remove("RUST_BACKTRACE"),
+        };
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(134), "{}", stderr(&out));
+        // The guest's own panic message comes first, on its stderr.
+        let err = stderr(&out);
+        let ours: Vec<&str> = err
+            .lines()
+            .skip_while(|l| !l.starts_with("capsock: "))
+            .collect();
+        assert!(
+            ours[0].starts_with("capsock: the guest trapped: ") && ours[0].contains("unreachable"),
+            "{err}"
+        );
+        assert!(!ours[0].contains("backtrace"), "{err}");
+        ours.len()
+    };
+    assert_eq!(run(None), 1);
+    assert_eq!(run(Some("0")), 1);
+    assert!(run(Some("1")) > 3, "the wasm backtrace follows");
+}
+
 #[test]
 fn core_module_and_junk_are_not_components() {
     let _fds = support::shared();

@@ -339,6 +339,30 @@ def parity(conn, *cases):
     return {"python": python, "eof_after_exit": [eof(s, TIMEOUT) for s in watched]}
 
 
+def pipe_report(conn):
+    """Writes a line into the pipe end the guest lends, then closes it."""
+    data, fds, _, _ = socket.recv_fds(conn, 64, 4)
+    for fd in fds:
+        os.write(fd, b"written by python " + str(os.getpid()).encode())
+        os.close(fd)
+    recv_all(conn)
+    return {"data": data.decode(), "fds": len(fds), "pid": os.getpid()}
+
+
+def own_credentials(conn):
+    """With credential passing on, what the guest's one message carried."""
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+    conn.sendall(b"r")
+    creds = []
+    while True:
+        data, anc, _, _ = conn.recvmsg(64, socket.CMSG_SPACE(12))
+        if not data:
+            return {"credentials": creds}
+        for level, kind, payload in anc:
+            if (level, kind) == (socket.SOL_SOCKET, socket.SCM_CREDENTIALS):
+                creds.append(list(array.array("i", payload[:12])))
+
+
 RECV_FDS_CASES = {
     # name: (data, fds in each SCM_RIGHTS item)
     "none": (b"ab", []),
@@ -484,7 +508,7 @@ SCENARIOS = {
     for f in [
         c01, c02, c03, c09, c10, c11_wrong_socket_type, c12, c13, c14, c15, c16, c17, c18, c19, c20,
         lend_and_watch, misuse, parity, recv_fds_parity, twisted_c01, twisted_c03, hostile,
-        guest_files,
+        guest_files, pipe_report, own_credentials,
     ]
 }
 

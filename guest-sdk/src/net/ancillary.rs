@@ -91,6 +91,33 @@ pub struct Credentials {
     pub gid: u32,
 }
 
+impl Credentials {
+    /// The host process's own pid, uid and gid: the credentials a
+    /// [`SendAncillary::Credentials`] item may carry. The host refuses any
+    /// other ids (`PermissionDenied`) unless its embedder allows them
+    /// (`Policy::allow_foreign_credentials`), so that a guest cannot make a
+    /// privileged host vouch for another process. They are the ids the
+    /// kernel attaches anyway when a message carries no credentials and
+    /// the receiver has credential passing on.
+    ///
+    /// ```no_run
+    /// use capsock::{Credentials, SendAncillary, SendFlags, SocketExt, UnixStream};
+    ///
+    /// let sock = UnixStream::preopened("peer")?;
+    /// let me = Credentials::own();
+    /// sock.send_msg(
+    ///     &[std::io::IoSlice::new(b"it's me")],
+    ///     &[SendAncillary::Credentials(me)],
+    ///     SendFlags::empty(),
+    ///     None,
+    /// )?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn own() -> Credentials {
+        crate::bindings::capsock::sockets::sockets::own_credentials().into()
+    }
+}
+
 impl From<crate::bindings::capsock::sockets::types::Credentials> for Credentials {
     fn from(c: crate::bindings::capsock::sockets::types::Credentials) -> Credentials {
         Credentials {

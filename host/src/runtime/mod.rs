@@ -96,15 +96,43 @@ pub struct GuestTrapped {
     pub after_refusal: Option<String>,
 }
 
+impl GuestTrapped {
+    /// The guest's wasm stack when it trapped, if wasmtime recorded it
+    /// (it does unless `Config::wasm_backtrace(false)`).
+    pub fn wasm_backtrace(&self) -> Option<&wasmtime::WasmBacktrace> {
+        self.error.downcast_ref::<wasmtime::WasmBacktrace>()
+    }
+
+    /// What went wrong, on one line: the error's chain without the wasm
+    /// backtrace (see [`wasm_backtrace`](Self::wasm_backtrace)), innermost
+    /// cause last.
+    fn cause(&self) -> String {
+        let backtrace = self.wasm_backtrace().map(|b| b.to_string());
+        let parts: Vec<String> = self
+            .error
+            .chain()
+            .map(|e| e.to_string())
+            .filter(|e| Some(e) != backtrace.as_ref())
+            .collect();
+        parts
+            .join(": ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// One line: "the guest trapped: CAUSE". The wasm backtrace is not part of
+/// it; [`GuestTrapped::wasm_backtrace`] has it.
 impl std::fmt::Display for GuestTrapped {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.after_refusal {
             Some(why) => write!(
                 f,
-                "the guest trapped after a sandbox limit refused {why}: {:#}",
-                self.error
+                "the guest trapped after a sandbox limit refused {why}: {}",
+                self.cause()
             ),
-            None => write!(f, "the guest trapped: {:#}", self.error),
+            None => write!(f, "the guest trapped: {}", self.cause()),
         }
     }
 }

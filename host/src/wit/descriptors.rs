@@ -67,6 +67,16 @@ impl CapsockCtxView<'_> {
 }
 
 impl HostDescriptor for CapsockCtxView<'_> {
+    fn pipe(&mut self) -> CapsockResult<(Resource<Descriptor>, Resource<Descriptor>)> {
+        self.check_room(2)?;
+        let (read, write) =
+            rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(io::Error::from)?;
+        Ok((
+            self.push_descriptor(Descriptor::new(read))?,
+            self.push_descriptor(Descriptor::new(write))?,
+        ))
+    }
+
     fn from_filesystem(
         &mut self,
         file: Resource<wasmtime_wasi::filesystem::Descriptor>,

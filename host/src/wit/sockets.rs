@@ -605,6 +605,11 @@ impl HostSocket for CapsockCtxView<'_> {
 }
 
 impl Host for CapsockCtxView<'_> {
+    fn own_credentials(&mut self) -> wasmtime::Result<Credentials> {
+        let (pid, [uid, _], [gid, _]) = sys::process_ids();
+        Ok(Credentials { pid, uid, gid })
+    }
+
     fn cmsg_space(&mut self, data_len: u64) -> wasmtime::Result<u64> {
         Ok(usize::try_from(data_len)
             .ok()

@@ -37,6 +37,8 @@ fn main() {
         "c19" => c19_credentials(),
         "parity" => parity(&std::env::args().skip(2).collect::<Vec<_>>()),
         "recv_fds_parity" => recv_fds_parity(&std::env::args().skip(2).collect::<Vec<_>>()),
+        "pipe_report" => pipe_report(),
+        "own_credentials" => own_credentials(),
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -451,4 +453,47 @@ fn recv_fds_parity(cases: &[String]) {
             println!("long_rest={}", String::from_utf8_lossy(&rest));
         }
     }
+}
+
+/// Twisted's `sendSubProcessFD` pattern: make a pipe, lend the peer its
+/// write end, read what the peer writes until it closes its copy. Before
+/// that, a read with a timeout on the empty pipe times out.
+fn pipe_report() {
+    let peer = peer();
+    let (mut reader, writer) = capsock::pipe().unwrap();
+    println!("kinds={:?},{:?}", reader.kind(), writer.kind());
+    reader
+        .set_read_timeout(Some(std::time::Duration::from_millis(20)))
+        .unwrap();
+    let err = reader.read(&mut [0u8; 8]).unwrap_err();
+    println!("empty_read={:?}", err.kind());
+    reader.set_read_timeout(None).unwrap();
+    peer.send_fds(b"report", &[writer.as_handle()]).unwrap();
+    drop(writer);
+    let mut report = String::new();
+    reader.read_to_string(&mut report).unwrap();
+    println!("report={report}");
+}
+
+/// `Credentials::own()`, sent; then foreign ids, refused.
+fn own_credentials() {
+    let peer = peer();
+    // The peer turned credential passing on.
+    (&peer).read_exact(&mut [0u8; 1]).unwrap();
+    let me = capsock::Credentials::own();
+    println!("own={},{},{}", me.pid, me.uid, me.gid);
+    let send = |c| {
+        peer.send_msg(
+            &[IoSlice::new(b"c")],
+            &[SendAncillary::Credentials(c)],
+            SendFlags::empty(),
+            None,
+        )
+    };
+    println!("sent_own={}", send(me).unwrap());
+    let forged = capsock::Credentials {
+        pid: me.pid + 1,
+        ..me
+    };
+    println!("sent_forged={:?}", send(forged).unwrap_err().kind());
 }

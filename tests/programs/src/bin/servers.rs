@@ -19,6 +19,7 @@ fn main() {
         "accept" => accept(&args[2]),
         "activated" => activated(),
         "tcp_received" => tcp_received(),
+        "unix_received" => unix_received(),
         "tcp_activated" => serve_tcp(TcpListener::preopened("http").unwrap()),
         "count_pairs" => count_pairs(),
         "std_shape" => std_shape(&args[2]),
@@ -136,6 +137,36 @@ fn tcp_received() {
         }
     };
     serve_tcp(TcpListener::try_from(handle).unwrap());
+}
+
+/// The prefork pattern with the acceptor sandboxed: a supervisor hands
+/// over a listening Unix socket; a `TcpListener` refuses it (and gives it
+/// back), a `UnixListener` takes it, accepts the supervisor's client and
+/// answers its line upper-cased, through a `try_clone` of the connection.
+fn unix_received() {
+    let supervisor = UnixStream::preopened("supervisor").unwrap();
+    let mut got = supervisor.recv_fds(64, 4).unwrap();
+    let handle = got.fds.remove(0);
+    let handle = match TcpListener::try_from(handle) {
+        Ok(_) => panic!("a Unix listener became a TcpListener"),
+        Err(e) => {
+            println!("as_tcp={}", error(e.error()));
+            e.into_handle()
+        }
+    };
+    let listener = UnixListener::try_from(handle).unwrap();
+    let local = listener.local_addr().unwrap();
+    println!("local_addr={}", local.as_pathname().unwrap().display());
+    let (conn, _) = listener.accept().unwrap();
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while (&conn).read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
+        line.push(byte[0]);
+    }
+    println!("request={}", String::from_utf8_lossy(&line));
+    line.make_ascii_uppercase();
+    line.push(b'\n');
+    conn.try_clone().unwrap().write_all(&line).unwrap();
 }
 
 /// Reports the listener's address, accepts one connection, reports its
