@@ -102,7 +102,14 @@ fn main() -> ExitCode {
     }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
+        // --help, --version; and `capsock` alone, which prints the help
+        // (to stderr, status 2) as clap does for a missing subcommand.
+        Err(e)
+            if !e.use_stderr()
+                || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            e.exit()
+        }
         Err(e) => {
             eprintln!("capsock: {}", usage_line(&e.to_string()));
             return ExitCode::from(EXIT_USAGE);
@@ -128,12 +135,23 @@ fn main() -> ExitCode {
 
 /// clap's message for a bad command line on one line, as every capsock
 /// error is: its first paragraph (the error and what it names, such as a
-/// missing argument), without the usage and the pointer to `--help` that
-/// follow.
+/// missing argument) and any `tip:` (a similar flag that exists), without
+/// the usage and the pointer to `--help` that follow.
 fn usage_line(text: &str) -> String {
-    let first = text.split("\n\n").next().unwrap_or_default();
-    let line = first.split_whitespace().collect::<Vec<_>>().join(" ");
-    line.strip_prefix("error: ").unwrap_or(&line).to_string()
+    let one_line = |p: &str| p.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut paragraphs = text.split("\n\n");
+    let first = one_line(paragraphs.next().unwrap_or_default());
+    let line = first.strip_prefix("error: ").unwrap_or(&first).to_string();
+    let tips: Vec<String> = paragraphs
+        .flat_map(str::lines)
+        .map(str::trim)
+        .filter(|l| l.starts_with("tip: "))
+        .map(one_line)
+        .collect();
+    match tips.is_empty() {
+        true => line,
+        false => format!("{line} ({})", tips.join("; ")),
+    }
 }
 
 /// A trapped guest's wasm backtrace, printed after the one-line error

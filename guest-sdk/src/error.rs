@@ -20,17 +20,32 @@ impl HostError {
     /// The code's meaning on one line: the first sentence of its
     /// description, white space collapsed.
     fn meaning(&self) -> String {
-        let text = self
-            .0
-            .message()
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        match text.find(". ") {
-            Some(end) => text[..=end].to_string(),
-            None => text,
+        let text = self.0.message().split_whitespace().collect::<Vec<_>>();
+        first_sentence(&text.join(" "))
+    }
+}
+
+/// `text` up to its first full stop outside parentheses that a new
+/// sentence follows (so "e.g. this" does not end it), or all of it.
+fn first_sentence(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut depth = 0i32;
+    for (i, &c) in chars.iter().enumerate() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            '.' if depth <= 0
+                && chars.get(i + 1) == Some(&' ')
+                && chars
+                    .get(i + 2)
+                    .is_some_and(|n| n.is_uppercase() || *n == '`') =>
+            {
+                return chars[..=i].iter().collect();
+            }
+            _ => {}
         }
     }
+    text.to_string()
 }
 
 impl std::fmt::Display for HostError {
@@ -118,15 +133,43 @@ mod tests {
             assert!(!text.contains('\n') && !text.contains("  "), "{text:?}");
             assert!(text.len() < 200, "{text}");
         }
-        // Multi-line descriptions too.
-        for code in [
-            ErrorCode::AccessDenied,
-            ErrorCode::LimitReached,
-            ErrorCode::NotSocket,
-        ] {
+        // Every code: one line, its name first, parentheses closed (no
+        // sentence cut inside one, as at an "e.g.").
+        let mut seen = 0;
+        for n in 0..=u8::MAX {
+            if !cfg!(debug_assertions) {
+                break;
+            }
+            // SAFETY: in debug builds `_lift` checks the value, panicking
+            // on one past the last code (caught here); release builds do
+            // not get here.
+            #[allow(unsafe_code)]
+            let Ok(code) = std::panic::catch_unwind(|| unsafe { ErrorCode::_lift(n) }) else {
+                break;
+            };
+            seen += 1;
             let shown = to_io(code).to_string();
             assert!(shown.starts_with(&format!("{}: ", code.name())), "{shown}");
             assert!(!shown.contains('\n') && !shown.contains("  "), "{shown:?}");
+            let (open, close) = (shown.matches('(').count(), shown.matches(')').count());
+            assert_eq!(open, close, "{shown}");
         }
+        // As many as the WIT's `enum error-code` has cases.
+        let wit = include_str!("../wit/types.wit");
+        let cases = wit
+            .split("enum error-code {")
+            .nth(1)
+            .and_then(|rest| rest.split('}').next())
+            .expect("enum error-code in types.wit")
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.ends_with(',') && !l.starts_with("//"))
+            .count();
+        if cfg!(debug_assertions) {
+            assert_eq!(seen, cases);
+        }
+        assert_eq!(first_sentence("A (e.g. b). Then c."), "A (e.g. b).");
+        assert_eq!(first_sentence("`X`: y. `Z` w"), "`X`: y.");
+        assert_eq!(first_sentence("no stop. at all"), "no stop. at all");
     }
 }

@@ -150,42 +150,49 @@ fn configured_limits_apply() {
 
 /// A native peer sends more fds than the guest may still hold: the ones
 /// over the limit are closed by the host, the receive reports
-/// control-truncated, the data arrives intact.
+/// control-truncated, the data arrives intact. Through `recv-fds` and
+/// `recv-msg`, with both host-call styles.
 #[test]
 fn fds_over_the_handle_limit_are_closed_and_reported() {
     let _fds = support::exclusive(&[guests::CONFORMANCE]);
-    let (ours, theirs) = UnixStream::pair().unwrap();
-    let pairs: Vec<(UnixStream, UnixStream)> =
-        (0..4).map(|_| UnixStream::pair().unwrap()).collect();
-    let lent: Vec<_> = pairs.iter().map(|(_, lent)| lent.as_fd()).collect();
-    native::send_fds(ours.as_fd(), b"four fds", &lent).unwrap();
-    let kept: Vec<UnixStream> = pairs.into_iter().map(|(kept, _lent)| kept).collect();
-    let baseline = open_fds();
-    // "peer" takes one handle: room for 2 of the 4 fds.
-    let opts = Options {
-        limits: Some(Limits::default().max_handles(3)),
-        ..Options::default()
-    };
-    let run = run_guest_with(
-        guests::CONFORMANCE,
-        &["recv_fds"],
-        vec![("peer", theirs.into())],
-        opts,
-    )
-    .unwrap();
-    assert_eq!(
-        open_fds(),
-        baseline - 1,
-        "the guest's socket and every received fd are closed"
-    );
-    run.assert_ok();
-    assert_eq!(run.get("data"), "four fds");
-    assert_eq!(run.get("handles"), "2");
-    assert_eq!(run.get("flags"), "control-truncated");
-    // Every lent end is closed: each kept end reads end-of-file.
-    for mut k in kept {
-        let mut buf = [0u8; 1];
-        assert_eq!(std::io::Read::read(&mut k, &mut buf).unwrap(), 0);
+    for scenario in ["recv_fds", "recv_msg_fds"] {
+        for host_calls in support::HOST_CALLS {
+            let (ours, theirs) = UnixStream::pair().unwrap();
+            let pairs: Vec<(UnixStream, UnixStream)> =
+                (0..4).map(|_| UnixStream::pair().unwrap()).collect();
+            let lent: Vec<_> = pairs.iter().map(|(_, lent)| lent.as_fd()).collect();
+            native::send_fds(ours.as_fd(), b"four fds", &lent).unwrap();
+            let kept: Vec<UnixStream> = pairs.into_iter().map(|(kept, _lent)| kept).collect();
+            let baseline = open_fds();
+            // "peer" takes one handle: room for 2 of the 4 fds.
+            let opts = Options {
+                limits: Some(Limits::default().max_handles(3)),
+                host_calls,
+                ..Options::default()
+            };
+            let run = run_guest_with(
+                guests::CONFORMANCE,
+                &[scenario],
+                vec![("peer", theirs.into())],
+                opts,
+            )
+            .unwrap();
+            let case = format!("{scenario}, {host_calls:?}");
+            assert_eq!(
+                open_fds(),
+                baseline - 1,
+                "{case}: the guest's socket and every received fd are closed"
+            );
+            run.assert_ok();
+            assert_eq!(run.get("data"), "four fds", "{case}");
+            assert_eq!(run.get("handles"), "2", "{case}");
+            assert_eq!(run.get("flags"), "control-truncated", "{case}");
+            // Every lent end is closed: each kept end reads end-of-file.
+            for mut k in kept {
+                let mut buf = [0u8; 1];
+                assert_eq!(std::io::Read::read(&mut k, &mut buf).unwrap(), 0, "{case}");
+            }
+        }
     }
 }
 

@@ -158,6 +158,19 @@ fn command_line_errors_name_what_is_missing() {
         err.contains("unexpected argument '--bogus' found"),
         "{err:?}"
     );
+    // clap's tips come along, on the same line.
+    let out = capsock(&["run", "--allow-abstrac", guests::CLI_PROBE]);
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err:?}");
+    assert!(
+        err.contains("(tip: a similar argument exists: '--allow-abstract'"),
+        "{err:?}"
+    );
+    // `capsock` alone: the help, on stderr, status 2.
+    let out = capsock(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("Usage: capsock <COMMAND>"), "{err}");
 }
 
 /// A trap is one line of capsock's (cause first); the guest's wasm

@@ -437,8 +437,10 @@ pub struct RecvFds<A = UnixSocketAddr> {
     /// `msg_flags`, e.g. [`MessageFlags::TRUNCATED`] for a datagram longer
     /// than `bufsize`.
     pub flags: MessageFlags,
-    /// The sender's address, where the socket type reports one (datagram
-    /// sockets).
+    /// The sender's address on datagram sockets; `None` on stream and
+    /// seqpacket sockets, whose peer is
+    /// [`peer_addr`](crate::UnixStream::peer_addr) (CPython's `recv_fds`
+    /// reports it there too; one `recv-fds` call does not).
     pub addr: Option<A>,
 }
 

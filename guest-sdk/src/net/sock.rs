@@ -399,7 +399,10 @@ impl Sock {
         bufsize: usize,
         maxfds: usize,
     ) -> io::Result<RecvFds<A>> {
-        let mut data = Vec::with_capacity(bufsize);
+        // The host receives at most its message limit (8 MiB by default)
+        // in one call: no larger buffer is needed, and none is allocated
+        // for a `bufsize` the guest's memory could not hold.
+        let mut data = Vec::with_capacity(bufsize.min(MAX_WRITE));
         let max_fds = u32::try_from(maxfds).unwrap_or(u32::MAX);
         let (len, fds, flags) =
             recv_fds::recv_fds(&self.inner, data.spare_capacity_mut(), max_fds)?;

@@ -86,7 +86,10 @@ impl CapsockView for SandboxState {
 
 /// The error [`Runtime::run`] returns when the guest trapped (as opposed to
 /// failing to load or instantiate, or being stopped by a limit:
-/// [`GuestStopped`]).
+/// [`GuestStopped`]). Its `Display` is one line, the cause; where the
+/// guest was is [`wasm_backtrace`](GuestTrapped::wasm_backtrace), and
+/// the whole error, backtrace included, is [`error`](GuestTrapped::error)
+/// (`{:?}` of this value shows it too).
 #[derive(Debug)]
 pub struct GuestTrapped {
     /// The trap.

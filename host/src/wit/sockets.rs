@@ -245,7 +245,10 @@ impl CapsockCtxView<'_> {
         flags: RecvFlags,
         how: Waiting,
     ) -> CapsockResult<(Vec<u8>, FdsMessage)> {
-        // CMSG_LEN(max_fds * sizeof(int)), as CPython's recv_fds asks.
+        // CMSG_LEN(max_fds * sizeof(int)), as CPython's recv_fds asks; no
+        // message carries more than SCM_MAX_FD (253), so more room is
+        // never needed.
+        let max_fds = max_fds.min(253);
         let space = u64::from(max_fds) * cmsg::layout::FD_LEN as u64 + cmsg::layout::len(0) as u64;
         let (data, r) = self.recvmsg_with(s, max_data, space, flags, how).await?;
         let mut msg_flags = convert::message_flags(r.flags);

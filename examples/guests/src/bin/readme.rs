@@ -12,9 +12,9 @@ fn main() -> std::io::Result<()> {
     // capsock run --unix-connect broker=PATH readme.wasm
     let broker = UnixStream::preopened("broker")?;
 
-    // Python's recv_fds(sock, 1024, 8): data, fds, flags, address. On a
-    // stream socket a receive stops after bytes that carried fds (Twisted
-    // sends one byte per fd), so receive until both files are in.
+    // Python's recv_fds(sock, 1024, 8): data, fds, flags. On a stream
+    // socket a receive stops after bytes that carried fds (Twisted sends
+    // one byte per fd), so receive until both files are in.
     let (mut data, mut files) = (Vec::new(), Vec::new());
     while files.len() < 2 {
         let got = broker.recv_fds(1024, 8)?;

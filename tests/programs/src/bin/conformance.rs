@@ -26,6 +26,7 @@ fn main() {
         "c13" => c13_scatter(),
         "c20" => c20_receive_many_drop_half(),
         "recv_fds" => recv_fds(),
+        "recv_msg_fds" => recv_msg_fds(),
         "recv_watch" => recv_watch(&arg(2)),
         "c09" => c09_stream_boundaries_at_fds(),
         "c10" => c10_zero_bytes_with_an_fd(),
@@ -231,6 +232,22 @@ fn recv_fds() {
     println!("data={}", String::from_utf8_lossy(&data));
     println!("handles={}", fds.len());
     println!("flags={}", flags.report());
+}
+
+/// `recv_fds` through the general `recv_msg`: one message with room for
+/// 8 fds, reported the same way.
+fn recv_msg_fds() {
+    let mut buf = [0u8; 1024];
+    let mut msg = peer()
+        .recv_msg(
+            &mut [IoSliceMut::new(&mut buf)],
+            cmsg_space(8 * FD_SIZE),
+            RecvFlags::empty(),
+        )
+        .unwrap();
+    println!("data={}", String::from_utf8_lossy(&buf[..msg.bytes]));
+    println!("handles={}", msg.take_handles().len());
+    println!("flags={}", msg.flags.report());
 }
 
 /// C4-C8: one receive with the given control space; reports what arrived,
