@@ -61,6 +61,18 @@ sock.sendall(b"via the received socket")
 show("peer got", w.recv(100))
 sock.close()
 
+# os.pipe: a pipe whose write end travels with SCM_RIGHTS; the read end
+# reads what went into the copy, then end-of-file once every copy closed.
+pr, pw = os.pipe()
+a.sendmsg([b"p"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [pw]))])
+os.close(pw)
+data, anc, flags, addr = b.recvmsg(10, socket.CMSG_SPACE(4))
+(far_w,) = array.array("i", anc[0][2])
+show("pipe", data, (os.fstat(pr).st_mode & 0o170000) == 0o010000, os.write(far_w, b"piped"))
+os.close(far_w)
+show("pipe read", os.read(pr, 100), os.read(pr, 100))
+os.close(pr)
+
 # Peek, non-blocking, timeouts, shutdown.
 a.sendall(b"peek")
 show("peek", b.recv(10, socket.MSG_PEEK), b.recv(10))

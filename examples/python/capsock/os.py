@@ -14,6 +14,8 @@ numbers of descriptors this package holds (received with ``SCM_RIGHTS``,
   host's default (0666 less the host's umask). WASI has no append mode
   either: ``O_APPEND`` opens go to the real ``os.open``, whose descriptors
   work here but cannot be sent.
+- ``pipe()``: a pipe whose ends are capsock descriptors (WASI has no
+  pipes), so either can be sent with ``SCM_RIGHTS``.
 - ``read``, ``write``, ``pread``, ``pwrite``, ``lseek``, ``fstat``, ``dup``,
   ``close``, ``set_blocking``, ``fdopen``.
 
@@ -178,6 +180,14 @@ def fstat(fd):
     # st_mode, st_ino, st_dev, st_nlink, st_uid, st_gid, st_size, times:
     # capsock reports no owner or times.
     return _real.stat_result((mode, st.inode, st.device, st.link_count, 0, 0, st.size, 0, 0, 0))
+
+
+def pipe():
+    """``os.pipe``: a new pipe's read and write ends, as descriptors that
+    can travel with ``SCM_RIGHTS`` (capsock's ``descriptor.pipe``)."""
+    with _call("pipe"):
+        read, write = _d.Descriptor.pipe()
+    return _wit.adopt(read), _wit.adopt(write)
 
 
 def dup(fd):

@@ -159,19 +159,8 @@ pub fn recv_into(
     data.reserve(max);
     let spare = data.spare_capacity_mut();
     let len = max.min(spare.len());
-    let ptr = spare.as_mut_ptr();
-    // SAFETY: `ptr` is spare capacity of `data`, writable for `len` bytes.
-    let n = retry(|| {
-        check_size(unsafe {
-            libc::recv(
-                fd.as_raw_fd(),
-                ptr.cast(),
-                len,
-                (flags | MsgFlags::CMSG_CLOEXEC).bits(),
-            )
-        })
-    })?;
-    let n = clamp_count(n, len).0;
+    // SAFETY: spare capacity of `data`, writable for `len` bytes.
+    let n = unsafe { recv_raw(fd, spare.as_mut_ptr().cast(), len, flags)? };
     // SAFETY: the kernel initialised the first `n` bytes, and `n ≤ len`.
     unsafe { data.set_len(data.len() + n) };
     Ok(n)
@@ -180,18 +169,24 @@ pub fn recv_into(
 /// `recv(2)` into `buf` (guest memory, for `recv-into`): the count, never
 /// more than `buf.len()`.
 pub fn recv_to_slice(fd: BorrowedFd<'_>, buf: &mut [u8], flags: MsgFlags) -> io::Result<usize> {
-    let (ptr, len) = (buf.as_mut_ptr(), buf.len());
-    // SAFETY: `buf` is writable for `len` bytes.
-    let n = retry(|| {
-        check_size(unsafe {
-            libc::recv(
-                fd.as_raw_fd(),
-                ptr.cast(),
-                len,
-                (flags | MsgFlags::CMSG_CLOEXEC).bits(),
-            )
-        })
-    })?;
+    // SAFETY: `buf` is writable for its length.
+    unsafe { recv_raw(fd, buf.as_mut_ptr(), buf.len(), flags) }
+}
+
+/// `recv(2)` of up to `len` bytes at `ptr` with `MSG_CMSG_CLOEXEC`,
+/// retrying `EINTR`: the count, clamped to `len`.
+///
+/// # Safety
+/// `ptr` must be writable for `len` bytes.
+unsafe fn recv_raw(
+    fd: BorrowedFd<'_>,
+    ptr: *mut u8,
+    len: usize,
+    flags: MsgFlags,
+) -> io::Result<usize> {
+    let flags = (flags | MsgFlags::CMSG_CLOEXEC).bits();
+    // SAFETY: the caller's promise.
+    let n = retry(|| check_size(unsafe { libc::recv(fd.as_raw_fd(), ptr.cast(), len, flags) }))?;
     Ok(clamp_count(n, len).0)
 }
 
